@@ -1,0 +1,4 @@
+import { Init1764355200000 } from "./1764355200000-Init";
+
+/** Every migration, in order. Listed explicitly so the same list works from sources and from `dist/`. */
+export const MIGRATIONS = [Init1764355200000];

@@ -1,0 +1,131 @@
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ConfigError, describeConfig, loadConfig, parseKey } from "./env";
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), "traingate-env-"));
+const KEY_HEX = "ab".repeat(32);
+const KEY_B64 = Buffer.alloc(32, 1).toString("base64");
+const SECRET = "s".repeat(40);
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig({ DATA_DIR: tmp(), ...env });
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("serves embedded mode with defaults when nothing is set", () => {
+    const config = loadConfig({ DATA_DIR: tmp() });
+    expect(config).toMatchObject({
+      mode: "embedded",
+      port: 4000,
+      host: "0.0.0.0",
+      publicUrl: "http://localhost:4000",
+      metricsApiUrl: "http://localhost:4000/api/training/jobs",
+      runpodApiUrl: "https://api.runpod.io/graphql",
+      runpodSimulator: false,
+      logLevel: "info",
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("derives the callback URL from PUBLIC_URL and PORT", () => {
+    expect(loadConfig({ DATA_DIR: tmp(), PORT: "8080" }).publicUrl).toBe("http://localhost:8080");
+    expect(loadConfig({ DATA_DIR: tmp(), PUBLIC_URL: "https://tg.example.com/" }).metricsApiUrl).toBe(
+      "https://tg.example.com/api/training/jobs",
+    );
+  });
+
+  it("reports every bad variable at once", () => {
+    const problems = problemsOf({
+      PORT: "http",
+      PUBLIC_URL: "ftp://x",
+      DATABASE_URL: "mysql://db",
+      REDIS_URL: "not a url",
+      RUNPOD_SIMULATOR: "maybe",
+      LOG_LEVEL: "loud",
+      ENCRYPTION_KEY: "short",
+      JWT_SECRET: "short",
+    });
+    const named = [
+      "PORT",
+      "PUBLIC_URL",
+      "DATABASE_URL",
+      "REDIS_URL",
+      "RUNPOD_SIMULATOR",
+      "LOG_LEVEL",
+      "ENCRYPTION_KEY",
+      "JWT_SECRET",
+    ];
+    for (const name of named) expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    expect(problems).toHaveLength(named.length);
+  });
+
+  it("refuses to start in production without JWT_SECRET/JWKS_URL and ENCRYPTION_KEY", () => {
+    const problems = problemsOf({ NODE_ENV: "production" });
+    expect(problems).toEqual([
+      "JWT_SECRET or JWKS_URL is required when NODE_ENV=production",
+      "ENCRYPTION_KEY is required when NODE_ENV=production",
+    ]);
+    expect(
+      problemsOf({
+        NODE_ENV: "production",
+        JWKS_URL: "https://idp.example.com/jwks",
+        ENCRYPTION_KEY: KEY_HEX,
+      }),
+    ).toEqual([]);
+  });
+
+  it("generates dev secrets once into DATA_DIR and reuses them", () => {
+    const dataDir = tmp();
+    const first = loadConfig({ DATA_DIR: dataDir });
+    expect(first.generatedSecrets).toHaveLength(2);
+    const file = path.join(dataDir, "secrets.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const second = loadConfig({ DATA_DIR: dataDir });
+    expect(second.generatedSecrets).toEqual([]);
+    expect(second.jwt).toEqual(first.jwt);
+    expect(second.encryptionKeys[0].version).toBe(first.encryptionKeys[0].version);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toHaveProperty("JWT_SECRET");
+  });
+
+  it("keeps previous encryption keys after the current one", () => {
+    const config = loadConfig({
+      DATA_DIR: tmp(),
+      ENCRYPTION_KEY: KEY_B64,
+      ENCRYPTION_KEY_PREVIOUS: `${KEY_HEX}`,
+    });
+    expect(config.encryptionKeys.map((k) => k.version)).toEqual([
+      parseKey(KEY_B64)!.version,
+      parseKey(KEY_HEX)!.version,
+    ]);
+  });
+
+  it("accepts 32-byte keys as hex or base64 only", () => {
+    expect(parseKey(KEY_HEX)?.key).toHaveLength(32);
+    expect(parseKey(KEY_B64)?.key).toHaveLength(32);
+    expect(parseKey("ab".repeat(16))).toBeUndefined();
+    expect(parseKey(Buffer.alloc(16).toString("base64"))).toBeUndefined();
+  });
+
+  it("masks secrets and passwords when described", () => {
+    const config = loadConfig({
+      DATA_DIR: tmp(),
+      JWT_SECRET: SECRET,
+      ENCRYPTION_KEY: KEY_HEX,
+      DATABASE_URL: "postgres://app:hunter2hunter2@db:5432/tg",
+      REDIS_URL: "redis://:redispass@cache:6379",
+    });
+    const printed = JSON.stringify(describeConfig(config));
+    for (const secret of [SECRET, KEY_HEX, "hunter2hunter2", "redispass"])
+      expect(printed).not.toContain(secret);
+    expect(printed).toContain("db:5432");
+  });
+});

@@ -1,0 +1,249 @@
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * The gateway's configuration. `loadConfig` is the only reader of `process.env` in the code base: every
+ * variable is read and validated once, every bad one is reported in the same error, and the result is frozen.
+ */
+export interface Config {
+  readonly mode: "embedded" | "production";
+  readonly production: boolean;
+  readonly nodeEnv: string;
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  /** `$PUBLIC_URL/api/training/jobs`: what pods are told to call back. */
+  readonly metricsApiUrl: string;
+  readonly databaseUrl?: string;
+  readonly dataDir: string;
+  readonly redisUrl?: string;
+  readonly jwt: JwtConfig;
+  /** Current key first; older keys after it, so rows written under them still decrypt. */
+  readonly encryptionKeys: readonly EncryptionKey[];
+  readonly runpodApiUrl: string;
+  readonly runpodSimulator: boolean;
+  readonly logLevel: LogLevel;
+  readonly playgroundEnabled: boolean;
+  readonly watchdogIntervalMs: number;
+  readonly syncIntervalMs: number;
+  /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
+  readonly generatedSecrets: readonly string[];
+}
+
+export type JwtConfig =
+  | { readonly kind: "secret"; readonly secret: string; readonly issuer?: string; readonly audience?: string }
+  | { readonly kind: "jwks"; readonly jwksUrl: string; readonly issuer?: string; readonly audience?: string };
+
+export interface EncryptionKey {
+  /** Short fingerprint stored beside every ciphertext so the right key is found after a rotation. */
+  readonly version: string;
+  readonly key: Buffer;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates the configuration. Throws one `ConfigError` listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (["true", "1", "yes"].includes(raw)) return true;
+    if (["false", "0", "no"].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+    const raw = str(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must be a ${protocols.join(" or ")} URL (got "${redactUrl(raw)}")`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  };
+
+  const nodeEnv = str("NODE_ENV") ?? "development";
+  const production = nodeEnv === "production";
+  const port = int("PORT", 4000, 0, 65535);
+  const host = str("HOST") ?? "0.0.0.0";
+  const publicUrl = (url("PUBLIC_URL", `http://localhost:${port}`, ["http:", "https:"]) ?? "").replace(
+    /\/+$/,
+    "",
+  );
+  const databaseUrl = url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]);
+  const redisUrl = url("REDIS_URL", undefined, ["redis:", "rediss:"]);
+  const dataDir = path.resolve(str("DATA_DIR") ?? "./.data");
+  const runpodSimulator = bool("RUNPOD_SIMULATOR", false);
+  const runpodApiUrl = url("RUNPOD_API_URL", "https://api.runpod.io/graphql", ["http:", "https:"]) ?? "";
+  const logLevelRaw = (str("LOG_LEVEL") ?? "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got "${logLevelRaw}")`);
+  }
+  const playgroundEnabled = bool("PLAYGROUND_ENABLED", true);
+  const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
+  const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
+
+  // Secrets: required in production, generated once into DATA_DIR otherwise.
+  const generatedSecrets: string[] = [];
+  const devSecret = (name: "JWT_SECRET" | "ENCRYPTION_KEY"): string | undefined => {
+    if (production) {
+      return undefined;
+    }
+    const file = path.join(dataDir, "secrets.json");
+    const stored = readDevSecrets(file);
+    if (stored[name]) return stored[name];
+    const generated = randomBytes(32).toString(name === "JWT_SECRET" ? "base64url" : "base64");
+    try {
+      writeDevSecrets(file, { ...stored, [name]: generated });
+      generatedSecrets.push(`${name} (stored in ${file})`);
+      return generated;
+    } catch (error) {
+      problems.push(
+        `${name} is not set and could not be generated into ${file}: ${(error as Error).message}`,
+      );
+      return undefined;
+    }
+  };
+
+  const jwksUrl = url("JWKS_URL", undefined, ["https:", "http:"]);
+  const issuer = str("JWT_ISSUER");
+  const audience = str("JWT_AUDIENCE");
+  let jwt: JwtConfig | undefined;
+  const jwtSecret = str("JWT_SECRET");
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    problems.push("JWT_SECRET must be at least 32 characters long");
+  } else if (jwtSecret !== undefined) {
+    jwt = { kind: "secret", secret: jwtSecret, issuer, audience };
+  } else if (jwksUrl !== undefined) {
+    jwt = { kind: "jwks", jwksUrl, issuer, audience };
+  } else if (production) {
+    problems.push("JWT_SECRET or JWKS_URL is required when NODE_ENV=production");
+  } else {
+    const secret = devSecret("JWT_SECRET");
+    if (secret) jwt = { kind: "secret", secret, issuer, audience };
+  }
+
+  const encryptionKeys: EncryptionKey[] = [];
+  const currentKey = str("ENCRYPTION_KEY");
+  if (currentKey !== undefined) {
+    const key = parseKey(currentKey);
+    if (key) encryptionKeys.push(key);
+    else problems.push("ENCRYPTION_KEY must be 32 bytes, written as base64 (44 chars) or hex (64 chars)");
+  } else if (production) {
+    problems.push("ENCRYPTION_KEY is required when NODE_ENV=production");
+  } else {
+    const generated = devSecret("ENCRYPTION_KEY");
+    const key = generated ? parseKey(generated) : undefined;
+    if (key) encryptionKeys.push(key);
+  }
+  for (const [index, raw] of (str("ENCRYPTION_KEY_PREVIOUS") ?? "").split(",").entries()) {
+    if (raw.trim() === "") continue;
+    const key = parseKey(raw.trim());
+    if (key) encryptionKeys.push(key);
+    else problems.push(`ENCRYPTION_KEY_PREVIOUS entry ${index + 1} must be 32 bytes, as base64 or hex`);
+  }
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return Object.freeze({
+    mode: databaseUrl ? "production" : "embedded",
+    production,
+    nodeEnv,
+    port,
+    host,
+    publicUrl,
+    metricsApiUrl: `${publicUrl}/api/training/jobs`,
+    databaseUrl,
+    dataDir,
+    redisUrl,
+    jwt: jwt!,
+    encryptionKeys: Object.freeze(encryptionKeys),
+    runpodApiUrl,
+    runpodSimulator,
+    logLevel: logLevelRaw as LogLevel,
+    playgroundEnabled,
+    watchdogIntervalMs,
+    syncIntervalMs,
+    generatedSecrets: Object.freeze(generatedSecrets),
+  } satisfies Config);
+}
+
+/** A 32-byte key from base64 or hex, with its fingerprint as version. */
+export function parseKey(raw: string): EncryptionKey | undefined {
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) key = Buffer.from(raw, "hex");
+  else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(raw)) key = Buffer.from(raw, "base64");
+  if (!key || key.length !== 32) return undefined;
+  return { version: createHash("sha256").update(key).digest("hex").slice(0, 12), key };
+}
+
+/** The configuration as it may be printed: secrets and passwords masked. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    mode: config.mode,
+    nodeEnv: config.nodeEnv,
+    port: config.port,
+    host: config.host,
+    publicUrl: config.publicUrl,
+    databaseUrl: config.databaseUrl ? redactUrl(config.databaseUrl) : "embedded PGlite",
+    dataDir: config.dataDir,
+    redisUrl: config.redisUrl ? redactUrl(config.redisUrl) : "in-process pub/sub",
+    jwt: config.jwt.kind === "secret" ? "HS256 secret (****)" : `JWKS ${config.jwt.jwksUrl}`,
+    encryptionKeys: config.encryptionKeys.map((k) => `key ${k.version} (****)`),
+    runpodApiUrl: config.runpodSimulator ? "built-in simulator" : config.runpodApiUrl,
+    logLevel: config.logLevel,
+    playgroundEnabled: config.playgroundEnabled,
+  };
+}
+
+export function redactUrl(raw: string): string {
+  try {
+    const parsed = new URL(raw);
+    if (parsed.password) parsed.password = "****";
+    return parsed.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+function readDevSecrets(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+}
+
+function writeDevSecrets(file: string, secrets: Record<string, string>): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}

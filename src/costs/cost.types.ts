@@ -1,0 +1,94 @@
+import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Deployment } from "../deployments/deployment.entity";
+import { GpuType } from "../runpod/gpu-catalogue";
+
+export enum BudgetAction {
+  NOTIFIED = "NOTIFIED",
+  STOPPING = "STOPPING",
+  STOPPED = "STOPPED",
+}
+registerEnumType(BudgetAction, { name: "BudgetAction" });
+
+@ObjectType()
+export class DeploymentCost {
+  @Field(() => Deployment)
+  deployment: Deployment;
+
+  @Field(() => Float)
+  costUsd: number;
+
+  @Field(() => Float)
+  budgetLimitUsd: number;
+
+  @Field(() => Float)
+  budgetUsedPercent: number;
+}
+
+@ObjectType()
+export class GpuTypeCost {
+  @Field(() => GpuType)
+  gpuType: GpuType;
+
+  @Field(() => Float)
+  gpuHours: number;
+
+  @Field(() => Float)
+  costUsd: number;
+}
+
+@ObjectType()
+export class DayCost {
+  @Field({ description: "YYYY-MM-DD, UTC" })
+  day: string;
+
+  @Field(() => Float)
+  costUsd: number;
+}
+
+@ObjectType()
+export class CostReport {
+  @Field()
+  from: Date;
+
+  @Field()
+  to: Date;
+
+  @Field(() => Float)
+  totalUsd: number;
+
+  @Field(() => Float, { description: "sum of costPerHour of running deployments" })
+  activeBurnRateUsdPerHour: number;
+
+  @Field(() => Float, { description: "total + what running deployments will still spend by their ETA" })
+  projectedUsd: number;
+
+  @Field(() => [DeploymentCost])
+  deployments: DeploymentCost[];
+
+  @Field(() => [GpuTypeCost])
+  byGpuType: GpuTypeCost[];
+
+  @Field(() => [DayCost])
+  byDay: DayCost[];
+}
+
+@ObjectType()
+export class BudgetAlert {
+  @Field(() => Deployment)
+  deployment: Deployment;
+
+  @Field(() => Int)
+  thresholdPercent: number;
+
+  @Field(() => Float)
+  actualCostUsd: number;
+
+  @Field(() => Float)
+  budgetLimitUsd: number;
+
+  @Field(() => BudgetAction)
+  action: BudgetAction;
+
+  @Field()
+  at: Date;
+}

@@ -1,0 +1,194 @@
+import { Field, Float, ID, Int, ObjectType } from "type-graphql";
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from "typeorm";
+import { microsToUsd, percentOf, type Micros } from "../costs/money";
+import { microsTransformer } from "../db/transformers";
+import { TrainingJob } from "../jobs/training-job.entity";
+import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import { Provider } from "../secrets/provider";
+import { TrainingConfig } from "../training-configs/training-config.entity";
+import { User } from "../users/user.entity";
+import { DeploymentStatus, StopReason, type CompletionAction } from "./deployment.enums";
+
+/** Where the trained adapter goes, as resolved at deploy time. */
+export interface DeploymentOutput {
+  hubRepoId: string | null;
+  hubPrivate: boolean;
+  networkVolumeId: string | null;
+  onComplete: CompletionAction;
+}
+
+/** What was asked for at deploy time, beyond the columns (env values are never stored, only names). */
+export interface DeploymentRequest {
+  dockerImage: string;
+  volumeSizeGb: number;
+  containerDiskGb: number;
+  fallbackGpuTypes: GpuType[];
+  envNames: string[];
+}
+
+/** A pod (or an attempt at one) running one training job, with its money. */
+@ObjectType()
+@Entity("cloud_deployments")
+@Index("idx_cloud_deployments_user_created", ["userId", "createdAt", "id"])
+@Index("idx_cloud_deployments_status", ["status"])
+@Index("uq_cloud_deployments_job", ["jobId"], { unique: true })
+@Index("uq_cloud_deployments_user_idempotency_key", ["userId", "idempotencyKey"], { unique: true })
+export class Deployment {
+  @Field(() => ID)
+  @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_cloud_deployments" })
+  id: string;
+
+  @Column("text")
+  userId: string;
+
+  @ManyToOne(() => User, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "user_id", foreignKeyConstraintName: "fk_cloud_deployments_user" })
+  user?: User;
+
+  @Column("uuid")
+  jobId: string;
+
+  @ManyToOne(() => TrainingJob, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "job_id", foreignKeyConstraintName: "fk_cloud_deployments_job" })
+  job?: TrainingJob;
+
+  @Field(() => Provider)
+  @Column("text", { default: Provider.RUNPOD })
+  platform: Provider;
+
+  @Column("uuid", { nullable: true })
+  trainingConfigId: string | null;
+
+  @ManyToOne(() => TrainingConfig, { onDelete: "SET NULL" })
+  @JoinColumn({
+    name: "training_config_id",
+    foreignKeyConstraintName: "fk_cloud_deployments_training_config",
+  })
+  trainingConfig?: TrainingConfig;
+
+  @Field(() => String, { nullable: true })
+  @Column("text", { nullable: true })
+  podId: string | null;
+
+  @Field(() => DeploymentStatus)
+  @Column("text")
+  status: DeploymentStatus;
+
+  @Field(() => StopReason, { nullable: true })
+  @Column("text", { nullable: true })
+  stopReason: StopReason | null;
+
+  @Field(() => GpuType)
+  @Column("text")
+  gpuType: GpuType;
+
+  @Field(() => Int)
+  @Column("integer")
+  gpuCount: number;
+
+  @Field(() => CloudType)
+  @Column("text")
+  cloudType: CloudType;
+
+  @Field(() => String, { name: "consoleUrl", nullable: true })
+  @Column("text", { nullable: true })
+  url: string | null;
+
+  @Column("jsonb")
+  config: DeploymentRequest;
+
+  @Column("numeric", {
+    name: "cost_per_hour",
+    precision: 14,
+    scale: 6,
+    nullable: true,
+    transformer: microsTransformer,
+  })
+  costPerHourMicros: Micros | null;
+
+  @Column("numeric", { name: "budget_limit", precision: 14, scale: 6, transformer: microsTransformer })
+  budgetLimitMicros: Micros;
+
+  @Column("numeric", {
+    name: "actual_cost",
+    precision: 14,
+    scale: 6,
+    default: 0,
+    transformer: microsTransformer,
+  })
+  actualCostMicros: Micros;
+
+  @Field(() => Int)
+  @Column("integer", { default: 0 })
+  uptimeSeconds: number;
+
+  @Column("numeric", {
+    name: "max_price_per_hour",
+    precision: 14,
+    scale: 6,
+    nullable: true,
+    transformer: microsTransformer,
+  })
+  maxPricePerHourMicros: Micros | null;
+
+  @Column("integer", { nullable: true })
+  maxDurationMinutes: number | null;
+
+  @Column("jsonb", { nullable: true })
+  output: DeploymentOutput | null;
+
+  @Column("text", { nullable: true })
+  networkVolumeId: string | null;
+
+  @Column("text", { nullable: true })
+  idempotencyKey: string | null;
+
+  @Field(() => String, { nullable: true })
+  @Column("text", { nullable: true })
+  errorMessage: string | null;
+
+  @Field()
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  completedAt: Date | null;
+
+  @Field()
+  @UpdateDateColumn({ type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+
+  @Field(() => Float, { nullable: true })
+  get costPerHourUsd(): number | null {
+    return this.costPerHourMicros == null ? null : microsToUsd(this.costPerHourMicros);
+  }
+
+  @Field(() => Float)
+  get budgetLimitUsd(): number {
+    return microsToUsd(this.budgetLimitMicros);
+  }
+
+  @Field(() => Float)
+  get actualCostUsd(): number {
+    return microsToUsd(this.actualCostMicros);
+  }
+
+  @Field(() => Float)
+  get budgetUsedPercent(): number {
+    return percentOf(this.actualCostMicros, this.budgetLimitMicros);
+  }
+}

@@ -1,0 +1,38 @@
+import { registerEnumType } from "type-graphql";
+
+export enum DeploymentStatus {
+  CREATING = "CREATING",
+  STARTING = "STARTING",
+  RUNNING = "RUNNING",
+  COMPLETED = "COMPLETED",
+  FAILED = "FAILED",
+  STOPPED = "STOPPED",
+}
+
+export enum StopReason {
+  USER = "USER",
+  BUDGET_EXCEEDED = "BUDGET_EXCEEDED",
+  MAX_DURATION = "MAX_DURATION",
+  COMPLETED = "COMPLETED",
+  FAILED = "FAILED",
+  ORPHANED = "ORPHANED",
+}
+
+export enum CompletionAction {
+  TERMINATE = "TERMINATE",
+  STOP = "STOP",
+}
+
+/** Deployments that may still hold a pod and cost money. */
+export const ACTIVE_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = [
+  DeploymentStatus.CREATING,
+  DeploymentStatus.STARTING,
+  DeploymentStatus.RUNNING,
+];
+
+registerEnumType(DeploymentStatus, { name: "DeploymentStatus" });
+registerEnumType(StopReason, { name: "StopReason" });
+registerEnumType(CompletionAction, {
+  name: "CompletionAction",
+  description: "STOP frees the GPU and keeps the pod's disk for download (storage is still billed)",
+});

@@ -1,0 +1,117 @@
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  Float,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from "type-graphql";
+import { CurrentUser, type GatewayContext } from "../auth/context";
+import { microsToUsd } from "../costs/money";
+import { projectCost } from "../costs/projection";
+import { notAvailableYet } from "../errors/app-error";
+import { TrainingJob } from "../jobs/training-job.entity";
+import { CloudType } from "../runpod/gpu-catalogue";
+import { TrainingConfig } from "../training-configs/training-config.entity";
+import { configFromSnapshot } from "../training-configs/training-config.snapshot";
+import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
+import { Deployment } from "./deployment.entity";
+import { DeploymentEvent } from "./deployment-event.entity";
+import type { DeploymentQueryService } from "./deployment-query.service";
+import { DeployTrainingInput, DeploymentConnection, DeploymentFilter, GpuOffer } from "./deployment.types";
+
+@Resolver(() => Deployment)
+export class DeploymentResolver {
+  constructor(private readonly queries: DeploymentQueryService) {}
+
+  @Authorized()
+  @Query(() => DeploymentConnection)
+  deployments(
+    @CurrentUser() userId: string,
+    @Arg("filter", () => DeploymentFilter, { nullable: true }) filter: DeploymentFilter | null,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<DeploymentConnection> {
+    return this.queries.list(userId, filter, first, after);
+  }
+
+  @Authorized()
+  @Query(() => Deployment, { nullable: true })
+  deployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+    return this.queries.get(userId, id);
+  }
+
+  @Authorized()
+  @Query(() => [GpuOffer], { description: "live prices and stock from RunPod, cached for 60 s" })
+  gpuTypes(
+    @CurrentUser() _userId: string,
+    @Arg("cloudType", () => CloudType, { nullable: true, defaultValue: CloudType.SECURE })
+    _cloudType: CloudType | null,
+    @Arg("gpuCount", () => Int, { nullable: true, defaultValue: 1 }) _gpuCount: number | null,
+  ): Promise<GpuOffer[]> {
+    return Promise.reject(notAvailableYet("gpuTypes"));
+  }
+
+  @Authorized()
+  @Mutation(() => Deployment)
+  deployTraining(
+    @CurrentUser() _userId: string,
+    @Arg("input", () => DeployTrainingInput) _input: DeployTrainingInput,
+  ): Promise<Deployment> {
+    return Promise.reject(notAvailableYet("deployTraining"));
+  }
+
+  @Authorized()
+  @Mutation(() => Deployment, { description: "terminates the pod; idempotent" })
+  stopDeployment(@CurrentUser() _userId: string, @Arg("id", () => ID) _id: string): Promise<Deployment> {
+    return Promise.reject(notAvailableYet("stopDeployment"));
+  }
+
+  @Authorized()
+  @Mutation(() => Deployment, { description: "pulls status and cost from upstream now" })
+  refreshDeployment(@CurrentUser() _userId: string, @Arg("id", () => ID) _id: string): Promise<Deployment> {
+    return Promise.reject(notAvailableYet("refreshDeployment"));
+  }
+
+  @FieldResolver(() => TrainingJob)
+  async job(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<TrainingJob> {
+    const job = await ctx.loaders.jobById.load(deployment.jobId);
+    if (!job) throw new Error(`deployment ${deployment.id} has no job row`);
+    return job;
+  }
+
+  @FieldResolver(() => TrainingConfig, { description: "the config as it was when this deployment was made" })
+  async trainingConfig(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<TrainingConfig> {
+    const job = await this.job(deployment, ctx);
+    return configFromSnapshot(job.config, deployment.userId);
+  }
+
+  @FieldResolver(() => [DeploymentEvent], {
+    description: "the audit trail: state changes, upstream calls, budget actions",
+  })
+  events(@Root() deployment: Deployment): Promise<DeploymentEvent[]> {
+    return this.queries.events(deployment.id);
+  }
+
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: "actual + costPerHour x remaining time reported by the trainer, capped at the budget",
+  })
+  async projectedCostUsd(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<number | null> {
+    const active = ACTIVE_DEPLOYMENT_STATUSES.includes(deployment.status);
+    const latest = active ? await ctx.loaders.latestMetricByJobId.load(deployment.jobId) : undefined;
+    const projected = projectCost({
+      active,
+      actualMicros: deployment.actualCostMicros,
+      costPerHourMicros: deployment.costPerHourMicros,
+      budgetLimitMicros: deployment.budgetLimitMicros,
+      remainingSeconds: latest?.remainingSeconds,
+    });
+    return projected == null ? null : microsToUsd(projected);
+  }
+}

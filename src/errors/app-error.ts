@@ -1,0 +1,58 @@
+/**
+ * The error codes of the public contract (API.md, "Errors"). Every GraphQL error the gateway answers carries
+ * exactly one of these in `extensions.code`; programs branch on the code, people read the message.
+ */
+export enum ErrorCode {
+  UNAUTHENTICATED = "UNAUTHENTICATED",
+  NOT_FOUND = "NOT_FOUND",
+  BAD_USER_INPUT = "BAD_USER_INPUT",
+  PROVIDER_SECRET_MISSING = "PROVIDER_SECRET_MISSING",
+  UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED",
+  GPU_UNAVAILABLE = "GPU_UNAVAILABLE",
+  UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE",
+  BUDGET_EXCEEDED = "BUDGET_EXCEEDED",
+  INVALID_STATE = "INVALID_STATE",
+  RATE_LIMITED = "RATE_LIMITED",
+  QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX",
+  INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
+}
+
+export interface AppErrorDetails {
+  /** Dotted path of the offending input field, e.g. `input.hyperparameters.learningRate`. */
+  field?: string;
+  /** Every offending field when more than one was wrong. */
+  fields?: { field: string; message: string }[];
+  /** Seconds to wait before retrying (RATE_LIMITED, UPSTREAM_UNAVAILABLE). */
+  retryAfterSeconds?: number;
+  /** Anything else safe to show to the caller. Never secrets, never upstream bodies. */
+  [key: string]: unknown;
+}
+
+/**
+ * An expected failure with a stable code. Its message is shown to the caller as is, so it must be written
+ * for people and must never contain secrets or verbatim upstream payloads.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: AppErrorDetails = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (what: string): AppError => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
+
+export const badInput = (field: string, message: string): AppError =>
+  new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
+
+export const unauthenticated = (message = "authentication required"): AppError =>
+  new AppError(ErrorCode.UNAUTHENTICATED, message);
+
+export const notAvailableYet = (operation: string): AppError =>
+  new AppError(
+    ErrorCode.INTERNAL_SERVER_ERROR,
+    `${operation} is not available yet in this version of the gateway`,
+  );

@@ -1,0 +1,92 @@
+import { Field, Float, ID, ObjectType } from "type-graphql";
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from "typeorm";
+import { TrainingConfig } from "../training-configs/training-config.entity";
+import type { TrainingConfigSnapshot } from "../training-configs/training-config.snapshot";
+import { User } from "../users/user.entity";
+import { JobStatus } from "./training-job.enums";
+
+/**
+ * One training run on one pod. The job token that authorises the pod's callbacks is stored only as its
+ * SHA-256 hash; the config is a snapshot taken at deploy time, so later edits of the saved config do not
+ * rewrite history.
+ */
+@ObjectType()
+@Entity("training_jobs")
+@Index("idx_training_jobs_user_created", ["userId", "createdAt"])
+export class TrainingJob {
+  @Field(() => ID)
+  @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_training_jobs" })
+  id: string;
+
+  @Column("text")
+  userId: string;
+
+  @ManyToOne(() => User, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "user_id", foreignKeyConstraintName: "fk_training_jobs_user" })
+  user?: User;
+
+  @Column("uuid", { nullable: true })
+  trainingConfigId: string | null;
+
+  @ManyToOne(() => TrainingConfig, { onDelete: "SET NULL" })
+  @JoinColumn({ name: "training_config_id", foreignKeyConstraintName: "fk_training_jobs_training_config" })
+  trainingConfig?: TrainingConfig;
+
+  @Field()
+  @Column("text")
+  modelName: string;
+
+  @Field()
+  @Column("text")
+  datasetUrl: string;
+
+  @Field(() => JobStatus)
+  @Column("text")
+  status: JobStatus;
+
+  @Column("text")
+  jobTokenHash: string;
+
+  @Column("jsonb")
+  config: TrainingConfigSnapshot;
+
+  @Field(() => Float, { nullable: true, description: "0..100" })
+  @Column("double precision", { nullable: true })
+  progress: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "where the adapter was saved: hf://<repo>, runpod-volume://<id>/<path>, or pod://<podId>/<path>",
+  })
+  @Column("text", { nullable: true })
+  artifactUri: string | null;
+
+  @Field(() => String, { nullable: true })
+  @Column("text", { nullable: true })
+  errorMessage: string | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  completedAt: Date | null;
+
+  @Field()
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+}

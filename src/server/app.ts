@@ -1,0 +1,274 @@
+import "reflect-metadata";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import type { PGlite } from "@electric-sql/pglite";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { GraphQLSchema } from "graphql";
+import type { Logger } from "pino";
+import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from "../auth/jwt";
+import type { GatewayContext } from "../auth/context";
+import { describeConfig, type Config } from "../config/env";
+import { CostResolver } from "../costs/cost.resolver";
+import { openDatabase, type Database } from "../db/data-source";
+import { DeploymentQueryService } from "../deployments/deployment-query.service";
+import { DeploymentResolver } from "../deployments/deployment.resolver";
+import { TrainingJobResolver } from "../jobs/training-job.resolver";
+import { TrainingJobService } from "../jobs/training-job.service";
+import { MetricQueryService } from "../metrics/metric-query.service";
+import { createEventBus } from "../pubsub/create-event-bus";
+import type { EventBus } from "../pubsub/event-bus";
+import { ProviderSecretResolver } from "../secrets/provider-secret.resolver";
+import { ProviderSecretService } from "../secrets/provider-secret.service";
+import { SecretBox } from "../secrets/secret-box";
+import { TrainingConfigResolver } from "../training-configs/training-config.resolver";
+import { TrainingConfigService } from "../training-configs/training-config.service";
+import { UserResolver } from "../users/user.resolver";
+import { UserService } from "../users/user.service";
+import { formatError } from "./format-error";
+import { createLoaders } from "./loaders";
+import { createLogger } from "./logger";
+import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
+import { buildGatewaySchema, type ResolverInstances } from "./schema";
+import { SubscriptionResolver } from "./subscription.resolver";
+import { attachWebSocketServer } from "./websocket";
+
+export interface GatewayOptions {
+  config: Config;
+  logger?: Logger;
+  /** An open PGlite to use in embedded mode (tests boot one from a migrated snapshot). */
+  pglite?: PGlite;
+}
+
+/** The services, for callers that drive the gateway in-process (the demo, tests, CLIs). */
+export interface Services {
+  users: UserService;
+  secrets: ProviderSecretService;
+  trainingConfigs: TrainingConfigService;
+  deploymentQueries: DeploymentQueryService;
+  jobs: TrainingJobService;
+  metricQueries: MetricQueryService;
+}
+
+export interface Gateway {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly bus: EventBus;
+  readonly services: Services;
+  readonly schema: GraphQLSchema;
+  readonly httpServer: Server;
+  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting, drains requests and sockets, then closes the bus and the database. */
+  close(): Promise<void>;
+}
+
+/** Per-request values that outlive the Express handler's frame: error formatting reads the request id. */
+const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+
+/** Wires every part of the gateway together. Nothing listens until `listen`. */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  for (const generated of config.generatedSecrets) {
+    logger.warn(`generated ${generated}: fine for a laptop; set it explicitly in production`);
+  }
+  logger.debug({ config: describeConfig(config) }, "configuration");
+
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    pglite: options.pglite,
+    migrate: true,
+  });
+  let bus: EventBus;
+  try {
+    bus = await createEventBus(config.redisUrl, logger);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  const ds = db.dataSource;
+  const services: Services = {
+    users: new UserService(ds),
+    secrets: new ProviderSecretService(ds, new SecretBox(config.encryptionKeys)),
+    trainingConfigs: new TrainingConfigService(ds),
+    deploymentQueries: new DeploymentQueryService(ds),
+    jobs: new TrainingJobService(ds),
+    metricQueries: new MetricQueryService(ds),
+  };
+  const resolvers: ResolverInstances = new Map<Parameters<ResolverInstances["set"]>[0], object>([
+    [UserResolver, new UserResolver(services.users)],
+    [ProviderSecretResolver, new ProviderSecretResolver(services.secrets)],
+    [TrainingConfigResolver, new TrainingConfigResolver(services.trainingConfigs)],
+    [DeploymentResolver, new DeploymentResolver(services.deploymentQueries)],
+    [TrainingJobResolver, new TrainingJobResolver(services.jobs, services.metricQueries)],
+    [CostResolver, new CostResolver()],
+    [SubscriptionResolver, new SubscriptionResolver()],
+  ]);
+  const schema = await buildGatewaySchema(resolvers);
+  const verifyToken = createTokenVerifier(config.jwt);
+
+  /** The context of one operation, from the `Authorization` value it came with. */
+  const contextFor = async (authorization: string | undefined, requestId: string, cache: boolean) => {
+    const context: GatewayContext = {
+      requestId,
+      loaders: createLoaders(ds, services.metricQueries, { cache }),
+    };
+    const principal = await authenticate(verifyToken, authorization);
+    if (principal.userId) {
+      await services.users.ensure(principal.userId);
+      context.userId = principal.userId;
+    } else {
+      context.authError = principal.error;
+    }
+    return context;
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", true);
+  const httpServer = createServer(app);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.header("x-request-id");
+    const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader("x-request-id", requestId);
+    requestScope.run({ requestId }, next);
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const [database, pubsub] = await Promise.all([
+      ds
+        .query("SELECT 1")
+        .then(() => true)
+        .catch(() => false),
+      bus.ping(),
+    ]);
+    res.status(database && pubsub ? 200 : 503).json({
+      status: database && pubsub ? "ready" : "not ready",
+      database: database ? "ok" : "unreachable",
+      pubsub: pubsub ? "ok" : "unreachable",
+    });
+  });
+
+  const wsCleanup = attachWebSocketServer({
+    httpServer,
+    schema,
+    logger,
+    verifyToken,
+    contextFor: (authorization) => contextFor(authorization, randomUUID(), false),
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    introspection: true,
+    csrfPrevention: true,
+    persistedQueries: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
+    parseOptions: { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens },
+    formatError: (formatted, error) =>
+      formatError(formatted, error, logger, requestScope.getStore()?.requestId),
+    logger: {
+      debug: (message: string) => logger.debug(message),
+      info: (message: string) => logger.info(message),
+      warn: (message: string) => logger.warn(message),
+      error: (message: string) => logger.error(message),
+    },
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      { serverWillStart: () => Promise.resolve({ drainServer: () => wsCleanup.dispose() }) },
+    ],
+  });
+  await apollo.start();
+
+  app.use(
+    "/graphql",
+    express.json({ limit: "1mb" }),
+    expressMiddleware(apollo, {
+      context: ({ req }) =>
+        contextFor(req.header("authorization"), requestScope.getStore()?.requestId ?? randomUUID(), true),
+    }),
+  );
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: "not found" });
+  });
+  app.use(
+    (
+      error: Error & { status?: number; type?: string },
+      _req: Request,
+      res: Response,
+      _next: NextFunction,
+    ) => {
+      const status = error.status ?? 500;
+      if (status >= 500)
+        logger.error({ err: error, requestId: requestScope.getStore()?.requestId }, "request failed");
+      res.status(status).json({
+        error:
+          error.type === "entity.too.large"
+            ? "request body too large"
+            : error.type === "entity.parse.failed"
+              ? "malformed JSON body"
+              : status >= 500
+                ? "internal server error"
+                : error.message,
+      });
+    },
+  );
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    db,
+    bus,
+    services,
+    schema,
+    httpServer,
+    listen: (port = config.port, host = config.host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off("error", reject);
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await apollo.stop();
+      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await bus.close();
+      await db.close();
+    },
+  };
+}
+
+async function authenticate(
+  verify: TokenVerifier,
+  authorization: string | undefined,
+): Promise<{ userId?: string; error?: string }> {
+  if (!authorization) return {};
+  const token = bearerToken(authorization);
+  if (!token) return { error: "the Authorization header must be `Bearer <token>`" };
+  try {
+    return { userId: (await verify(token)).userId };
+  } catch (error) {
+    return { error: error instanceof TokenError ? error.message : "token is invalid" };
+  }
+}

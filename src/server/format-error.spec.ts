@@ -1,0 +1,68 @@
+import { GraphQLError } from "graphql";
+import { AppError, ErrorCode } from "../errors/app-error";
+import { createLogger } from "./logger";
+import { formatError, stripEchoedValues } from "./format-error";
+import { Writable } from "node:stream";
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _e, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger("info", stream), lines };
+}
+
+describe("formatError", () => {
+  it("passes an AppError's code, message and details through", () => {
+    const { logger } = capture();
+    const error = new AppError(ErrorCode.GPU_UNAVAILABLE, "no H100 left", { field: "input.gpuType" });
+    const out = formatError({ message: "x" }, error, logger);
+    expect(out).toMatchObject({
+      message: "no H100 left",
+      extensions: { code: "GPU_UNAVAILABLE", field: "input.gpuType" },
+    });
+  });
+
+  it("hides an unexpected error's message, logs it with the request id, and says INTERNAL_SERVER_ERROR", () => {
+    const { logger, lines } = capture();
+    const error = new GraphQLError("boom", {
+      originalError: new Error("connection to 10.0.0.5 refused: password=hunter2"),
+    });
+    const out = formatError(
+      { message: "boom", extensions: { code: "INTERNAL_SERVER_ERROR" } },
+      error,
+      logger,
+      "req-42",
+    );
+    expect(out.message).toBe("Internal server error (request req-42)");
+    expect(out.extensions).toEqual({ code: "INTERNAL_SERVER_ERROR", requestId: "req-42" });
+    expect(JSON.stringify(out)).not.toContain("hunter2");
+    expect(lines.join("")).toContain("req-42");
+  });
+
+  it("maps graphql-js request errors to BAD_USER_INPUT", () => {
+    const { logger } = capture();
+    const out = formatError(
+      { message: "Cannot query field", extensions: { code: "GRAPHQL_VALIDATION_FAILED" } },
+      new GraphQLError("x"),
+      logger,
+    );
+    expect(out.extensions).toEqual({ code: "BAD_USER_INPUT" });
+  });
+
+  it.each([
+    [
+      'Variable "$input" got invalid value { apiKey: 123 } at "input.apiKey"; String cannot represent a non string value: 123',
+      'Variable "$input" got an invalid value at "input.apiKey"; String cannot represent a non string value',
+    ],
+    [
+      'Variable "$first" got invalid value "x"; Int cannot represent non-integer value: "x"',
+      'Variable "$first" got an invalid value; Int cannot represent non-integer value',
+    ],
+  ])("cuts echoed values out of %s", (message, expected) => {
+    expect(stripEchoedValues(message)).toBe(expected);
+  });
+});

@@ -1,0 +1,81 @@
+import { unwrapResolverError } from "@apollo/server/errors";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import type { Logger } from "pino";
+import { AppError, ErrorCode } from "../errors/app-error";
+
+const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Codes graphql-js and Apollo use for a request that is wrong in itself; all are the caller's input. */
+const REQUEST_ERROR_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "PERSISTED_QUERY_NOT_FOUND",
+]);
+
+/**
+ * The one place errors become what callers see: every error leaves with one of the contract's codes, a
+ * message for people, and nothing more. Unknown errors are logged with the request id and answered as
+ * INTERNAL_SERVER_ERROR without their message.
+ */
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  logger: Logger,
+  requestId?: string,
+): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const base = { locations: formatted.locations, path: formatted.path };
+
+  if (original instanceof AppError) {
+    return {
+      ...base,
+      message: original.message,
+      extensions: { code: original.code, ...original.details },
+    };
+  }
+  // Apollo re-wraps validation errors under its own code; a validation rule's code (QUERY_TOO_COMPLEX) is kept.
+  const cause = original instanceof GraphQLError ? original.originalError : undefined;
+  const causeCode = cause instanceof GraphQLError ? cause.extensions.code : undefined;
+  const code =
+    typeof causeCode === "string" && PUBLIC_CODES.has(causeCode) ? causeCode : formatted.extensions?.code;
+  // INTERNAL_SERVER_ERROR is what Apollo calls every error it does not know: never trust its message.
+  if (
+    typeof code === "string" &&
+    code !== String(ErrorCode.INTERNAL_SERVER_ERROR) &&
+    (PUBLIC_CODES.has(code) || REQUEST_ERROR_CODES.has(code))
+  ) {
+    return {
+      ...base,
+      message: stripEchoedValues(formatted.message),
+      extensions: { code: PUBLIC_CODES.has(code) ? code : ErrorCode.BAD_USER_INPUT },
+    };
+  }
+  if (original instanceof GraphQLError && original.originalError === undefined && !code) {
+    // A plain GraphQLError with no cause comes from graphql-js itself (e.g. an invalid enum literal).
+    return {
+      ...base,
+      message: stripEchoedValues(formatted.message),
+      extensions: { code: ErrorCode.BAD_USER_INPUT },
+    };
+  }
+  logger.error({ err: original, requestId, path: formatted.path }, "unexpected error");
+  return {
+    ...base,
+    message: `Internal server error${requestId ? ` (request ${requestId})` : ""}`,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
+  };
+}
+
+/**
+ * graphql-js quotes a rejected variable value in its message ("got invalid value …", "cannot represent a non
+ * string value: …"); the value may be a secret sent in the wrong shape, so it is cut out. The path and the
+ * reason stay.
+ */
+export function stripEchoedValues(message: string): string {
+  return message
+    .replace(/got invalid value .*?(;| at "|$)/s, (_m, tail: string) => `got an invalid value${tail}`)
+    .replace(/(cannot represent [^:]*?value): .*$/s, "$1");
+}

@@ -1,0 +1,98 @@
+import type { DataSource } from "typeorm";
+import { badInput, notFound } from "../errors/app-error";
+import { isUuid } from "../db/ids";
+import { TrainingConfig } from "./training-config.entity";
+import { Quantization, TrainingMethod } from "./training-config.enums";
+import {
+  HYPERPARAMETER_DEFAULTS,
+  type Hyperparameters,
+  type HyperparametersInput,
+  type TrainingConfigInput,
+} from "./training-config.types";
+
+/** Saved training recipes, each visible to its owner only. */
+export class TrainingConfigService {
+  constructor(private readonly db: DataSource) {}
+
+  list(userId: string): Promise<TrainingConfig[]> {
+    return this.db
+      .getRepository(TrainingConfig)
+      .find({ where: { userId }, order: { createdAt: "DESC", id: "DESC" } });
+  }
+
+  /** The caller's config; another user's, or none, is NOT_FOUND alike. */
+  async get(userId: string, id: string): Promise<TrainingConfig> {
+    const config = isUuid(id) ? await this.db.getRepository(TrainingConfig).findOneBy({ id, userId }) : null;
+    if (!config) throw notFound("training config");
+    return config;
+  }
+
+  async create(userId: string, input: TrainingConfigInput): Promise<TrainingConfig> {
+    const repo = this.db.getRepository(TrainingConfig);
+    const saved = await repo.save(repo.create({ userId, ...resolveConfig(input) }));
+    return repo.findOneByOrFail({ id: saved.id });
+  }
+
+  async update(userId: string, id: string, input: TrainingConfigInput): Promise<TrainingConfig> {
+    const values = resolveConfig(input);
+    await this.get(userId, id);
+    await this.db.getRepository(TrainingConfig).update({ id, userId }, values);
+    return this.get(userId, id);
+  }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    await this.get(userId, id);
+    await this.db.getRepository(TrainingConfig).delete({ id, userId });
+    return true;
+  }
+}
+
+/** The stored form of an input: trimmed, defaults filled in, cross-field rules checked. */
+export function resolveConfig(
+  input: TrainingConfigInput,
+): Omit<TrainingConfig, "id" | "userId" | "createdAt" | "updatedAt" | "user"> {
+  const method = input.method ?? TrainingMethod.LORA;
+  const hyperparameters = resolveHyperparameters(input.hyperparameters ?? undefined, method);
+  return {
+    name: input.name.trim(),
+    modelName: input.modelName.trim(),
+    datasetUrl: input.datasetUrl.trim(),
+    method,
+    hyperparameters,
+  };
+}
+
+export function resolveHyperparameters(
+  input: HyperparametersInput | undefined,
+  method: TrainingMethod,
+): Hyperparameters {
+  const d = HYPERPARAMETER_DEFAULTS;
+  const h: Hyperparameters = {
+    epochs: input?.epochs ?? d.epochs,
+    batchSize: input?.batchSize ?? d.batchSize,
+    gradientAccumulationSteps: input?.gradientAccumulationSteps ?? d.gradientAccumulationSteps,
+    learningRate: input?.learningRate ?? d.learningRate,
+    maxSeqLength: input?.maxSeqLength ?? d.maxSeqLength,
+    warmupRatio: input?.warmupRatio ?? d.warmupRatio,
+    loggingSteps: input?.loggingSteps ?? d.loggingSteps,
+    saveSteps: input?.saveSteps ?? d.saveSteps,
+    loraR: input?.loraR ?? d.loraR,
+    loraAlpha: input?.loraAlpha ?? d.loraAlpha,
+    loraDropout: input?.loraDropout ?? d.loraDropout,
+    targetModules: input?.targetModules ?? d.targetModules,
+    quantization: input?.quantization ?? d.quantization,
+    gradientCheckpointing: input?.gradientCheckpointing ?? d.gradientCheckpointing,
+    evalSplit: input?.evalSplit ?? d.evalSplit,
+  };
+  if (method === TrainingMethod.FULL && h.quantization !== Quantization.NONE) {
+    throw badInput(
+      "input.hyperparameters.quantization",
+      "a FULL fine-tune cannot train a quantized model; use NONE",
+    );
+  }
+  // QLoRA is LoRA on a quantized base: without an explicit choice it is the 4-bit NF4 of the QLoRA paper.
+  if (method === TrainingMethod.QLORA && h.quantization === Quantization.NONE) {
+    h.quantization = Quantization.INT4;
+  }
+  return h;
+}

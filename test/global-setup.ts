@@ -1,0 +1,46 @@
+import "reflect-metadata";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Client } from "pg";
+import { openDatabase, openPglite } from "../src/db/data-source";
+import { TEMPLATE_DATABASE, withDatabase } from "./support/database-url";
+
+/**
+ * Runs once before the suite. The migrations are applied once, and every test file starts from that result:
+ * - with DATABASE_URL: a template database that each test file clones (CREATE DATABASE … TEMPLATE);
+ * - without: a dump of a migrated PGlite that each test file loads (about 0.5 s instead of 3 s for initdb).
+ * Databases left behind by an interrupted run are dropped here.
+ */
+export default async function globalSetup(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    const admin = new Client({ connectionString: databaseUrl });
+    await admin.connect();
+    try {
+      const stale = await admin.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'traingate_test_%'",
+      );
+      for (const { datname } of stale.rows) {
+        await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      }
+      await admin.query(`CREATE DATABASE "${TEMPLATE_DATABASE}"`);
+    } finally {
+      await admin.end();
+    }
+    const db = await openDatabase({
+      databaseUrl: withDatabase(databaseUrl, TEMPLATE_DATABASE),
+      migrate: true,
+    });
+    await db.close();
+    return;
+  }
+  const pglite = await openPglite();
+  const db = await openDatabase({ pglite, migrate: true });
+  await db.close();
+  const dump = await pglite.dumpDataDir("none");
+  await pglite.close();
+  const file = path.join(os.tmpdir(), `traingate-test-pglite-${process.pid}.tar`);
+  writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+  process.env.TRAINGATE_TEST_PGLITE_DUMP = file;
+}

@@ -1,0 +1,88 @@
+import { startTestGateway, type TestGateway } from "./support/gateway";
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+afterAll(() => t.close());
+
+describe("HTTP server", () => {
+  it("answers liveness and readiness with the state of the database and pub/sub", async () => {
+    expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", database: "ok", pubsub: "ok" });
+  });
+
+  it("tags every response with a request id, keeping a sane incoming one", async () => {
+    const res = await fetch(`${t.url}/healthz`, { headers: { "x-request-id": "trace-123" } });
+    expect(res.headers.get("x-request-id")).toBe("trace-123");
+    const fresh = await fetch(`${t.url}/healthz`, { headers: { "x-request-id": "bad id with spaces" } });
+    expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers unknown paths with a JSON 404", async () => {
+    const res = await fetch(`${t.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "not found" });
+  });
+
+  it("refuses bodies over 1 MiB with 413", async () => {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ me { id } }`, variables: { pad: "x".repeat(1_100_000) } }),
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it("keeps CSRF prevention on: a simple cross-site GET is refused", async () => {
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent("{ me { id } }")}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/CSRF/i);
+  });
+
+  it("serves GET queries from clients that say so", async () => {
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent("{ me { id } }")}`, {
+      headers: { "apollo-require-preflight": "true", authorization: `Bearer ${await t.token("getter")}` },
+    });
+    expect(await res.json()).toEqual({ data: { me: { id: "getter" } } });
+  });
+});
+
+describe("query limits", () => {
+  it("refuses documents nested too deep", async () => {
+    const deep = `{ deployments { edges { node { job { deployment { job { deployment { job { deployment { job { deployment { job { deployment { id } } } } } } } } } } } } } }`;
+    const res = await t.gql("limits", deep);
+    expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
+    expect(res.errors?.[0].message).toMatch(/deeper than/);
+  });
+
+  it("refuses too many aliases", async () => {
+    const aliased = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(" ")} }`;
+    const res = await t.gql("limits", aliased);
+    expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
+  });
+
+  it("refuses a query whose lists multiply past the cost limit", async () => {
+    const costly = `{ deployments(first: 100) { edges { node { job { metrics(limit: 10000) { step loss } } } } } }`;
+    const res = await t.gql("limits", costly);
+    expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
+    expect(res.errors?.[0].message).toMatch(/cost/);
+  });
+
+  it("stops parsing a document with too many tokens", async () => {
+    const huge = `{ ${"me { id } ".repeat(2000)} }`;
+    const res = await t.gql("limits", huge);
+    expect(res.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0].message).toMatch(/tokens/);
+  });
+
+  it("still runs an ordinary dashboard query", async () => {
+    const res = await t.gql(
+      "limits",
+      `{ deployments(first: 50) { edges { node { id job { latestMetric { loss } } } } } }`,
+    );
+    expect(res.errors).toBeUndefined();
+  });
+});

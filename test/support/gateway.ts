@@ -1,0 +1,97 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { signDevToken } from "../../src/auth/jwt";
+import { loadConfig, type Config } from "../../src/config/env";
+import { createGateway, type Gateway } from "../../src/server/app";
+import { createLogger } from "../../src/server/logger";
+import { dropTestDatabases, freshDatabase, type TestDatabaseTarget } from "./database";
+
+export const TEST_JWT_SECRET = "test-secret-that-is-at-least-32-characters-long";
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
+
+/** Every line the gateway logged, as text, for assertions that secrets never reach a log. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join("\n");
+  }
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  logs: LogCapture;
+  /** A valid token for `user`. */
+  token(user: string): Promise<string>;
+  /** POST /graphql as `user` (or anonymously with `null`). */
+  gql<T = Record<string, unknown>>(
+    user: string | null,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+/** The configuration of a test gateway: the real loader over a test environment. */
+export function testConfig(env: Record<string, string | undefined> = {}): Config {
+  return loadConfig({
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "traingate-test-")),
+    JWT_SECRET: TEST_JWT_SECRET,
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    REDIS_URL: process.env.REDIS_URL,
+    LOG_LEVEL: "info",
+    ...env,
+  });
+}
+
+/**
+ * A real gateway on a random port over a fresh database (PostgreSQL when DATABASE_URL is set, else PGlite)
+ * and the configured pub/sub (Redis when REDIS_URL is set, else in-process), with its log captured.
+ */
+export async function startTestGateway(
+  options: { env?: Record<string, string | undefined>; database?: TestDatabaseTarget } = {},
+): Promise<TestGateway> {
+  const target = options.database ?? (await freshDatabase());
+  const config = testConfig({ DATABASE_URL: target.databaseUrl, ...options.env });
+  const logs = new LogCapture();
+  const logger = createLogger("debug", logs);
+  const gateway = await createGateway({ config, logger, pglite: target.pglite });
+  const url = await gateway.listen(0, "127.0.0.1");
+  const token = (user: string) => signDevToken(TEST_JWT_SECRET, user, 3600);
+  return {
+    gateway,
+    url,
+    logs,
+    token,
+    async gql(user, query, variables) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (user !== null) headers.authorization = `Bearer ${await token(user)}`;
+      const response = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as Omit<GraphQLResponse<never>, "status">;
+      return { status: response.status, ...body };
+    },
+    async close() {
+      await gateway.close();
+      await dropTestDatabases();
+    },
+  };
+}
