@@ -7,6 +7,7 @@ import { MIGRATIONS } from "../../migrations";
 import { ENTITIES } from "./entities";
 import { SnakeNamingStrategy } from "./naming-strategy";
 import { createPgliteDriver, pgliteParsers } from "./pglite-pool";
+import { pgliteSeed } from "./pglite-seed";
 
 export interface DatabaseOptions {
   /** `postgres://…`: PostgreSQL through node-postgres. Unset: embedded PGlite. */
@@ -77,10 +78,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 /** Opens (creating on first use) the embedded database under `dataDir`, or in memory without one. */
 export async function openPglite(dataDir?: string, loadDataDir?: Blob): Promise<PGlite> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const pgdata = dataDir ? path.join(dataDir, "pgdata") : undefined;
+  if (pgdata) mkdirSync(pgdata, { recursive: true });
   return PGlite.create({
-    dataDir: dataDir ? path.join(dataDir, "pgdata") : undefined,
-    loadDataDir,
+    dataDir: pgdata,
+    loadDataDir: loadDataDir ?? (pgdata ? pgliteSeed(pgdata) : undefined),
     parsers: pgliteParsers,
   });
 }
