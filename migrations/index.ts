@@ -1,4 +1,5 @@
 import { Init1764355200000 } from "./1764355200000-Init";
+import { PodLifecycleAndAccrual1764441600000 } from "./1764441600000-PodLifecycleAndAccrual";
 
 /** Every migration, in order. Listed explicitly so the same list works from sources and from `dist/`. */
-export const MIGRATIONS = [Init1764355200000];
+export const MIGRATIONS = [Init1764355200000, PodLifecycleAndAccrual1764441600000];

@@ -23,6 +23,10 @@ export interface Config {
   readonly encryptionKeys: readonly EncryptionKey[];
   readonly runpodApiUrl: string;
   readonly runpodSimulator: boolean;
+  /** Simulated seconds per real second when the built-in simulator runs (demo and tests). */
+  readonly simulatorSpeed: number;
+  /** The image pods run when a deployment names none. */
+  readonly trainerImage: string;
   readonly logLevel: LogLevel;
   readonly playgroundEnabled: boolean;
   readonly watchdogIntervalMs: number;
@@ -104,6 +108,9 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = url("REDIS_URL", undefined, ["redis:", "rediss:"]);
   const dataDir = path.resolve(str("DATA_DIR") ?? "./.data");
   const runpodSimulator = bool("RUNPOD_SIMULATOR", false);
+  const simulatorSpeed = int("RUNPOD_SIMULATOR_SPEED", 5, 1, 100_000);
+  const trainerImage =
+    str("TRAINER_IMAGE") ?? "runpod/pytorch:2.8.0-py3.11-cuda12.8.1-cudnn-devel-ubuntu22.04";
   const runpodApiUrl = url("RUNPOD_API_URL", "https://api.runpod.io/graphql", ["http:", "https:"]) ?? "";
   const logLevelRaw = (str("LOG_LEVEL") ?? "info").toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
@@ -191,12 +198,29 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKeys: Object.freeze(encryptionKeys),
     runpodApiUrl,
     runpodSimulator,
+    simulatorSpeed,
+    trainerImage,
     logLevel: logLevelRaw as LogLevel,
     playgroundEnabled,
     watchdogIntervalMs,
     syncIntervalMs,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
+}
+
+/**
+ * The environment `npm run demo` runs with: the process environment, plus the built-in simulator and a data
+ * directory of its own unless they are set.
+ */
+export function demoEnvironment(env: Env = process.env): Env {
+  // Short intervals: the simulated clock runs fast, and a demo should show changes as they happen.
+  return {
+    DATA_DIR: "./.data/demo",
+    SYNC_INTERVAL_MS: "5000",
+    WATCHDOG_INTERVAL_MS: "3000",
+    ...env,
+    RUNPOD_SIMULATOR: "true",
+  };
 }
 
 /** A 32-byte key from base64 or hex, with its fingerprint as version. */
@@ -221,7 +245,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
     redisUrl: config.redisUrl ? redactUrl(config.redisUrl) : "in-process pub/sub",
     jwt: config.jwt.kind === "secret" ? "HS256 secret (****)" : `JWKS ${config.jwt.jwksUrl}`,
     encryptionKeys: config.encryptionKeys.map((k) => `key ${k.version} (****)`),
-    runpodApiUrl: config.runpodSimulator ? "built-in simulator" : config.runpodApiUrl,
+    runpodApiUrl: config.runpodSimulator
+      ? `built-in simulator (x${config.simulatorSpeed})`
+      : config.runpodApiUrl,
+    trainerImage: config.trainerImage,
     logLevel: config.logLevel,
     playgroundEnabled: config.playgroundEnabled,
   };

@@ -26,3 +26,9 @@ export function decimalToMicros(value: string): number {
   if (Number(digits[6]) >= 5) micros += 1;
   return sign === "-" ? -micros : micros;
 }
+
+/** `bigint` counters: strings from both drivers, numbers in TypeScript (they stay far below 2^53). */
+export const bigintNumberTransformer: ValueTransformer = {
+  to: (value: number | null | undefined) => (value == null ? value : String(value)),
+  from: (value: string | null) => (value == null ? value : Number(value)),
+};

@@ -10,7 +10,7 @@ import {
   UpdateDateColumn,
 } from "typeorm";
 import { microsToUsd, percentOf, type Micros } from "../costs/money";
-import { microsTransformer } from "../db/transformers";
+import { bigintNumberTransformer, microsTransformer } from "../db/transformers";
 import { TrainingJob } from "../jobs/training-job.entity";
 import { CloudType, GpuType } from "../runpod/gpu-catalogue";
 import { Provider } from "../secrets/provider";
@@ -171,6 +171,45 @@ export class Deployment {
   @Field()
   @UpdateDateColumn({ type: "timestamptz", precision: 3 })
   updatedAt: Date;
+
+  /** When the pod was known to be gone (terminated by us, by itself, or vanished upstream). */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  podTerminatedAt: Date | null;
+
+  /** A pending stop: the metrics route answers `stop: true` while it is set. */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  stopRequestedAt: Date | null;
+
+  @Column("text", { nullable: true })
+  stopRequestedReason: StopReason | null;
+
+  /** The instant RunPod was told to terminate the pod by itself (the budget's dead-man switch). */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  terminateAfter: Date | null;
+
+  /** The trainer's own deadline (BUDGET_DEADLINE). */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  budgetDeadline: Date | null;
+
+  /** When the pod was last observed upstream (accrual runs from here). */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  lastObservedAt: Date | null;
+
+  /** The pod's own uptime at the last observation (it restarts from 0 when the container restarts). */
+  @Column("integer", { default: 0 })
+  podUptimeSeconds: number;
+
+  /** Sum of billed seconds x micro-dollars per hour. */
+  @Column("bigint", { default: 0, transformer: bigintNumberTransformer })
+  gpuPriceSeconds: number;
+
+  /** Sum of seconds x GB of disk (volume + container) while the pod ran. */
+  @Column("bigint", { default: 0, transformer: bigintNumberTransformer })
+  runningGbSeconds: number;
+
+  /** Sum of seconds x GB of volume disk while the pod was stopped. */
+  @Column("bigint", { default: 0, transformer: bigintNumberTransformer })
+  stoppedGbSeconds: number;
 
   @Field(() => Float, { nullable: true })
   get costPerHourUsd(): number | null {

@@ -14,7 +14,6 @@ import {
 import { CurrentUser, type GatewayContext } from "../auth/context";
 import { microsToUsd } from "../costs/money";
 import { projectCost } from "../costs/projection";
-import { notAvailableYet } from "../errors/app-error";
 import { TrainingJob } from "../jobs/training-job.entity";
 import { CloudType } from "../runpod/gpu-catalogue";
 import { TrainingConfig } from "../training-configs/training-config.entity";
@@ -23,11 +22,17 @@ import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import type { DeploymentQueryService } from "./deployment-query.service";
+import type { DeploymentService } from "./deployment.service";
+import type { GpuOfferService } from "../runpod/gpu-offer.service";
 import { DeployTrainingInput, DeploymentConnection, DeploymentFilter, GpuOffer } from "./deployment.types";
 
 @Resolver(() => Deployment)
 export class DeploymentResolver {
-  constructor(private readonly queries: DeploymentQueryService) {}
+  constructor(
+    private readonly queries: DeploymentQueryService,
+    private readonly commands: DeploymentService,
+    private readonly offers: GpuOfferService,
+  ) {}
 
   @Authorized()
   @Query(() => DeploymentConnection)
@@ -51,31 +56,31 @@ export class DeploymentResolver {
   gpuTypes(
     @CurrentUser() _userId: string,
     @Arg("cloudType", () => CloudType, { nullable: true, defaultValue: CloudType.SECURE })
-    _cloudType: CloudType | null,
-    @Arg("gpuCount", () => Int, { nullable: true, defaultValue: 1 }) _gpuCount: number | null,
+    cloudType: CloudType | null,
+    @Arg("gpuCount", () => Int, { nullable: true, defaultValue: 1 }) gpuCount: number | null,
   ): Promise<GpuOffer[]> {
-    return Promise.reject(notAvailableYet("gpuTypes"));
+    return this.offers.list({ cloudType: cloudType ?? CloudType.SECURE, gpuCount: gpuCount ?? 1 });
   }
 
   @Authorized()
   @Mutation(() => Deployment)
   deployTraining(
-    @CurrentUser() _userId: string,
-    @Arg("input", () => DeployTrainingInput) _input: DeployTrainingInput,
+    @CurrentUser() userId: string,
+    @Arg("input", () => DeployTrainingInput) input: DeployTrainingInput,
   ): Promise<Deployment> {
-    return Promise.reject(notAvailableYet("deployTraining"));
+    return this.commands.deploy(userId, input);
   }
 
   @Authorized()
   @Mutation(() => Deployment, { description: "terminates the pod; idempotent" })
-  stopDeployment(@CurrentUser() _userId: string, @Arg("id", () => ID) _id: string): Promise<Deployment> {
-    return Promise.reject(notAvailableYet("stopDeployment"));
+  stopDeployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+    return this.commands.stop(userId, id);
   }
 
   @Authorized()
   @Mutation(() => Deployment, { description: "pulls status and cost from upstream now" })
-  refreshDeployment(@CurrentUser() _userId: string, @Arg("id", () => ID) _id: string): Promise<Deployment> {
-    return Promise.reject(notAvailableYet("refreshDeployment"));
+  refreshDeployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+    return this.commands.refresh(userId, id);
   }
 
   @FieldResolver(() => TrainingJob)

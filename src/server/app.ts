@@ -17,6 +17,18 @@ import { describeConfig, type Config } from "../config/env";
 import { CostResolver } from "../costs/cost.resolver";
 import { openDatabase, type Database } from "../db/data-source";
 import { DeploymentQueryService } from "../deployments/deployment-query.service";
+import { DeploymentReconciler, type ReconcilerOptions } from "../deployments/deployment-reconciler";
+import { DeploymentService } from "../deployments/deployment.service";
+import { GpuOfferService } from "../runpod/gpu-offer.service";
+import type { RunpodClient } from "../runpod/runpod-client";
+import { RunpodGraphqlClient } from "../runpod/runpod-graphql-client";
+import {
+  startRunpodSimulator,
+  type RunpodSimulator,
+  type RunpodSimulatorOptions,
+} from "../runpod-sim/runpod-simulator";
+import { BackgroundWorker } from "./background";
+import { createLeaderLock } from "./leader";
 import { DeploymentResolver } from "../deployments/deployment.resolver";
 import { TrainingJobResolver } from "../jobs/training-job.resolver";
 import { TrainingJobService } from "../jobs/training-job.service";
@@ -43,6 +55,12 @@ export interface GatewayOptions {
   logger?: Logger;
   /** An open PGlite to use in embedded mode (tests boot one from a migrated snapshot). */
   pglite?: PGlite;
+  /** Run the background work (status sync, reaper, watchdog) on a timer. Default true; tests drive it by hand. */
+  background?: boolean;
+  /** Tuning of the reconciler (tests shorten the orphan grace period). */
+  reconciler?: ReconcilerOptions;
+  /** Options of the built-in simulator when RUNPOD_SIMULATOR=true. */
+  simulator?: RunpodSimulatorOptions;
 }
 
 /** The services, for callers that drive the gateway in-process (the demo, tests, CLIs). */
@@ -51,6 +69,9 @@ export interface Services {
   secrets: ProviderSecretService;
   trainingConfigs: TrainingConfigService;
   deploymentQueries: DeploymentQueryService;
+  deployments: DeploymentService;
+  reconciler: DeploymentReconciler;
+  gpuOffers: GpuOfferService;
   jobs: TrainingJobService;
   metricQueries: MetricQueryService;
 }
@@ -63,6 +84,10 @@ export interface Gateway {
   readonly services: Services;
   readonly schema: GraphQLSchema;
   readonly httpServer: Server;
+  readonly runpod: RunpodClient;
+  /** The built-in RunPod simulator, when RUNPOD_SIMULATOR=true. */
+  readonly simulator?: RunpodSimulator;
+  readonly background: BackgroundWorker;
   /** Starts listening; resolves with the base URL (`http://host:port`). */
   listen(port?: number, host?: string): Promise<string>;
   /** Stops accepting, drains requests and sockets, then closes the bus and the database. */
@@ -88,27 +113,74 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     migrate: true,
   });
   let bus: EventBus;
+  let simulator: RunpodSimulator | undefined;
   try {
     bus = await createEventBus(config.redisUrl, logger);
+    if (config.runpodSimulator) {
+      simulator = await startRunpodSimulator({
+        speedFactor: config.simulatorSpeed,
+        logger: logger.child({ component: "runpod-simulator" }),
+        ...options.simulator,
+      });
+      logger.info({ url: simulator.url, speedFactor: simulator.speedFactor }, "RunPod simulator started");
+    }
   } catch (error) {
     await db.close();
     throw error;
   }
+  const runpod: RunpodClient = new RunpodGraphqlClient({
+    url: simulator?.url ?? config.runpodApiUrl,
+    logger: logger.child({ component: "runpod" }),
+  });
 
   const ds = db.dataSource;
+  const secrets = new ProviderSecretService(ds, new SecretBox(config.encryptionKeys));
+  const trainingConfigs = new TrainingConfigService(ds);
+  const deploymentQueries = new DeploymentQueryService(ds);
+  const gpuOffers = new GpuOfferService(runpod);
+  const deployments = new DeploymentService(
+    ds,
+    runpod,
+    gpuOffers,
+    secrets,
+    trainingConfigs,
+    deploymentQueries,
+    bus,
+    logger.child({ component: "deployments" }),
+    { metricsApiUrl: config.metricsApiUrl, defaultImage: config.trainerImage },
+  );
+  const reconciler = new DeploymentReconciler(
+    ds,
+    runpod,
+    secrets,
+    deployments,
+    logger.child({ component: "reconciler" }),
+    options.reconciler,
+  );
   const services: Services = {
     users: new UserService(ds),
-    secrets: new ProviderSecretService(ds, new SecretBox(config.encryptionKeys)),
-    trainingConfigs: new TrainingConfigService(ds),
-    deploymentQueries: new DeploymentQueryService(ds),
+    secrets,
+    trainingConfigs,
+    deploymentQueries,
+    deployments,
+    reconciler,
+    gpuOffers,
     jobs: new TrainingJobService(ds),
     metricQueries: new MetricQueryService(ds),
   };
+  const background = new BackgroundWorker(
+    createLeaderLock(config.databaseUrl, logger),
+    [{ name: "reconcile", intervalMs: config.syncIntervalMs, run: () => reconciler.tick() }],
+    logger.child({ component: "background" }),
+  );
   const resolvers: ResolverInstances = new Map<Parameters<ResolverInstances["set"]>[0], object>([
     [UserResolver, new UserResolver(services.users)],
     [ProviderSecretResolver, new ProviderSecretResolver(services.secrets)],
     [TrainingConfigResolver, new TrainingConfigResolver(services.trainingConfigs)],
-    [DeploymentResolver, new DeploymentResolver(services.deploymentQueries)],
+    [
+      DeploymentResolver,
+      new DeploymentResolver(services.deploymentQueries, services.deployments, services.gpuOffers),
+    ],
     [TrainingJobResolver, new TrainingJobResolver(services.jobs, services.metricQueries)],
     [CostResolver, new CostResolver()],
     [SubscriptionResolver, new SubscriptionResolver()],
@@ -238,11 +310,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     services,
     schema,
     httpServer,
+    runpod,
+    simulator,
+    background,
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(port, host, () => {
           httpServer.off("error", reject);
+          if (options.background !== false) background.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host;
           resolve(`http://${shownHost}:${address.port}`);
@@ -251,9 +327,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     close: async () => {
       if (closed) return;
       closed = true;
+      await background.stop();
       await apollo.stop();
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await bus.close();
+      await simulator?.close();
       await db.close();
     },
   };

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { signDevToken } from "../../src/auth/jwt";
 import { loadConfig, type Config } from "../../src/config/env";
-import { createGateway, type Gateway } from "../../src/server/app";
+import { createGateway, type Gateway, type GatewayOptions } from "../../src/server/app";
 import { createLogger } from "../../src/server/logger";
 import { dropTestDatabases, freshDatabase, type TestDatabaseTarget } from "./database";
 
@@ -64,14 +64,28 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
  * and the configured pub/sub (Redis when REDIS_URL is set, else in-process), with its log captured.
  */
 export async function startTestGateway(
-  options: { env?: Record<string, string | undefined>; database?: TestDatabaseTarget } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    database?: TestDatabaseTarget;
+    gatewayOptions?: Omit<GatewayOptions, "config" | "logger" | "pglite">;
+    port?: number;
+    /** Embedded mode on the DATA_DIR given in `env` (a database another process wrote), not a fresh one. */
+    useDataDir?: boolean;
+  } = {},
 ): Promise<TestGateway> {
-  const target = options.database ?? (await freshDatabase());
+  const target: Partial<TestDatabaseTarget> =
+    options.database ?? (options.useDataDir ? {} : await freshDatabase());
   const config = testConfig({ DATABASE_URL: target.databaseUrl, ...options.env });
   const logs = new LogCapture();
   const logger = createLogger("debug", logs);
-  const gateway = await createGateway({ config, logger, pglite: target.pglite });
-  const url = await gateway.listen(0, "127.0.0.1");
+  const gateway = await createGateway({
+    background: false,
+    ...options.gatewayOptions,
+    config,
+    logger,
+    pglite: target.pglite,
+  });
+  const url = await gateway.listen(options.port ?? 0, "127.0.0.1");
   const token = (user: string) => signDevToken(TEST_JWT_SECRET, user, 3600);
   return {
     gateway,

@@ -1,0 +1,95 @@
+import { AppError, ErrorCode } from "../errors/app-error";
+import { usdToMicros, type Micros } from "../costs/money";
+import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import { CompletionAction } from "./deployment.enums";
+import { RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, type DeployTrainingInput } from "./deployment.types";
+
+/** A deploy request with every default applied and every cross-field rule checked. */
+export interface ResolvedDeployInput {
+  trainingConfigId: string;
+  /** The primary GPU type first, then the fallbacks, without repeats. */
+  gpuTypes: GpuType[];
+  gpuCount: number;
+  cloudType: CloudType;
+  budgetLimitMicros: Micros;
+  maxPricePerHourMicros: Micros | null;
+  maxDurationMinutes: number | null;
+  dockerImage: string;
+  volumeSizeGb: number;
+  containerDiskGb: number;
+  env: Record<string, string>;
+  idempotencyKey: string | null;
+  output: {
+    hubRepoId: string | null;
+    hubPrivate: boolean;
+    networkVolumeId: string | null;
+    onComplete: CompletionAction;
+  };
+}
+
+/**
+ * Docker image references: `[registry[:port]/]path[:tag][@digest]`, lower-case path components (the grammar of
+ * distribution/reference, simplified to what a registry accepts).
+ */
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** Applies defaults and checks the rules class-validator cannot express. Throws BAD_USER_INPUT naming the field. */
+export function resolveDeployInput(input: DeployTrainingInput, defaultImage: string): ResolvedDeployInput {
+  const gpuType = input.gpuType ?? GpuType.RTX_A4000;
+  const gpuTypes = [gpuType];
+  for (const fallback of input.fallbackGpuTypes ?? [])
+    if (!gpuTypes.includes(fallback)) gpuTypes.push(fallback);
+
+  const env: Record<string, string> = {};
+  for (const [index, variable] of (input.env ?? []).entries()) {
+    const field = `input.env.${index}.name`;
+    if (
+      (RESERVED_ENV_NAMES as readonly string[]).includes(variable.name) ||
+      RESERVED_ENV_PREFIXES.some((prefix) => variable.name.startsWith(prefix))
+    ) {
+      throw bad(field, `${variable.name} is reserved: the gateway or RunPod sets it`);
+    }
+    if (variable.name in env) throw bad(field, `${variable.name} is given twice`);
+    env[variable.name] = variable.value;
+  }
+
+  const dockerImage = input.dockerImage?.trim() || defaultImage;
+  if (!IMAGE_REFERENCE.test(dockerImage)) {
+    throw bad("input.dockerImage", "must be a Docker image reference such as runpod/pytorch:2.8.0-py3.11");
+  }
+
+  const hubRepoId = input.output?.hubRepoId ?? null;
+  const networkVolumeId = input.output?.networkVolumeId ?? null;
+  const budget = input.budgetLimitUsd ?? 5;
+  const budgetLimitMicros = usdToMicros(budget);
+  if (!(budgetLimitMicros > 0)) throw bad("input.budgetLimitUsd", "must be greater than 0");
+
+  return {
+    trainingConfigId: input.trainingConfigId,
+    gpuTypes,
+    gpuCount: input.gpuCount ?? 1,
+    cloudType: input.cloudType ?? CloudType.SECURE,
+    budgetLimitMicros,
+    maxPricePerHourMicros: input.maxPricePerHourUsd == null ? null : usdToMicros(input.maxPricePerHourUsd),
+    maxDurationMinutes: input.maxDurationMinutes ?? null,
+    dockerImage,
+    volumeSizeGb: input.volumeSizeGb ?? 20,
+    containerDiskGb: input.containerDiskGb ?? 20,
+    env,
+    idempotencyKey: input.idempotencyKey ?? null,
+    output: {
+      hubRepoId,
+      hubPrivate: input.output?.hubPrivate ?? true,
+      networkVolumeId,
+      // A finished result is never destroyed: without the Hub or a network volume, the pod's disk holds it.
+      onComplete:
+        input.output?.onComplete ??
+        (hubRepoId || networkVolumeId ? CompletionAction.TERMINATE : CompletionAction.STOP),
+    },
+  };
+}
+
+function bad(field: string, message: string): AppError {
+  return new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
+}

@@ -1,0 +1,126 @@
+import { JobStatus } from "../jobs/training-job.enums";
+import { DeploymentStatus as D, StopReason as R } from "./deployment.enums";
+import { nextState, type DeploymentSignal, type DeploymentState } from "./deployment.state";
+
+const state = (
+  status: D,
+  jobStatus = JobStatus.PENDING,
+  stopRequestedReason: R | null = null,
+): DeploymentState => ({
+  status,
+  jobStatus,
+  stopRequestedReason,
+});
+
+describe("deployment state machine", () => {
+  it.each<[string, DeploymentState, DeploymentSignal, [D, R | null, JobStatus] | null]>([
+    ["pod created", state(D.CREATING), { type: "POD_CREATED" }, [D.STARTING, null, JobStatus.PENDING]],
+    ["creation failed", state(D.CREATING), { type: "CREATE_FAILED" }, [D.FAILED, R.FAILED, JobStatus.FAILED]],
+    [
+      "stopped while creating",
+      state(D.CREATING),
+      { type: "STOP", reason: R.USER },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "container up",
+      state(D.STARTING),
+      { type: "POD_OBSERVED", state: "RUNNING" },
+      [D.RUNNING, null, JobStatus.PENDING],
+    ],
+    ["still pulling the image", state(D.STARTING), { type: "POD_OBSERVED", state: "STARTING" }, null],
+    [
+      "a restart does not go back to STARTING",
+      state(D.RUNNING),
+      { type: "POD_OBSERVED", state: "STARTING" },
+      null,
+    ],
+    [
+      "trainer started",
+      state(D.STARTING),
+      { type: "JOB_REPORTED", status: "running" },
+      [D.RUNNING, null, JobStatus.RUNNING],
+    ],
+    [
+      "trainer finished",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "JOB_REPORTED", status: "completed" },
+      [D.COMPLETED, R.COMPLETED, JobStatus.COMPLETED],
+    ],
+    [
+      "trainer failed",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "JOB_REPORTED", status: "failed" },
+      [D.FAILED, R.FAILED, JobStatus.FAILED],
+    ],
+    [
+      "trainer stopped on a budget request",
+      state(D.RUNNING, JobStatus.RUNNING, R.BUDGET_EXCEEDED),
+      { type: "JOB_REPORTED", status: "stopped" },
+      [D.STOPPED, R.BUDGET_EXCEEDED, JobStatus.CANCELLED],
+    ],
+    [
+      "user stop",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "STOP", reason: R.USER },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "budget stop",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "STOP", reason: R.BUDGET_EXCEEDED },
+      [D.STOPPED, R.BUDGET_EXCEEDED, JobStatus.CANCELLED],
+    ],
+    [
+      "pod stopped from outside",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "POD_OBSERVED", state: "STOPPED" },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "pod gone after a completion report was lost",
+      state(D.RUNNING, JobStatus.COMPLETED),
+      { type: "POD_OBSERVED", state: "GONE" },
+      [D.COMPLETED, R.COMPLETED, JobStatus.COMPLETED],
+    ],
+    [
+      "pod gone while a stop was pending",
+      state(D.RUNNING, JobStatus.RUNNING, R.MAX_DURATION),
+      { type: "POD_OBSERVED", state: "GONE" },
+      [D.STOPPED, R.MAX_DURATION, JobStatus.CANCELLED],
+    ],
+    [
+      "pod vanished",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "POD_OBSERVED", state: "GONE" },
+      [D.FAILED, R.FAILED, JobStatus.FAILED],
+    ],
+    [
+      "a finished deployment stays finished",
+      state(D.COMPLETED, JobStatus.COMPLETED),
+      { type: "STOP", reason: R.USER },
+      null,
+    ],
+    [
+      "a failure after a stop changes nothing",
+      state(D.STOPPED, JobStatus.CANCELLED),
+      { type: "JOB_REPORTED", status: "failed" },
+      null,
+    ],
+    [
+      "observations before the pod exists are ignored",
+      state(D.CREATING),
+      { type: "POD_OBSERVED", state: "GONE" },
+      null,
+    ],
+  ])("%s", (_name, current, signal, expected) => {
+    const next = nextState(current, signal);
+    expect(next && [next.status, next.stopReason, next.jobStatus]).toEqual(expected);
+  });
+
+  it("keeps a finished job's status when the deployment stops", () => {
+    expect(
+      nextState(state(D.RUNNING, JobStatus.COMPLETED), { type: "STOP", reason: R.USER })?.jobStatus,
+    ).toBe(JobStatus.COMPLETED);
+  });
+});

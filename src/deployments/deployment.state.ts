@@ -1,0 +1,98 @@
+import { JobStatus } from "../jobs/training-job.enums";
+import { DeploymentStatus, StopReason } from "./deployment.enums";
+
+/** What can happen to a deployment. */
+export type DeploymentSignal =
+  | { type: "POD_CREATED" }
+  | { type: "CREATE_FAILED" }
+  | { type: "POD_OBSERVED"; state: "STARTING" | "RUNNING" | "STOPPED" | "GONE" }
+  | { type: "JOB_REPORTED"; status: "running" | "completed" | "failed" | "stopped" }
+  | { type: "STOP"; reason: StopReason };
+
+export interface DeploymentState {
+  status: DeploymentStatus;
+  jobStatus: JobStatus;
+  /** A stop asked for but not yet carried out (budget at 95 %, say). */
+  stopRequestedReason: StopReason | null;
+}
+
+export interface Transition {
+  status: DeploymentStatus;
+  stopReason: StopReason | null;
+  jobStatus: JobStatus;
+  /** Set when the transition ends the deployment for a reason worth telling the user. */
+  errorMessage?: string;
+}
+
+const FINISHED: readonly DeploymentStatus[] = [
+  DeploymentStatus.COMPLETED,
+  DeploymentStatus.FAILED,
+  DeploymentStatus.STOPPED,
+];
+const JOB_FINISHED: readonly JobStatus[] = [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED];
+
+export const isFinished = (status: DeploymentStatus): boolean => FINISHED.includes(status);
+
+/**
+ * The deployment state machine, pure: the next state for a signal, or null when the signal changes nothing.
+ * A finished deployment never changes again; a finished job keeps its status.
+ */
+export function nextState(current: DeploymentState, signal: DeploymentSignal): Transition | null {
+  if (isFinished(current.status)) return null;
+  const job = (status: JobStatus) => (JOB_FINISHED.includes(current.jobStatus) ? current.jobStatus : status);
+  const stopped = (reason: StopReason): Transition => ({
+    status: DeploymentStatus.STOPPED,
+    stopReason: reason,
+    jobStatus: job(JobStatus.CANCELLED),
+  });
+  const failed = (errorMessage?: string): Transition => ({
+    status: DeploymentStatus.FAILED,
+    stopReason: StopReason.FAILED,
+    jobStatus: job(JobStatus.FAILED),
+    ...(errorMessage ? { errorMessage } : {}),
+  });
+  const completed: Transition = {
+    status: DeploymentStatus.COMPLETED,
+    stopReason: StopReason.COMPLETED,
+    jobStatus: job(JobStatus.COMPLETED),
+  };
+  const same = (status: DeploymentStatus): Transition | null =>
+    status === current.status ? null : { status, stopReason: null, jobStatus: current.jobStatus };
+
+  switch (signal.type) {
+    case "STOP":
+      return stopped(signal.reason);
+    case "CREATE_FAILED":
+      return current.status === DeploymentStatus.CREATING ? failed() : null;
+    case "POD_CREATED":
+      return current.status === DeploymentStatus.CREATING ? same(DeploymentStatus.STARTING) : null;
+    case "POD_OBSERVED":
+      if (current.status === DeploymentStatus.CREATING) return null;
+      switch (signal.state) {
+        case "STARTING":
+          return null;
+        case "RUNNING":
+          return same(DeploymentStatus.RUNNING);
+        case "STOPPED":
+          if (current.jobStatus === JobStatus.COMPLETED) return completed;
+          // Stopped from outside TrainGate (the RunPod console, stopAfter): the user's doing, as far as we know.
+          return stopped(current.stopRequestedReason ?? StopReason.USER);
+        case "GONE":
+          if (current.jobStatus === JobStatus.COMPLETED) return completed;
+          if (current.stopRequestedReason) return stopped(current.stopRequestedReason);
+          return failed("the pod is gone upstream before the job reported an outcome");
+      }
+      return null;
+    case "JOB_REPORTED":
+      switch (signal.status) {
+        case "running":
+          return { status: DeploymentStatus.RUNNING, stopReason: null, jobStatus: JobStatus.RUNNING };
+        case "completed":
+          return completed;
+        case "failed":
+          return failed();
+        case "stopped":
+          return stopped(current.stopRequestedReason ?? StopReason.USER);
+      }
+  }
+}

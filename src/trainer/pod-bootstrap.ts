@@ -1,0 +1,97 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import type { CompletionAction } from "../deployments/deployment.enums";
+import type { Hyperparameters } from "../training-configs/training-config.types";
+import type { TrainingMethod } from "../training-configs/training-config.enums";
+import { tar } from "./tar";
+
+/** Where the trainer scripts are unpacked on the pod. */
+export const TRAINER_HOME = "/opt/traingate";
+
+/** The files of `trainer-scripts/` a pod needs (tests and docs stay home). */
+const TRAINER_FILES = [
+  { name: "bootstrap.sh", mode: 0o755 },
+  { name: "train.py", mode: 0o755 },
+  { name: "metrics_reporter.py", mode: 0o644 },
+  { name: "hub_push.py", mode: 0o755 },
+] as const;
+
+/**
+ * The container's command. It only unpacks the bundle from the environment and runs the bootstrap, so no user
+ * value ever appears in shell text: everything the scripts need travels in environment variables.
+ */
+export const POD_DOCKER_ARGS =
+  `bash -c 'set -e; mkdir -p ${TRAINER_HOME}; ` +
+  `printf %s "$TRAINGATE_BUNDLE_B64" | base64 -d | tar -xzf - -C ${TRAINER_HOME}; ` +
+  `exec bash ${TRAINER_HOME}/bootstrap.sh'`;
+
+/** The job configuration the trainer reads (TRAINGATE_CONFIG_B64), as trainer-scripts/README.md describes it. */
+export interface TrainerConfig {
+  modelName: string;
+  datasetUrl: string;
+  method: TrainingMethod;
+  hyperparameters: Hyperparameters;
+  output: {
+    hubRepoId: string | null;
+    hubPrivate: boolean;
+    networkVolumeId: string | null;
+    onComplete: CompletionAction;
+  };
+}
+
+export interface PodRenderInput {
+  jobId: string;
+  jobToken: string;
+  deploymentId: string;
+  metricsApiUrl: string;
+  /** The trainer checkpoints and stops on its own before this instant. */
+  budgetDeadline: Date;
+  config: TrainerConfig;
+  /** Only when the adapter is pushed to the Hub: the caller's HUGGINGFACE key, nowhere else. */
+  hfToken?: string;
+  /** The caller's own variables (names already validated). */
+  userEnv: Readonly<Record<string, string>>;
+}
+
+/** A pod's command and environment for one training job. */
+export function renderPod(input: PodRenderInput): { dockerArgs: string; env: Record<string, string> } {
+  const env: Record<string, string> = {
+    ...input.userEnv,
+    JOB_ID: input.jobId,
+    JOB_TOKEN: input.jobToken,
+    METRICS_API_URL: input.metricsApiUrl,
+    TRAINGATE_DEPLOYMENT_ID: input.deploymentId,
+    BUDGET_DEADLINE: input.budgetDeadline.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    TRAINGATE_CONFIG_B64: Buffer.from(JSON.stringify(input.config), "utf8").toString("base64"),
+    TRAINGATE_HOME: TRAINER_HOME,
+    TRAINGATE_BUNDLE_B64: trainerBundle(),
+  };
+  if (input.hfToken) env.HF_TOKEN = input.hfToken;
+  return { dockerArgs: POD_DOCKER_ARGS, env };
+}
+
+let bundle: string | undefined;
+
+/** gzip(tar(trainer scripts)), base64: built once per process from the repository's `trainer-scripts/`. */
+export function trainerBundle(): string {
+  if (bundle === undefined) {
+    const dir = trainerScriptsDir();
+    const entries = TRAINER_FILES.map((file) => ({
+      name: file.name,
+      mode: file.mode,
+      content: readFileSync(path.join(dir, file.name)),
+    }));
+    bundle = gzipSync(tar(entries), { level: 9 }).toString("base64");
+  }
+  return bundle;
+}
+
+/** `trainer-scripts/` of this checkout, found from here whether running from `src/` or `dist/src/`. */
+export function trainerScriptsDir(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "trainer-scripts");
+    if (existsSync(path.join(candidate, "bootstrap.sh"))) return candidate;
+  }
+  throw new Error("trainer-scripts/ not found beside the gateway");
+}

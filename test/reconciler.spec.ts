@@ -1,0 +1,248 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { signDevToken } from "../src/auth/jwt";
+import { DeploymentReconciler } from "../src/deployments/deployment-reconciler";
+import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
+import { freshDatabase, usingPostgres } from "./support/database";
+import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, startTestGateway } from "./support/gateway";
+import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
+import { startRunpodSimulator } from "../src/runpod-sim/runpod-simulator";
+
+const DEPLOY = `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id podId status } }`;
+const STATUS = `query($id: ID!) { deployment(id: $id) { status stopReason errorMessage job { status } } }`;
+type Status = {
+  deployment: {
+    status: string;
+    stopReason: string | null;
+    errorMessage: string | null;
+    job: { status: string };
+  };
+};
+
+const spec = (name: string) => ({
+  name,
+  gpuType: GpuType.RTX_A4000,
+  gpuCount: 1,
+  cloudType: CloudType.SECURE,
+  imageName: "runpod/base:1.0.2",
+  dockerArgs: "sleep infinity",
+  env: {},
+  volumeInGb: 10,
+  containerDiskInGb: 10,
+});
+
+describe("status sync and orphan reaper", () => {
+  let s: SimulatedSetup;
+  beforeAll(async () => {
+    s = await startSimulatedGateway();
+  });
+  afterAll(() => s.close());
+
+  async function deployed(user: string) {
+    const apiKey = await s.withRunpodKey(user);
+    const configId = await s.newConfig(user);
+    const res = await s.t.gql<{ deployTraining: { id: string; podId: string } }>(user, DEPLOY, {
+      input: { trainingConfigId: configId },
+    });
+    return { apiKey, ...res.data!.deployTraining };
+  }
+  const statusOf = async (user: string, id: string) =>
+    (await s.t.gql<Status>(user, STATUS, { id })).data!.deployment;
+
+  it("follows the pod: RUNNING once the container is up, cost accrued as RunPod bills it", async () => {
+    const d = await deployed("sync-run");
+    s.sim.advance(3600);
+    await s.t.gateway.services.reconciler.tick();
+    expect(await statusOf("sync-run", d.id)).toMatchObject({ status: "RUNNING" });
+    const row = await s.t.gateway.services.deploymentQueries.get("sync-run", d.id);
+    const simulated = s.sim.pod(d.podId)!;
+    // The GPU part matches what the simulator billed, to the cent; disk storage comes on top.
+    expect(row.gpuPriceSeconds / 3600 / 1e6).toBeCloseTo(simulated.accruedCostUsd, 2);
+    expect(row.actualCostMicros).toBeGreaterThan(row.gpuPriceSeconds / 3600);
+  });
+
+  it("closes a deployment whose pod vanished, with its last known cost", async () => {
+    const d = await deployed("sync-gone");
+    s.sim.advance(120);
+    await s.t.gateway.services.reconciler.tick();
+    const costBefore = (await s.t.gateway.services.deploymentQueries.get("sync-gone", d.id)).actualCostMicros;
+    s.sim.selfTerminate(d.podId);
+    await s.t.gateway.services.reconciler.tick();
+    const after = await statusOf("sync-gone", d.id);
+    expect(after).toMatchObject({ status: "FAILED", stopReason: "FAILED", job: { status: "FAILED" } });
+    expect(after.errorMessage).toMatch(/gone upstream/);
+    const row = await s.t.gateway.services.deploymentQueries.get("sync-gone", d.id);
+    expect(row.actualCostMicros).toBeGreaterThanOrEqual(costBefore);
+    expect(row.podTerminatedAt).not.toBeNull();
+  });
+
+  it("terminates traingate pods nothing owns and leaves other pods alone", async () => {
+    const { apiKey } = await deployed("sync-orphans");
+    const stray = await s.t.gateway.runpod.createPod(apiKey, spec(`traingate-${randomUUID()}`));
+    const mine = await s.t.gateway.runpod.createPod(apiKey, spec("my-notebook"));
+    const report = await s.t.gateway.services.reconciler.tick();
+    expect(report.orphansTerminated).toBeGreaterThanOrEqual(1);
+    expect(s.sim.pod(stray.id)?.desiredStatus).toBe("TERMINATED");
+    expect(s.sim.pod(mine.id)?.desiredStatus).toBe("RUNNING");
+  });
+
+  it("does not touch another TrainGate user's pod in a shared RunPod account", async () => {
+    const owner = await deployed("sync-shared-a");
+    // A second user stores the same RunPod key.
+    await s.t.gql(
+      "sync-shared-b",
+      `mutation($k: String!) { setProviderSecret(input: { provider: RUNPOD, apiKey: $k }) { last4 } }`,
+      {
+        k: owner.apiKey,
+      },
+    );
+    await s.t.gateway.services.reconciler.tick();
+    expect(s.sim.pod(owner.podId)?.desiredStatus).toBe("RUNNING");
+  });
+
+  it("keeps the stopped pod of a completed run that asked to keep its disk, and stops one left running", async () => {
+    const kept = await deployed("sync-kept");
+    const deployments = s.t.gateway.services.deployments;
+    await deployments.signal(kept.id, { type: "JOB_REPORTED", status: "completed" });
+    await s.t.gateway.runpod.stopPod(kept.apiKey, kept.podId);
+    await s.t.gateway.services.reconciler.tick();
+    expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
+
+    const lingering = await deployed("sync-linger");
+    await deployments.signal(lingering.id, { type: "JOB_REPORTED", status: "completed" });
+    const later = new DeploymentReconciler(
+      s.t.gateway.db.dataSource,
+      s.t.gateway.runpod,
+      s.t.gateway.services.secrets,
+      deployments,
+      s.t.gateway.logger,
+      { now: () => new Date(Date.now() + 11 * 60_000) },
+    );
+    await later.tick();
+    // Its disk holds the result (onComplete defaulted to STOP): stopped, not destroyed.
+    expect(s.sim.pod(lingering.podId)?.desiredStatus).toBe("EXITED");
+    expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
+  });
+
+  it("finishes a user's stop whose terminate call failed", async () => {
+    const d = await deployed("sync-stopfail");
+    s.sim.faults.failNext(20, { field: "podTerminate", status: 503 });
+    const res = await s.t.gql("sync-stopfail", `mutation($id: ID!) { stopDeployment(id: $id) { status } }`, {
+      id: d.id,
+    });
+    expect(res.errors?.[0].extensions?.code).toBe("UPSTREAM_UNAVAILABLE");
+    s.sim.faults.reset();
+    await s.t.gateway.services.reconciler.tick();
+    expect(await statusOf("sync-stopfail", d.id)).toMatchObject({ status: "STOPPED", stopReason: "USER" });
+    expect(s.sim.pod(d.podId)?.desiredStatus).toBe("TERMINATED");
+  });
+});
+
+describe("a gateway killed between pod creation and the database update", () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => child?.kill("SIGKILL"));
+
+  it("leaves a pod that the reaper terminates on the next start", async () => {
+    const sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null });
+    const { apiKey } = sim.addAccount();
+    const database = await freshDatabase();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "traingate-crash-"));
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      NODE_ENV: "test",
+      PORT: String(port),
+      JWT_SECRET: TEST_JWT_SECRET,
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      RUNPOD_API_URL: sim.url,
+      DATA_DIR: dataDir,
+      REDIS_URL: "",
+      DATABASE_URL: database.databaseUrl ?? "",
+    };
+    child = spawn(
+      process.execPath,
+      [
+        "-r",
+        path.join(__dirname, "support/register-ts.js"),
+        path.join(__dirname, "support/gateway-process.ts"),
+      ],
+      {
+        env,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child!.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /ready (\S+)/.exec(out);
+        if (match) resolve(match[1]);
+      });
+      child!.once("exit", (code) => reject(new Error(`gateway process exited with ${code}`)));
+    });
+
+    const token = await signDevToken(TEST_JWT_SECRET, "crash-user", 3600);
+    const gql = (query: string, variables?: unknown) =>
+      fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      }).then((r) => r.json() as Promise<{ data?: Record<string, { id: string }> }>);
+    await gql(
+      `mutation($k: String!) { setProviderSecret(input: { provider: RUNPOD, apiKey: $k }) { last4 } }`,
+      { k: apiKey },
+    );
+    const config = await gql(
+      `mutation { createTrainingConfig(input: { name: "c", modelName: "gpt2", datasetUrl: "https://example.com/d.jsonl" }) { id } }`,
+    );
+
+    // RunPod takes its time to answer this create; the gateway dies while it waits.
+    sim.faults.delay(1500, { count: 1, field: "podFindAndDeployOnDemand" });
+    void gql(DEPLOY, { input: { trainingConfigId: config.data!.createTrainingConfig.id } }).catch(
+      () => undefined,
+    );
+    await sim
+      .waitFor(
+        () =>
+          sim.requests.some((r) => r.fields.includes("podFindAndDeployOnDemand")) ||
+          sim.pods(apiKey).length > 0,
+        {
+          timeoutMs: 10_000,
+        },
+      )
+      .catch(() => undefined);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child!.once("exit", resolve));
+    await sim.waitFor(() => sim.pods(apiKey).length === 1, {
+      timeoutMs: 10_000,
+      what: "the pod RunPod created anyway",
+    });
+    const [pod] = sim.pods(apiKey);
+    expect(pod.name).toMatch(/^traingate-/);
+    expect(pod.desiredStatus).toBe("RUNNING");
+
+    // The next start: its first reconcile finds the half-made deployment and terminates its pod.
+    const next = await startTestGateway({
+      database: usingPostgres() ? database : undefined,
+      env: { RUNPOD_API_URL: sim.url, DATA_DIR: dataDir, REDIS_URL: undefined },
+      gatewayOptions: { reconciler: { orphanGraceMs: 0 } },
+      useDataDir: !usingPostgres(),
+    });
+    try {
+      await next.gateway.services.reconciler.tick();
+      expect(sim.pod(pod.id)?.desiredStatus).toBe("TERMINATED");
+      const res = await next.gql<{
+        deployments: { edges: { node: { status: string; stopReason: string; errorMessage: string } }[] };
+      }>("crash-user", `{ deployments { edges { node { status stopReason errorMessage } } } }`);
+      expect(res.data?.deployments.edges.map((e) => e.node)).toEqual([
+        expect.objectContaining({ status: "STOPPED", stopReason: "ORPHANED" }),
+      ]);
+    } finally {
+      await next.close();
+      await sim.close();
+    }
+  });
+});
