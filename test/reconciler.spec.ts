@@ -6,10 +6,10 @@ import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
 import { DeploymentReconciler } from "../src/deployments/deployment-reconciler";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
-import { freshDatabase, usingPostgres } from "./support/database";
+import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
 import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, startTestGateway } from "./support/gateway";
 import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
-import { startRunpodSimulator } from "../src/runpod-sim/runpod-simulator";
+import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 
 const DEPLOY = `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id podId status } }`;
 const STATUS = `query($id: ID!) { deployment(id: $id) { status stopReason errorMessage job { status } } }`;
@@ -143,11 +143,17 @@ describe("status sync and orphan reaper", () => {
 
 describe("a gateway killed between pod creation and the database update", () => {
   let child: ChildProcess | undefined;
-  afterEach(() => child?.kill("SIGKILL"));
+  let sim: RunpodSimulator | undefined;
+  afterEach(async () => {
+    child?.kill("SIGKILL");
+    await sim?.close();
+    await dropTestDatabases();
+  });
 
   it("leaves a pod that the reaper terminates on the next start", async () => {
-    const sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null });
-    const { apiKey } = sim.addAccount();
+    const simulator = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null });
+    sim = simulator;
+    const { apiKey } = simulator.addAccount();
     const database = await freshDatabase();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "traingate-crash-"));
     const port = await freePort();
@@ -157,7 +163,7 @@ describe("a gateway killed between pod creation and the database update", () => 
       PORT: String(port),
       JWT_SECRET: TEST_JWT_SECRET,
       ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
-      RUNPOD_API_URL: sim.url,
+      RUNPOD_API_URL: simulator.url,
       DATA_DIR: dataDir,
       REDIS_URL: "",
       DATABASE_URL: database.databaseUrl ?? "",
@@ -199,41 +205,35 @@ describe("a gateway killed between pod creation and the database update", () => 
       `mutation { createTrainingConfig(input: { name: "c", modelName: "gpt2", datasetUrl: "https://example.com/d.jsonl" }) { id } }`,
     );
 
-    // RunPod takes its time to answer this create; the gateway dies while it waits.
-    sim.faults.delay(1500, { count: 1, field: "podFindAndDeployOnDemand" });
+    // RunPod takes its time to answer this create; the gateway dies while it waits for the answer.
+    simulator.faults.delay(2000, { count: 1, field: "podFindAndDeployOnDemand" });
     void gql(DEPLOY, { input: { trainingConfigId: config.data!.createTrainingConfig.id } }).catch(
       () => undefined,
     );
-    await sim
-      .waitFor(
-        () =>
-          sim.requests.some((r) => r.fields.includes("podFindAndDeployOnDemand")) ||
-          sim.pods(apiKey).length > 0,
-        {
-          timeoutMs: 10_000,
-        },
-      )
-      .catch(() => undefined);
+    await simulator.waitFor(() => simulator.delayedRequests > 0, {
+      timeoutMs: 10_000,
+      what: "the create call",
+    });
     child.kill("SIGKILL");
     await new Promise((resolve) => child!.once("exit", resolve));
-    await sim.waitFor(() => sim.pods(apiKey).length === 1, {
+    await simulator.waitFor(() => simulator.pods(apiKey).length === 1, {
       timeoutMs: 10_000,
       what: "the pod RunPod created anyway",
     });
-    const [pod] = sim.pods(apiKey);
+    const [pod] = simulator.pods(apiKey);
     expect(pod.name).toMatch(/^traingate-/);
     expect(pod.desiredStatus).toBe("RUNNING");
 
     // The next start: its first reconcile finds the half-made deployment and terminates its pod.
     const next = await startTestGateway({
       database: usingPostgres() ? database : undefined,
-      env: { RUNPOD_API_URL: sim.url, DATA_DIR: dataDir, REDIS_URL: undefined },
+      env: { RUNPOD_API_URL: simulator.url, DATA_DIR: dataDir, REDIS_URL: undefined },
       gatewayOptions: { reconciler: { orphanGraceMs: 0 } },
       useDataDir: !usingPostgres(),
     });
     try {
       await next.gateway.services.reconciler.tick();
-      expect(sim.pod(pod.id)?.desiredStatus).toBe("TERMINATED");
+      expect(simulator.pod(pod.id)?.desiredStatus).toBe("TERMINATED");
       const res = await next.gql<{
         deployments: { edges: { node: { status: string; stopReason: string; errorMessage: string } }[] };
       }>("crash-user", `{ deployments { edges { node { status stopReason errorMessage } } } }`);
@@ -242,7 +242,6 @@ describe("a gateway killed between pod creation and the database update", () => 
       ]);
     } finally {
       await next.close();
-      await sim.close();
     }
   });
 });

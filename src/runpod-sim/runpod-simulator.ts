@@ -128,6 +128,8 @@ export interface RunpodSimulator {
   readonly requests: readonly SimRequestRecord[];
   /** Every REST request received, oldest first (a copy). */
   readonly restRequests: readonly SimRestRecord[];
+  /** Requests that arrived and are being held by a `faults.delay` rule right now. */
+  readonly delayedRequests: number;
 
   /** Registers an account (a key is generated when omitted). Each account has its own pods and volumes. */
   addAccount(
@@ -255,6 +257,10 @@ class RunpodSimulatorServer implements RunpodSimulator {
 
   get requests(): readonly SimRequestRecord[] {
     return [...this.records];
+  }
+
+  get delayedRequests(): number {
+    return this.delayTimers.size;
   }
 
   get restRequests(): readonly SimRestRecord[] {

@@ -5,57 +5,74 @@ import { Client } from "pg";
 import { openDatabase, openPglite, type Database } from "../../src/db/data-source";
 import { TEMPLATE_DATABASE, withDatabase } from "./database-url";
 
-/** Where a test's database lives: a fresh PostgreSQL database, or a fresh PGlite. */
-export type TestDatabaseTarget =
-  { databaseUrl: string; pglite?: undefined } | { databaseUrl?: undefined; pglite: PGlite };
+/** Where a test's database lives: a fresh PostgreSQL database, or a fresh PGlite. `drop` removes it. */
+export type TestDatabaseTarget = (
+  { databaseUrl: string; pglite?: undefined } | { databaseUrl?: undefined; pglite: PGlite }
+) & {
+  drop(): Promise<void>;
+};
 
 export const usingPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
 export const usingRedis = (): boolean => Boolean(process.env.REDIS_URL);
 
-const cleanups: Array<() => Promise<void>> = [];
+/** Every database this test file made and has not dropped yet; `dropTestDatabases` (afterAll) drops them. */
+const open = new Set<TestDatabaseTarget>();
 
 /**
- * A fresh, migrated database for one test file (or one test): a clone of the template on PostgreSQL, a
- * PGlite loaded from the migrated dump otherwise. Dropped when `dropTestDatabases` runs (in `afterAll`).
+ * A fresh, migrated database: a clone of the template on PostgreSQL, a PGlite loaded from the migrated dump
+ * otherwise.
  */
 export async function freshDatabase(): Promise<TestDatabaseTarget> {
   const serverUrl = process.env.DATABASE_URL;
+  let target: TestDatabaseTarget;
   if (serverUrl) {
     const name = `traingate_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-    const admin = new Client({ connectionString: serverUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`);
-    } finally {
-      await admin.end();
-    }
-    cleanups.push(async () => {
-      const client = new Client({ connectionString: serverUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    });
-    return { databaseUrl: withDatabase(serverUrl, name) };
+    await adminQuery(serverUrl, `CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`);
+    target = {
+      databaseUrl: withDatabase(serverUrl, name),
+      drop: async () => {
+        open.delete(target);
+        await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      },
+    };
+  } else {
+    const dump = process.env.TRAINGATE_TEST_PGLITE_DUMP;
+    const pglite = await openPglite(undefined, dump ? new Blob([readFileSync(dump)]) : undefined);
+    target = {
+      pglite,
+      drop: async () => {
+        open.delete(target);
+        if (!pglite.closed) await pglite.close();
+      },
+    };
   }
-  const dump = process.env.TRAINGATE_TEST_PGLITE_DUMP;
-  const pglite = await openPglite(undefined, dump ? new Blob([readFileSync(dump)]) : undefined);
-  cleanups.push(async () => {
-    if (!pglite.closed) await pglite.close();
-  });
-  return { pglite };
+  open.add(target);
+  return target;
 }
 
-/** A migrated database opened through TypeORM, for service-level tests. */
-export async function openTestDatabase(): Promise<Database> {
+/** A migrated database opened through TypeORM, for service-level tests; closing it drops it. */
+export async function openTestDatabase(): Promise<Database & { drop(): Promise<void> }> {
   const target = await freshDatabase();
-  const db = await openDatabase({ ...target, migrate: true });
-  cleanups.unshift(() => db.close());
-  return db;
+  const db = await openDatabase({ databaseUrl: target.databaseUrl, pglite: target.pglite, migrate: true });
+  return {
+    ...db,
+    drop: async () => {
+      await db.close();
+      await target.drop();
+    },
+  };
 }
 
 export async function dropTestDatabases(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.shift()!();
+  for (const target of [...open]) await target.drop();
+}
+
+async function adminQuery(serverUrl: string, sql: string): Promise<void> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }

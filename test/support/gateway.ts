@@ -2,11 +2,12 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import type { PGlite } from "@electric-sql/pglite";
 import { signDevToken } from "../../src/auth/jwt";
 import { loadConfig, type Config } from "../../src/config/env";
 import { createGateway, type Gateway, type GatewayOptions } from "../../src/server/app";
 import { createLogger } from "../../src/server/logger";
-import { dropTestDatabases, freshDatabase, type TestDatabaseTarget } from "./database";
+import { freshDatabase, type TestDatabaseTarget } from "./database";
 
 export const TEST_JWT_SECRET = "test-secret-that-is-at-least-32-characters-long";
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -25,6 +26,8 @@ export class LogCapture extends Writable {
 
 export interface TestGateway {
   gateway: Gateway;
+  /** The embedded database, in PGlite runs. */
+  pglite?: PGlite;
   url: string;
   logs: LogCapture;
   /** A valid token for `user`. */
@@ -73,8 +76,9 @@ export async function startTestGateway(
     useDataDir?: boolean;
   } = {},
 ): Promise<TestGateway> {
-  const target: Partial<TestDatabaseTarget> =
-    options.database ?? (options.useDataDir ? {} : await freshDatabase());
+  // A database made here is this gateway's: closing the gateway drops it. One passed in stays the caller's.
+  const owned = !options.database && !options.useDataDir ? await freshDatabase() : undefined;
+  const target: Partial<TestDatabaseTarget> = options.database ?? owned ?? {};
   const config = testConfig({ DATABASE_URL: target.databaseUrl, ...options.env });
   const logs = new LogCapture();
   const logger = createLogger("debug", logs);
@@ -89,6 +93,7 @@ export async function startTestGateway(
   const token = (user: string) => signDevToken(TEST_JWT_SECRET, user, 3600);
   return {
     gateway,
+    pglite: target.pglite,
     url,
     logs,
     token,
@@ -105,7 +110,7 @@ export async function startTestGateway(
     },
     async close() {
       await gateway.close();
-      await dropTestDatabases();
+      await owned?.drop();
     },
   };
 }

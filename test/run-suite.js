@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `npm test`: the jest suite (TypeScript: unit, service and end-to-end tests), then, when no test filter was
+// given, the trainer scripts' own suite (shellcheck, py_compile, Python unittest). Ends with one line that
+// counts both: "Summary: N passed, N failed".
+const { spawnSync } = require("node:child_process");
+const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const args = process.argv.slice(2);
+const filtered = args.some((arg) => !arg.startsWith("-"));
+const scratch = mkdtempSync(path.join(os.tmpdir(), "traingate-suite-"));
+const report = path.join(scratch, "jest.json");
+
+const jest = spawnSync(
+  process.execPath,
+  [require.resolve("jest/bin/jest"), "--json", `--outputFile=${report}`, ...args],
+  {
+    cwd: root,
+    stdio: "inherit",
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --experimental-vm-modules`.trim(),
+    },
+  },
+);
+let passed = 0;
+let failed = 0;
+try {
+  const result = JSON.parse(readFileSync(report, "utf8"));
+  passed += result.numPassedTests;
+  failed += result.numFailedTests + result.numRuntimeErrorTestSuites;
+} catch {
+  failed += 1; // jest did not even report
+}
+rmSync(scratch, { recursive: true, force: true });
+
+let pythonStatus = 0;
+if (!filtered) {
+  const python = spawnSync("bash", [path.join(root, "trainer-scripts/run-tests.sh")], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  process.stdout.write(python.stdout);
+  process.stderr.write(python.stderr);
+  const counts = /(\d+) passed, (\d+) failed\s*$/.exec(python.stdout.trim());
+  if (counts) {
+    passed += Number(counts[1]);
+    failed += Number(counts[2]);
+  } else {
+    failed += 1;
+  }
+  pythonStatus = python.status ?? 1;
+}
+
+console.log(`Summary: ${passed} passed, ${failed} failed`);
+process.exit(jest.status !== 0 || pythonStatus !== 0 || failed > 0 ? 1 : 0);
