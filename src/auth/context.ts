@@ -4,6 +4,7 @@ import { unauthenticated } from "../errors/app-error";
 import type { Deployment } from "../deployments/deployment.entity";
 import type { TrainingJob } from "../jobs/training-job.entity";
 import type { TrainingMetric } from "../metrics/training-metric.entity";
+import type { SubscriptionService } from "../server/subscription.service";
 
 /** Batched lookups for one request or one subscription event, so a page of 50 costs a few queries, not 150. */
 export interface Loaders {
@@ -20,6 +21,8 @@ export interface GatewayContext {
   /** Why there is no user, when a token was sent but rejected. */
   authError?: string;
   loaders: Loaders;
+  /** The live streams, for subscription resolvers (type-graphql's `subscribe` has no constructor injection). */
+  subscriptions: SubscriptionService;
 }
 
 /** Every operation needs a caller; the error says what was wrong with the token, never what it was. */

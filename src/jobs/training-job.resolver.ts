@@ -1,7 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
 import { CurrentUser, type GatewayContext } from "../auth/context";
 import { Deployment } from "../deployments/deployment.entity";
-import { notAvailableYet } from "../errors/app-error";
 import type { MetricQueryService } from "../metrics/metric-query.service";
 import { TrainingMetric } from "../metrics/training-metric.entity";
 import { TrainingJob } from "./training-job.entity";
@@ -25,14 +24,17 @@ export class TrainingJobResolver {
     return (await ctx.loaders.latestMetricByJobId.load(job.id)) ?? null;
   }
 
-  @FieldResolver(() => [TrainingMetric], { description: "history in step order; maxPoints: downsampled" })
+  @FieldResolver(() => [TrainingMetric], {
+    description:
+      "history in step order, at most `limit` points; with maxPoints, the whole history after afterStep downsampled to at most maxPoints (LTTB on loss, first and last kept; limit is then ignored)",
+  })
   metrics(
     @Root() job: TrainingJob,
     @Arg("afterStep", () => Int, { nullable: true }) afterStep: number | null,
     @Arg("limit", () => Int, { nullable: true, defaultValue: 1000 }) limit: number | null,
     @Arg("maxPoints", () => Int, { nullable: true }) maxPoints: number | null,
   ): Promise<TrainingMetric[]> {
-    if (maxPoints != null) return Promise.reject(notAvailableYet("TrainingJob.metrics(maxPoints)"));
+    if (maxPoints != null) return this.metricQueries.downsampled(job.id, afterStep, maxPoints);
     return this.metricQueries.history(job.id, afterStep, limit);
   }
 

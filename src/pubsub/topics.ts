@@ -1,6 +1,12 @@
 import type { Topic } from "./event-bus";
 import type { MetricEvent } from "../metrics/metric-event";
 
+/** Points of one job, committed together, in step order. */
+export interface MetricBatchEvent {
+  jobId: string;
+  points: MetricEvent[];
+}
+
 /** A deployment's row changed (status, cost, stop flag). Subscribers reload or map what they need. */
 export interface DeploymentUpdatedEvent {
   deploymentId: string;
@@ -20,8 +26,8 @@ export interface BudgetAlertEvent {
 
 /** The one map of every topic the gateway publishes on. */
 export const topics = {
-  /** Every stored metric point of one job, in the order it was committed. */
-  jobMetric: (jobId: string): Topic<MetricEvent> => `job/${jobId}/metric`,
+  /** Every stored metric point of one job, in the order it was committed (one event per write). */
+  jobMetric: (jobId: string): Topic<MetricBatchEvent> => `job/${jobId}/metric`,
   /** One deployment changed. */
   deploymentUpdated: (deploymentId: string): Topic<DeploymentUpdatedEvent> =>
     `deployment/${deploymentId}/updated`,

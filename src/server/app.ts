@@ -9,11 +9,12 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { expressMiddleware } from "@as-integrations/express5";
 import type { PGlite } from "@electric-sql/pglite";
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { GraphQLSchema } from "graphql";
+import { GraphQLError, OperationTypeNode, type GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from "../auth/jwt";
 import type { GatewayContext } from "../auth/context";
 import { describeConfig, type Config } from "../config/env";
+import { ErrorCode } from "../errors/app-error";
 import { CostResolver } from "../costs/cost.resolver";
 import { openDatabase, type Database } from "../db/data-source";
 import { DeploymentQueryService } from "../deployments/deployment-query.service";
@@ -33,6 +34,10 @@ import { DeploymentResolver } from "../deployments/deployment.resolver";
 import { TrainingJobResolver } from "../jobs/training-job.resolver";
 import { TrainingJobService } from "../jobs/training-job.service";
 import { MetricQueryService } from "../metrics/metric-query.service";
+import { JobAccessCache } from "../metrics/job-access";
+import { MetricIngestService, type IngestOptions } from "../metrics/metric-ingest.service";
+import { metricsRouter, type MetricsRouteOptions } from "../metrics/metrics.routes";
+import { SubscriptionService, type SubscriptionOptions } from "./subscription.service";
 import { createEventBus } from "../pubsub/create-event-bus";
 import type { EventBus } from "../pubsub/event-bus";
 import { ProviderSecretResolver } from "../secrets/provider-secret.resolver";
@@ -49,6 +54,7 @@ import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 import { buildGatewaySchema, type ResolverInstances } from "./schema";
 import { SubscriptionResolver } from "./subscription.resolver";
 import { attachWebSocketServer } from "./websocket";
+import { mountWebRoutes } from "../web/routes";
 
 export interface GatewayOptions {
   config: Config;
@@ -61,6 +67,9 @@ export interface GatewayOptions {
   reconciler?: ReconcilerOptions;
   /** Options of the built-in simulator when RUNPOD_SIMULATOR=true. */
   simulator?: RunpodSimulatorOptions;
+  ingest?: IngestOptions;
+  metricsRoutes?: MetricsRouteOptions;
+  subscriptions?: SubscriptionOptions;
 }
 
 /** The services, for callers that drive the gateway in-process (the demo, tests, CLIs). */
@@ -74,6 +83,9 @@ export interface Services {
   gpuOffers: GpuOfferService;
   jobs: TrainingJobService;
   metricQueries: MetricQueryService;
+  ingest: MetricIngestService;
+  jobAccess: JobAccessCache;
+  subscriptions: SubscriptionService;
 }
 
 export interface Gateway {
@@ -157,6 +169,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger.child({ component: "reconciler" }),
     options.reconciler,
   );
+  const jobs = new TrainingJobService(ds);
   const services: Services = {
     users: new UserService(ds),
     secrets,
@@ -165,8 +178,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     deployments,
     reconciler,
     gpuOffers,
-    jobs: new TrainingJobService(ds),
+    jobs,
     metricQueries: new MetricQueryService(ds),
+    ingest: new MetricIngestService(ds, bus, logger.child({ component: "ingest" }), options.ingest),
+    jobAccess: new JobAccessCache(ds),
+    subscriptions: new SubscriptionService(ds, bus, jobs, deploymentQueries, options.subscriptions),
   };
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
@@ -193,6 +209,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const context: GatewayContext = {
       requestId,
       loaders: createLoaders(ds, services.metricQueries, { cache }),
+      subscriptions: services.subscriptions,
     };
     const principal = await authenticate(verifyToken, authorization);
     if (principal.userId) {
@@ -234,6 +251,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
 
+  mountWebRoutes(app, { playgroundEnabled: config.playgroundEnabled });
+
   const wsCleanup = attachWebSocketServer({
     httpServer,
     schema,
@@ -262,9 +281,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       { serverWillStart: () => Promise.resolve({ drainServer: () => wsCleanup.dispose() }) },
+      {
+        // A subscription sent over HTTP would fail deep inside execution; say plainly where subscriptions live.
+        requestDidStart: () =>
+          Promise.resolve({
+            didResolveOperation: ({ operation }) => {
+              if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
+                throw new GraphQLError(
+                  "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP",
+                  { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } },
+                );
+              }
+              return Promise.resolve();
+            },
+          }),
+      },
     ],
   });
   await apollo.start();
+
+  app.use(
+    "/api/training/jobs",
+    metricsRouter({
+      access: services.jobAccess,
+      ingest: services.ingest,
+      deployments,
+      logger: logger.child({ component: "callbacks" }),
+      options: options.metricsRoutes,
+    }),
+  );
 
   app.use(
     "/graphql",

@@ -34,6 +34,8 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 
 /** List-size arguments that multiply the cost of everything below the field. */
 const PAGE_ARGUMENTS = ["first", "limit", "maxPoints"];
+/** How deep an introspection query may nest (GraphiQL's and codegen's full introspection is about 15). */
+const MAX_INTROSPECTION_DEPTH = 30;
 /** Assumed page size when it is given as a variable. */
 const LARGE_PAGE = 100;
 
@@ -72,7 +74,17 @@ function depthAndCostRule(limits: QueryLimits): ValidationRule {
       let maxDepth = depth;
       let cost = 0;
       for (const selection of set.selections) {
-        if (selection.kind === Kind.FIELD) {
+        if (selection.kind === Kind.FIELD && selection.name.value.startsWith("__")) {
+          // Introspection (__schema, __type) walks the finite schema: tools send it nested 15+ levels deep
+          // (TypeRef's ofType chain), and its cost is bounded by the schema and the token limit, not by data.
+          if (
+            selection.selectionSet &&
+            depth + 1 + selectionDepth(selection.selectionSet, fragments) > MAX_INTROSPECTION_DEPTH
+          ) {
+            maxDepth = Math.max(maxDepth, limits.maxDepth + 1);
+          }
+          cost += 1;
+        } else if (selection.kind === Kind.FIELD) {
           const multiplier = listMultiplier(selection.arguments ?? []);
           cost += 1;
           if (selection.selectionSet) {
@@ -118,4 +130,29 @@ function listMultiplier(args: readonly ArgumentNode[]): number {
     return arg.value.kind === Kind.INT ? Math.max(1, Number(arg.value.value)) : LARGE_PAGE;
   }
   return 1;
+}
+
+/** Nesting depth of a selection set, fragments expanded once. */
+function selectionDepth(
+  set: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  seen = new Set<string>(),
+): number {
+  let deepest = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.selectionSet)
+        deepest = Math.max(deepest, 1 + selectionDepth(selection.selectionSet, fragments, seen));
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      deepest = Math.max(deepest, selectionDepth(selection.selectionSet, fragments, seen));
+    } else {
+      const fragment = fragments.get(selection.name.value);
+      if (!fragment || seen.has(selection.name.value)) continue;
+      deepest = Math.max(
+        deepest,
+        selectionDepth(fragment.selectionSet, fragments, new Set([...seen, selection.name.value])),
+      );
+    }
+  }
+  return deepest;
 }

@@ -1,0 +1,181 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { EventBus } from "../pubsub/event-bus";
+import { topics } from "../pubsub/topics";
+import type { MetricEvent } from "./metric-event";
+import type { MetricPoint } from "./metric-payload";
+
+export interface IngestOptions {
+  /** Points waiting for a write, across all requests; past it, new requests are refused (503). */
+  maxQueuedPoints?: number;
+  /** Rows one write takes at most. */
+  maxRowsPerWrite?: number;
+}
+
+/** The queue is full: the caller should answer 503 and let the trainer retry later. */
+export class IngestBusyError extends Error {
+  constructor() {
+    super("metric ingest is busy");
+    this.name = "IngestBusyError";
+  }
+}
+
+interface Pending {
+  jobId: string;
+  points: MetricPoint[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const COLUMNS = [
+  ["job_id", "uuid", "jobId"],
+  ["step", "int4", "step"],
+  ["epoch", "float8", "epoch"],
+  ["loss", "float8", "loss"],
+  ["eval_loss", "float8", "evalLoss"],
+  ["learning_rate", "float8", "learningRate"],
+  ["grad_norm", "float8", "gradNorm"],
+  ["samples_per_second", "float8", "samplesPerSecond"],
+  ["elapsed_seconds", "int4", "elapsedSeconds"],
+  ["remaining_seconds", "int4", "remainingSeconds"],
+  ["progress", "float8", "progress"],
+  ["gpu_memory_allocated_gb", "float8", "gpuMemoryAllocatedGb"],
+  ["gpu_memory_reserved_gb", "float8", "gpuMemoryReservedGb"],
+  ["gpu_utilization_percent", "float8", "gpuUtilizationPercent"],
+] as const;
+
+// One statement for a whole write: arrays in, one row per element, the same step replaced (upsert). The point
+// timestamps come from the database clock, so every replica stamps the same way.
+const UPSERT = `
+  INSERT INTO training_metrics (${COLUMNS.map(([name]) => name).join(", ")}, recorded_at)
+  SELECT u.*, clock_timestamp() FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) AS u
+  ON CONFLICT (job_id, step) DO UPDATE SET
+    ${COLUMNS.slice(2)
+      .map(([name]) => `${name} = EXCLUDED.${name}`)
+      .join(", ")},
+    recorded_at = EXCLUDED.recorded_at
+  RETURNING job_id, step, recorded_at`;
+
+// Progress follows the highest step of the write; a job that reports metrics is running.
+const PROGRESS = `
+  UPDATE training_jobs j SET progress = COALESCE(p.progress, j.progress), updated_at = now()
+  FROM unnest($1::uuid[], $2::float8[]) AS p(job_id, progress)
+  WHERE j.id = p.job_id`;
+
+/**
+ * Group commit for metric points. Requests hand their points in and wait; one write at a time takes everything
+ * queued (up to a bound) and upserts it in one statement, in one transaction. A request's promise resolves only
+ * after its points are committed, and the points are published after that, job by job in step order. The
+ * queue is bounded: past it, `submit` refuses at once instead of holding memory.
+ */
+export class MetricIngestService {
+  private readonly queue: Pending[] = [];
+  private queuedPoints = 0;
+  private writing = false;
+  private readonly maxQueuedPoints: number;
+  private readonly maxRowsPerWrite: number;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    options: IngestOptions = {},
+  ) {
+    this.maxQueuedPoints = options.maxQueuedPoints ?? 50_000;
+    this.maxRowsPerWrite = options.maxRowsPerWrite ?? 5_000;
+  }
+
+  /** Resolves once the points are committed (and then published). */
+  submit(jobId: string, points: MetricPoint[]): Promise<void> {
+    if (this.queuedPoints + points.length > this.maxQueuedPoints)
+      return Promise.reject(new IngestBusyError());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ jobId, points, resolve, reject });
+      this.queuedPoints += points.length;
+      this.pump();
+    });
+  }
+
+  /** Points waiting for a write. */
+  get backlog(): number {
+    return this.queuedPoints;
+  }
+
+  private pump(): void {
+    if (this.writing || this.queue.length === 0) return;
+    const batch: Pending[] = [];
+    let rows = 0;
+    while (
+      this.queue.length > 0 &&
+      (batch.length === 0 || rows + this.queue[0].points.length <= this.maxRowsPerWrite)
+    ) {
+      const next = this.queue.shift()!;
+      rows += next.points.length;
+      batch.push(next);
+    }
+    this.queuedPoints -= rows;
+    this.writing = true;
+    void this.write(batch).finally(() => {
+      this.writing = false;
+      this.pump();
+    });
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    // Within one statement a (job, step) may appear once: the last one sent wins, as a resend would.
+    const byKey = new Map<string, MetricPoint & { jobId: string }>();
+    for (const { jobId, points } of batch) {
+      for (const point of points) byKey.set(`${jobId}:${point.step}`, { ...point, jobId });
+    }
+    const rows = [...byKey.values()];
+    let stamped: { job_id: string; step: number; recorded_at: Date }[];
+    try {
+      stamped = await this.db.transaction(async (tx) => {
+        const result = await tx.query<{ job_id: string; step: number; recorded_at: Date }[]>(
+          UPSERT,
+          COLUMNS.map(([, , key]) => rows.map((row) => row[key])),
+        );
+        const latest = new Map<string, { step: number; progress: number | null }>();
+        for (const row of rows) {
+          const seen = latest.get(row.jobId);
+          if (!seen || row.step >= seen.step)
+            latest.set(row.jobId, { step: row.step, progress: row.progress });
+        }
+        await tx.query(PROGRESS, [[...latest.keys()], [...latest.values()].map((v) => v.progress)]);
+        return result;
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) pending.resolve();
+    await this.publish(rows, stamped);
+  }
+
+  private async publish(
+    rows: (MetricPoint & { jobId: string })[],
+    stamped: { job_id: string; step: number; recorded_at: Date }[],
+  ) {
+    const at = new Map(stamped.map((s) => [`${s.job_id}:${s.step}`, new Date(s.recorded_at).toISOString()]));
+    const byJob = new Map<string, MetricEvent[]>();
+    for (const row of rows) {
+      const events = byJob.get(row.jobId) ?? [];
+      events.push({ ...row, recordedAt: at.get(`${row.jobId}:${row.step}`) ?? new Date().toISOString() });
+      byJob.set(row.jobId, events);
+    }
+    await Promise.all(
+      [...byJob].map(async ([jobId, points]) => {
+        points.sort((a, b) => a.step - b.step);
+        try {
+          await this.bus.publish(topics.jobMetric(jobId), { jobId, points });
+        } catch (error) {
+          // Stored all the same; a subscriber resuming with afterStep gets them from the table.
+          this.logger.warn(
+            { jobId, err: error instanceof Error ? error.message : String(error) },
+            "could not publish metrics",
+          );
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The pod callback payloads (API.md "Pod callbacks"), parsed and validated. Pure: no I/O.
+ */
+
+/** One point, as stored (camelCase, nulls for what the trainer did not send). */
+export interface MetricPoint {
+  step: number;
+  epoch: number | null;
+  loss: number | null;
+  evalLoss: number | null;
+  learningRate: number | null;
+  gradNorm: number | null;
+  samplesPerSecond: number | null;
+  elapsedSeconds: number | null;
+  remainingSeconds: number | null;
+  progress: number | null;
+  gpuMemoryAllocatedGb: number | null;
+  gpuMemoryReservedGb: number | null;
+  gpuUtilizationPercent: number | null;
+}
+
+export const MAX_BATCH = 500;
+const MAX_STEP = 2_147_483_647;
+
+/** The payload keys (snake_case, as the trainer sends them) and where each goes. */
+const FLOAT_KEYS = {
+  epoch: "epoch",
+  loss: "loss",
+  eval_loss: "evalLoss",
+  learning_rate: "learningRate",
+  grad_norm: "gradNorm",
+  samples_per_second: "samplesPerSecond",
+  progress: "progress",
+  gpu_memory_allocated_gb: "gpuMemoryAllocatedGb",
+  gpu_memory_reserved_gb: "gpuMemoryReservedGb",
+  gpu_utilization_percent: "gpuUtilizationPercent",
+} as const;
+const SECONDS_KEYS = { elapsed_seconds: "elapsedSeconds", remaining_seconds: "remainingSeconds" } as const;
+
+export class PayloadError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = "PayloadError";
+  }
+}
+
+/**
+ * A metrics body: one point, or `{ "metrics": [point, …] }` with at most 500. A batch with one bad point is
+ * refused whole, naming the point's index. Unknown keys are ignored.
+ */
+export function parseMetricsBody(body: unknown): MetricPoint[] {
+  if (!isObject(body)) throw new PayloadError("body", "must be a JSON object");
+  if ("metrics" in body) {
+    const list = body.metrics;
+    if (!Array.isArray(list)) throw new PayloadError("metrics", "must be an array of points");
+    if (list.length === 0) throw new PayloadError("metrics", "must hold at least one point");
+    if (list.length > MAX_BATCH)
+      throw new PayloadError("metrics", `holds ${list.length} points; at most ${MAX_BATCH} per request`);
+    return list.map((point, index) => parsePoint(point, `metrics[${index}]`));
+  }
+  return [parsePoint(body, "body")];
+}
+
+export function parsePoint(raw: unknown, where: string): MetricPoint {
+  if (!isObject(raw)) throw new PayloadError(where, "must be a JSON object");
+  const step = raw.step;
+  if (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
+    throw new PayloadError(`${where}.step`, "is required and must be an integer >= 0");
+  }
+  const point: MetricPoint = {
+    step,
+    epoch: null,
+    loss: null,
+    evalLoss: null,
+    learningRate: null,
+    gradNorm: null,
+    samplesPerSecond: null,
+    elapsedSeconds: null,
+    remainingSeconds: null,
+    progress: null,
+    gpuMemoryAllocatedGb: null,
+    gpuMemoryReservedGb: null,
+    gpuUtilizationPercent: null,
+  };
+  for (const [key, target] of Object.entries(FLOAT_KEYS)) {
+    point[target] = optionalNumber(raw[key], `${where}.${key}`);
+  }
+  for (const [key, target] of Object.entries(SECONDS_KEYS)) {
+    const value = optionalNumber(raw[key], `${where}.${key}`);
+    if (value !== null && (value < 0 || value > MAX_STEP)) {
+      throw new PayloadError(`${where}.${key}`, "must be a number of seconds >= 0");
+    }
+    point[target] = value === null ? null : Math.round(value);
+  }
+  return point;
+}
+
+export type JobReport = "running" | "completed" | "failed" | "stopped";
+const REPORTS: readonly JobReport[] = ["running", "completed", "failed", "stopped"];
+
+/** A status body: `{ "status": "running" | "completed" | "failed" | "stopped", "message"?, "artifact_uri"? }`. */
+export function parseStatusBody(body: unknown): {
+  status: JobReport;
+  message: string | null;
+  artifactUri: string | null;
+} {
+  if (!isObject(body)) throw new PayloadError("body", "must be a JSON object");
+  const status = body.status;
+  if (typeof status !== "string" || !(REPORTS as readonly string[]).includes(status)) {
+    throw new PayloadError("status", `must be one of ${REPORTS.join(", ")}`);
+  }
+  const message = optionalString(body.message, "message", 100_000);
+  const artifactUri = optionalString(body.artifact_uri, "artifact_uri", 2048);
+  if (artifactUri !== null && !/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(artifactUri)) {
+    throw new PayloadError("artifact_uri", "must be a URI such as hf://owner/repo or pod://<podId>/<path>");
+  }
+  // Long messages are error tails; the last part is what explains the failure.
+  return {
+    status: status as JobReport,
+    message: message && message.length > 4000 ? `…${message.slice(-4000)}` : message,
+    artifactUri,
+  };
+}
+
+function optionalNumber(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !Number.isFinite(value))
+    throw new PayloadError(field, "must be a finite number or null");
+  return value;
+}
+
+function optionalString(value: unknown, field: string, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw new PayloadError(field, "must be a string or null");
+  if (value.length > max) throw new PayloadError(field, `must be at most ${max} characters`);
+  return value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,263 @@
+/**
+ * Browser scenarios that need the whole backend (deployTraining, the pod callbacks, the three
+ * subscriptions, stopDeployment). Rename to browser-live.spec.ts once they land; nothing here is skipped.
+ *
+ * Same rules as browser.spec.ts: the page reaches the gateway and nothing else, and any console error,
+ * page error, failed request or HTTP status >= 400 fails the test.
+ */
+import { mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
+import { newDeployment, type DeploymentRows } from "../../test/support/factories";
+import { startSimulatedGateway, type SimulatedSetup } from "../../test/support/simulated";
+import { topics } from "../pubsub/topics";
+import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
+import { ensureWebBuilt } from "./testing/web-build";
+import { withWebFront, type WebTestGateway } from "./testing/web-gateway";
+
+/** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=docs` to refresh the docs' images. */
+const SCREENSHOTS = path.resolve(
+  process.env.SCREENSHOT_DIR ?? path.join(os.tmpdir(), "traingate-screenshots"),
+);
+
+let s: SimulatedSetup;
+let t: WebTestGateway;
+let browser: Browser;
+let guarded: GuardedPage | undefined;
+
+beforeAll(async () => {
+  await ensureWebBuilt();
+  [s, browser] = await Promise.all([
+    startSimulatedGateway({ background: true, env: { LOG_LEVEL: "warn" } }),
+    launchBrowser(),
+  ]);
+  t = await withWebFront(s.t);
+}, 120_000);
+
+afterEach(async () => {
+  await guarded?.close();
+  guarded = undefined;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+  await s?.sim.close();
+});
+
+async function open(user: string): Promise<GuardedPage> {
+  guarded = await openGuardedPage(browser, t.webUrl);
+  await guarded.context.addInitScript({
+    content: `window.localStorage.setItem("traingate.token", ${JSON.stringify(await t.token(user))});`,
+  });
+  return guarded;
+}
+
+/** What a trainer sends: one point per step (snake_case, as API.md's pod callbacks take them). */
+function point(step: number) {
+  return {
+    step,
+    epoch: step / 100,
+    loss: 2.4 * Math.exp(-step / 60) + 0.35,
+    eval_loss: step % 20 === 0 ? 2.5 * Math.exp(-step / 60) + 0.45 : null,
+    learning_rate: step < 10 ? (0.0002 * step) / 10 : 0.0002 * (1 - step / 400),
+    grad_norm: 1.1,
+    samples_per_second: 8.2,
+    elapsed_seconds: step * 3,
+    remaining_seconds: 600 - step * 2,
+    progress: step / 3,
+    gpu_memory_allocated_gb: 12.3,
+    gpu_memory_reserved_gb: 14.0,
+    gpu_utilization_percent: 97,
+  };
+}
+
+async function callback(
+  jobId: string,
+  jobToken: string,
+  route: "metrics" | "status",
+  body: unknown,
+): Promise<void> {
+  const res = await fetch(`${t.url}/api/training/jobs/${jobId}/${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${jobToken}` },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+}
+
+const postSteps = (rows: DeploymentRows, steps: number[]) =>
+  callback(rows.job.id, rows.jobToken, "metrics", { metrics: steps.map(point) });
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Resolves once the gateway holds at least `count` live subscriptions (graphql-ws has no subscribe ack). */
+async function subscriptionsOpen(count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (t.gateway.services.subscriptions.open < count) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions opened`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function expectStatus(page: Page, status: string): Promise<void> {
+  await page.locator(`[data-testid="deployment-page"][data-status="${status}"]`).waitFor({ timeout: 20_000 });
+}
+
+describe("deploying from the dashboard (RunPod simulator)", () => {
+  test("deploys a saved config with a fallback GPU and a budget, then follows it live to RUNNING", async () => {
+    await s.withRunpodKey("live-ann");
+    const configId = await s.newConfig("live-ann", { name: "tiny llama sft" });
+    s.sim.clearRequests();
+    const { page, problems } = await open("live-ann");
+
+    await page.goto("/dashboard/new");
+    await page.locator('[data-testid="deploy-form"][data-state="ready"]').waitFor();
+    await page.getByLabel("Training config").selectOption(configId);
+    await page.getByLabel("GPU type").selectOption("H100_SXM");
+    await page.getByLabel("Fallback 1 (optional)").selectOption("A100_SXM_80GB");
+    await page.getByLabel("Budget (USD)").fill("2.5");
+    await page.getByTestId("deploy-submit").click();
+
+    await page.waitForURL(/\/dashboard\/deployments\/[\w-]+$/);
+    const view = page.getByTestId("deployment-page");
+    await view.locator("[data-status]").first().waitFor();
+    expect(await view.getByTestId("cost").textContent()).toContain("of $2.50");
+
+    const create = s.sim.requests.find((r) => r.fields.includes("podFindAndDeployOnDemand"));
+    const env = (create?.variables as { input: { env: { key: string; value: string }[] } }).input.env;
+    const jobId = env.find((e) => e.key === "JOB_ID")?.value ?? "";
+    const jobToken = env.find((e) => e.key === "JOB_TOKEN")?.value ?? "";
+    await callback(jobId, jobToken, "status", { status: "running" });
+    await expectStatus(page, "RUNNING");
+    expect(problems).toEqual([]);
+  });
+
+  test("Stop asks for confirmation, and only the confirmed stop terminates the pod", async () => {
+    await s.withRunpodKey("live-bea");
+    const configId = await s.newConfig("live-bea");
+    const deployed = await t.gql<{ deployTraining: { id: string } }>(
+      "live-bea",
+      `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id } }`,
+      { input: { trainingConfigId: configId, budgetLimitUsd: 3 } },
+    );
+    const id = deployed.data?.deployTraining.id ?? "";
+    const { page, problems } = await open("live-bea");
+    await page.goto(`/dashboard/deployments/${id}`);
+
+    await page.getByTestId("stop-button").click();
+    await page.getByTestId("stop-dialog").waitFor();
+    await page.getByTestId("stop-cancel").click();
+    await page.getByTestId("stop-dialog").waitFor({ state: "hidden" });
+    expect(await page.getByTestId("stop-button").isVisible()).toBe(true);
+
+    await page.getByTestId("stop-button").click();
+    await page.getByTestId("stop-confirm").click();
+    await expectStatus(page, "STOPPED");
+    expect(await page.getByTestId("stop-button").isHidden()).toBe(true);
+    expect(await page.getByTestId("stop-reason").textContent()).toContain("stopped by you");
+
+    await page.getByRole("link", { name: "← Deployments" }).click();
+    await page
+      .locator(`[data-testid="deployment-row"][data-deployment-id="${id}"][data-status="STOPPED"]`)
+      .waitFor();
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("a deployment's live page", () => {
+  test("the loss curve grows as the trainer reports and resumes after a dropped socket, without gap or duplicate", async () => {
+    const rows = await newDeployment(t.gateway.db.dataSource, "live-cid");
+    await postSteps(rows, range(0, 5));
+    const { page, problems } = await open("live-cid");
+    // Pass the page's socket through to the gateway, keeping a handle to cut it.
+    const sockets: WebSocketRoute[] = [];
+    await page.routeWebSocket(
+      (url) => url.pathname === "/graphql",
+      (socket) => {
+        sockets.push(socket);
+        socket.connectToServer();
+      },
+    );
+    await page.goto(`/dashboard/deployments/${rows.deployment.id}`);
+    const chart = page.getByTestId("loss-chart");
+    await chart.and(page.locator('[data-points="5"]')).waitFor(); // history, through afterStep: -1
+
+    await postSteps(rows, range(5, 10));
+    await chart.and(page.locator('[data-points="10"]')).waitFor(); // live
+
+    await Promise.all(sockets.map((socket) => socket.close({ code: 1012, reason: "test drop" })));
+    await postSteps(rows, range(10, 20)); // while the page is away
+    await postSteps(rows, [19]); // a resend replaces, never adds
+    await chart.and(page.locator('[data-points="20"][data-last-step="19"]')).waitFor({ timeout: 20_000 });
+    await page.getByTestId("lr-chart").and(page.locator('[data-points="20"]')).waitFor();
+
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+    expect(await page.getByTestId("eta").textContent()).toBe("9 min 22 s");
+    expect(await page.getByTestId("gpu-memory").textContent()).toBe("12.3 GB allocated · 14.0 GB reserved");
+    expect(problems).toEqual([]);
+  });
+
+  test("shows where the adapter went once the job completes", async () => {
+    const rows = await newDeployment(t.gateway.db.dataSource, "live-dan");
+    const { page, problems } = await open("live-dan");
+    await page.goto(`/dashboard/deployments/${rows.deployment.id}`);
+    await expectStatus(page, "RUNNING");
+    await subscriptionsOpen(1);
+
+    await callback(rows.job.id, rows.jobToken, "status", {
+      status: "completed",
+      artifact_uri: "hf://acme/tiny-llama-sft",
+    });
+    await expectStatus(page, "COMPLETED");
+    expect(await page.getByTestId("artifact-uri").textContent()).toBe("hf://acme/tiny-llama-sft");
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("budget alerts", () => {
+  test("appear as they arrive, on every page", async () => {
+    const rows = await newDeployment(t.gateway.db.dataSource, "live-eve", { actualCostMicros: 4_100_000 });
+    const { page, problems } = await open("live-eve");
+    await page.goto("/dashboard");
+    await page.getByTestId("deployment-row").waitFor();
+    const before = t.gateway.services.subscriptions.open;
+    await subscriptionsOpen(before >= 2 ? before : 2); // budgetAlerts and deploymentUpdated
+
+    await t.gateway.bus.publish(topics.userBudgetAlert("live-eve"), {
+      deploymentId: rows.deployment.id,
+      userId: "live-eve",
+      thresholdPercent: 80,
+      actualCostMicros: 4_100_000,
+      budgetLimitMicros: 5_000_000,
+      action: "NOTIFIED",
+      at: new Date().toISOString(),
+    });
+    const alert = page.getByTestId("budget-alerts").getByTestId("budget-alert");
+    await alert.getByText("80 % of budget used").waitFor();
+    expect(await alert.getAttribute("data-deployment-id")).toBe(rows.deployment.id);
+    expect(await page.getByTestId("budget").getAttribute("data-level")).toBe("warning");
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("screenshots", () => {
+  test("dashboard.png and deployment.png, with a 150-step loss curve", async () => {
+    const rows = await newDeployment(t.gateway.db.dataSource, "live-fay", { actualCostMicros: 1_300_000 });
+    await newDeployment(t.gateway.db.dataSource, "live-fay", { actualCostMicros: 4_300_000 });
+    await postSteps(rows, range(0, 150));
+    const { page, problems } = await open("live-fay");
+    await page.setViewportSize({ width: 1280, height: 800 });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+
+    await page.goto("/dashboard");
+    await page.getByTestId("deployment-row").nth(1).waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "dashboard.png") });
+
+    await page.goto(`/dashboard/deployments/${rows.deployment.id}`);
+    await page.getByTestId("loss-chart").and(page.locator('[data-points="150"]')).waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "deployment.png"), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});

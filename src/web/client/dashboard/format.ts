@@ -1,0 +1,67 @@
+import type { DeploymentStatus, GpuType } from "./operations";
+
+const DASH = "—";
+
+/** US dollars: cents for amounts from $0.10, four decimals below that (a few minutes of a cheap GPU). */
+export function money(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return DASH;
+  const digits = usd !== 0 && Math.abs(usd) < 0.1 ? 4 : 2;
+  return `$${usd.toFixed(digits)}`;
+}
+
+/** `1 h 05 min`, `12 min 03 s`, `45 s`. */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return DASH;
+  const s = Math.round(seconds);
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  if (hours > 0) return `${hours} h ${String(minutes).padStart(2, "0")} min`;
+  if (minutes > 0) return `${minutes} min ${String(rest).padStart(2, "0")} s`;
+  return `${rest} s`;
+}
+
+export function percent(value: number | null | undefined, digits = 0): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
+  return `${value.toFixed(digits)} %`;
+}
+
+export function gigabytes(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
+  return `${value.toFixed(1)} GB`;
+}
+
+/** `RTX_A4000` → `RTX A4000`. */
+export function gpuName(type: GpuType): string {
+  return type.replace(/_/g, " ");
+}
+
+export function statusLabel(status: DeploymentStatus): string {
+  return status.charAt(0) + status.slice(1).toLowerCase();
+}
+
+/** Budget bar colour: amber from 80 % of the budget, red from 100 %. */
+export type BudgetLevel = "ok" | "warning" | "exceeded";
+export function budgetLevel(usedPercent: number): BudgetLevel {
+  if (usedPercent >= 100) return "exceeded";
+  if (usedPercent >= 80) return "warning";
+  return "ok";
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function absoluteTime(iso: string | null | undefined): string {
+  if (!iso) return DASH;
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? DASH : dateTime.format(date);
+}
+
+/** `just now`, `5 min ago`, `3 h ago`, then the date. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const seconds = (now - new Date(iso).getTime()) / 1000;
+  if (!Number.isFinite(seconds)) return DASH;
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
+  return absoluteTime(iso);
+}

@@ -1,0 +1,320 @@
+/**
+ * Every GraphQL document the dashboard sends, with the shapes of their results. A spec
+ * (src/web/operations.spec.ts) validates each document against schema/schema.graphql and the gateway's
+ * query limits, so a renamed field fails a test rather than a page.
+ */
+
+export const GPU_TYPES = [
+  "RTX_A4000",
+  "RTX_A4500",
+  "RTX_A5000",
+  "RTX_A6000",
+  "A40",
+  "L4",
+  "L40",
+  "L40S",
+  "RTX_4000_ADA",
+  "RTX_6000_ADA",
+  "RTX_3090",
+  "RTX_4090",
+  "RTX_5090",
+  "A100_PCIE_80GB",
+  "A100_SXM_80GB",
+  "H100_PCIE",
+  "H100_SXM",
+  "H100_NVL",
+  "H200",
+  "B200",
+] as const;
+export type GpuType = (typeof GPU_TYPES)[number];
+
+export type DeploymentStatus = "CREATING" | "STARTING" | "RUNNING" | "COMPLETED" | "FAILED" | "STOPPED";
+export type JobStatus = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+export type StopReason = "USER" | "BUDGET_EXCEEDED" | "MAX_DURATION" | "COMPLETED" | "FAILED" | "ORPHANED";
+export type CloudType = "SECURE" | "COMMUNITY";
+export type BudgetAction = "NOTIFIED" | "STOPPING" | "STOPPED";
+
+/** Deployments that still hold (or are about to hold) a GPU: the ones a user can stop. */
+export const ACTIVE_STATUSES: readonly DeploymentStatus[] = ["CREATING", "STARTING", "RUNNING"];
+
+const METRIC_FIELDS = /* GraphQL */ `
+  fragment MetricFields on TrainingMetric {
+    jobId
+    step
+    epoch
+    loss
+    evalLoss
+    learningRate
+    gradNorm
+    samplesPerSecond
+    elapsedSeconds
+    remainingSeconds
+    progress
+    gpuMemoryAllocatedGb
+    gpuMemoryReservedGb
+    gpuUtilizationPercent
+    timestamp
+  }
+`;
+
+const DEPLOYMENT_FIELDS = /* GraphQL */ `
+  fragment DeploymentFields on Deployment {
+    id
+    status
+    stopReason
+    podId
+    consoleUrl
+    gpuType
+    gpuCount
+    cloudType
+    costPerHourUsd
+    budgetLimitUsd
+    actualCostUsd
+    budgetUsedPercent
+    projectedCostUsd
+    uptimeSeconds
+    errorMessage
+    createdAt
+    startedAt
+    completedAt
+    updatedAt
+    trainingConfig {
+      id
+      name
+      modelName
+      method
+    }
+    job {
+      id
+      status
+      progress
+      artifactUri
+      errorMessage
+      latestMetric {
+        ...MetricFields
+      }
+    }
+  }
+  ${METRIC_FIELDS}
+`;
+
+export interface Metric {
+  jobId: string;
+  step: number;
+  epoch: number | null;
+  loss: number | null;
+  evalLoss: number | null;
+  learningRate: number | null;
+  gradNorm: number | null;
+  samplesPerSecond: number | null;
+  elapsedSeconds: number | null;
+  remainingSeconds: number | null;
+  progress: number | null;
+  gpuMemoryAllocatedGb: number | null;
+  gpuMemoryReservedGb: number | null;
+  gpuUtilizationPercent: number | null;
+  timestamp: string;
+}
+
+export interface Deployment {
+  id: string;
+  status: DeploymentStatus;
+  stopReason: StopReason | null;
+  podId: string | null;
+  consoleUrl: string | null;
+  gpuType: GpuType;
+  gpuCount: number;
+  cloudType: CloudType;
+  costPerHourUsd: number | null;
+  budgetLimitUsd: number;
+  actualCostUsd: number;
+  budgetUsedPercent: number;
+  projectedCostUsd: number | null;
+  uptimeSeconds: number;
+  errorMessage: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  updatedAt: string;
+  trainingConfig: { id: string; name: string; modelName: string; method: string };
+  job: {
+    id: string;
+    status: JobStatus;
+    progress: number | null;
+    artifactUri: string | null;
+    errorMessage: string | null;
+    latestMetric: Metric | null;
+  };
+}
+
+export const ME = /* GraphQL */ `
+  query Me {
+    me {
+      id
+    }
+  }
+`;
+export interface MeResult {
+  me: { id: string };
+}
+
+export const DEPLOYMENTS = /* GraphQL */ `
+  query Deployments($first: Int!, $after: String) {
+    deployments(first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...DeploymentFields
+        }
+      }
+    }
+  }
+  ${DEPLOYMENT_FIELDS}
+`;
+export interface DeploymentsResult {
+  deployments: {
+    totalCount: number;
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    edges: { node: Deployment }[];
+  };
+}
+
+export const DEPLOYMENT = /* GraphQL */ `
+  query Deployment($id: ID!) {
+    deployment(id: $id) {
+      ...DeploymentFields
+    }
+  }
+  ${DEPLOYMENT_FIELDS}
+`;
+export interface DeploymentResult {
+  deployment: Deployment | null;
+}
+
+export const TRAINING_CONFIGS = /* GraphQL */ `
+  query TrainingConfigs {
+    trainingConfigs {
+      id
+      name
+      modelName
+      method
+    }
+  }
+`;
+export interface TrainingConfigsResult {
+  trainingConfigs: { id: string; name: string; modelName: string; method: string }[];
+}
+
+export const GPU_OFFERS = /* GraphQL */ `
+  query GpuOffers($cloudType: CloudType) {
+    gpuTypes(cloudType: $cloudType) {
+      gpuType
+      displayName
+      memoryGb
+      pricePerHourUsd
+      available
+    }
+  }
+`;
+export interface GpuOffersResult {
+  gpuTypes: {
+    gpuType: GpuType;
+    displayName: string;
+    memoryGb: number;
+    pricePerHourUsd: number | null;
+    available: boolean;
+  }[];
+}
+
+export const DEPLOY_TRAINING = /* GraphQL */ `
+  mutation DeployTraining($input: DeployTrainingInput!) {
+    deployTraining(input: $input) {
+      ...DeploymentFields
+    }
+  }
+  ${DEPLOYMENT_FIELDS}
+`;
+export interface DeployTrainingInput {
+  trainingConfigId: string;
+  gpuType: GpuType;
+  fallbackGpuTypes: GpuType[];
+  gpuCount: number;
+  cloudType: CloudType;
+  budgetLimitUsd: number;
+  maxPricePerHourUsd?: number;
+  maxDurationMinutes?: number;
+  idempotencyKey: string;
+}
+export interface DeployTrainingResult {
+  deployTraining: Deployment;
+}
+
+export const STOP_DEPLOYMENT = /* GraphQL */ `
+  mutation StopDeployment($id: ID!) {
+    stopDeployment(id: $id) {
+      ...DeploymentFields
+    }
+  }
+  ${DEPLOYMENT_FIELDS}
+`;
+export interface StopDeploymentResult {
+  stopDeployment: Deployment;
+}
+
+export const DEPLOYMENT_UPDATED = /* GraphQL */ `
+  subscription DeploymentUpdated($id: ID) {
+    deploymentUpdated(id: $id) {
+      ...DeploymentFields
+    }
+  }
+  ${DEPLOYMENT_FIELDS}
+`;
+export interface DeploymentUpdatedResult {
+  deploymentUpdated: Deployment;
+}
+
+export const TRAINING_METRICS = /* GraphQL */ `
+  subscription TrainingMetrics($jobId: ID!, $afterStep: Int) {
+    trainingMetrics(jobId: $jobId, afterStep: $afterStep) {
+      ...MetricFields
+    }
+  }
+  ${METRIC_FIELDS}
+`;
+export interface TrainingMetricsResult {
+  trainingMetrics: Metric;
+}
+
+export const BUDGET_ALERTS = /* GraphQL */ `
+  subscription BudgetAlerts {
+    budgetAlerts {
+      thresholdPercent
+      actualCostUsd
+      budgetLimitUsd
+      action
+      at
+      deployment {
+        id
+        status
+        trainingConfig {
+          name
+        }
+      }
+    }
+  }
+`;
+export interface BudgetAlert {
+  thresholdPercent: number;
+  actualCostUsd: number;
+  budgetLimitUsd: number;
+  action: BudgetAction;
+  at: string;
+  deployment: { id: string; status: DeploymentStatus; trainingConfig: { name: string } };
+}
+export interface BudgetAlertsResult {
+  budgetAlerts: BudgetAlert;
+}

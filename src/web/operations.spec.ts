@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { buildSchema, GraphQLEnumType, parse, specifiedRules, validate } from "graphql";
+import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "../server/query-limits";
+import * as operations from "./client/dashboard/operations";
+import { DEFAULT_QUERY } from "./client/playground/defaults";
+
+/** The web UI may only ask for what the committed SDL has, within the limits the gateway enforces. */
+const schema = buildSchema(
+  readFileSync(path.join(__dirname, "..", "..", "schema", "schema.graphql"), "utf8"),
+);
+const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
+
+const documents = Object.entries(operations as Record<string, unknown>).filter(
+  (entry): entry is [string, string] =>
+    typeof entry[1] === "string" && /^\s*(query|mutation|subscription)\s/.test(entry[1]),
+);
+
+describe("the web UI's GraphQL documents", () => {
+  test("are all found", () => {
+    expect(documents.map(([name]) => name).sort()).toEqual([
+      "BUDGET_ALERTS",
+      "DEPLOYMENT",
+      "DEPLOYMENTS",
+      "DEPLOYMENT_UPDATED",
+      "DEPLOY_TRAINING",
+      "GPU_OFFERS",
+      "ME",
+      "STOP_DEPLOYMENT",
+      "TRAINING_CONFIGS",
+      "TRAINING_METRICS",
+    ]);
+  });
+
+  test.each([...documents, ["the playground's default query", DEFAULT_QUERY]])(
+    "%s is valid against schema/schema.graphql and the query limits",
+    (_name, document) => {
+      expect(validate(schema, parse(document), rules).map((error) => error.message)).toEqual([]);
+    },
+  );
+
+  test("the dashboard's GPU list is the schema's GpuType enum, in order", () => {
+    const gpuType = schema.getType("GpuType");
+    expect(gpuType).toBeInstanceOf(GraphQLEnumType);
+    expect([...operations.GPU_TYPES]).toEqual(
+      (gpuType as GraphQLEnumType).getValues().map((value) => value.name),
+    );
+  });
+});
