@@ -77,10 +77,11 @@ def finite_or_none(value: Any) -> Optional[float]:
 
 
 def sanitize_point(raw: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    """Keep only API keys, with JSON-safe values; None when the step is unusable.
+    """Every API key, with JSON-safe values (null for what is unknown); None when the step is unusable.
 
-    A bad step would make the gateway answer 400 for the whole batch, so such a point is
-    refused here, where only that one point is lost.
+    Always the full key set, as API.md's example and the simulator's trainer send it, so every point
+    has the same shape. A bad step would make the gateway answer 400 for the whole batch, so such a
+    point is refused here, where only that one point is lost.
     """
     step = raw.get("step")
     if isinstance(step, bool):
@@ -91,9 +92,7 @@ def sanitize_point(raw: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         return None
     point: Dict[str, Any] = {"step": step}
     for key in POINT_KEYS[1:]:
-        if key not in raw:
-            continue
-        value = finite_or_none(raw[key])
+        value = finite_or_none(raw.get(key))
         if value is not None and key in _INT_KEYS:
             value = int(round(value))
         point[key] = value

@@ -1,17 +1,22 @@
 import { Arg, Authorized, Query, Resolver } from "type-graphql";
 import { CurrentUser } from "../auth/context";
-import { notAvailableYet } from "../errors/app-error";
+import type { CostReportService } from "./cost-report.service";
 import { CostReport } from "./cost.types";
 
 @Resolver()
 export class CostResolver {
+  constructor(private readonly reports: CostReportService) {}
+
   @Authorized()
-  @Query(() => CostReport)
+  @Query(() => CostReport, {
+    description:
+      "what the caller's deployments cost from `from` (default: the start of this UTC month) to `to` (default: now); runs straddling an edge are prorated",
+  })
   costs(
-    @CurrentUser() _userId: string,
-    @Arg("from", () => Date, { nullable: true }) _from: Date | null,
-    @Arg("to", () => Date, { nullable: true }) _to: Date | null,
+    @CurrentUser() userId: string,
+    @Arg("from", () => Date, { nullable: true }) from: Date | null,
+    @Arg("to", () => Date, { nullable: true }) to: Date | null,
   ): Promise<CostReport> {
-    return Promise.reject(notAvailableYet("costs"));
+    return this.reports.report(userId, from, to);
   }
 }

@@ -40,6 +40,12 @@ const MAX_DURATION_GRACE_SECONDS = 10 * 60;
 export interface DeploymentServiceOptions {
   /** `$PUBLIC_URL/api/training/jobs`, handed to pods. */
   metricsApiUrl: string;
+  /**
+   * How long after the budget runs out RunPod's own terminateAfter fires: one budget-watchdog interval, so that
+   * with the gateway up the watchdog stops the pod (checkpoint first, alerts raised), and with it down the
+   * overshoot is no more than the watchdog's own bound.
+   */
+  terminateAfterGraceSeconds?: number;
   /** The image pods run when the caller names none. */
   defaultImage: string;
   now?: () => Date;
@@ -458,7 +464,7 @@ export class DeploymentService {
   }
 
   private deadlines(createdAt: Date, affordableSeconds: number, maxDurationMinutes: number | null) {
-    let terminateAfterSeconds = affordableSeconds;
+    let terminateAfterSeconds = affordableSeconds + (this.options.terminateAfterGraceSeconds ?? 0);
     let trainerSeconds = Math.floor(affordableSeconds * TRAINER_DEADLINE_SHARE);
     if (maxDurationMinutes !== null) {
       terminateAfterSeconds = Math.min(

@@ -18,10 +18,18 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
     private readonly describeOverflow = "the subscription fell too far behind; subscribe again to continue",
   ) {}
 
-  /** Runs when the channel ends, whatever ends it. */
+  private readonly endHandlers: Array<() => void> = [];
+
+  /** Runs when the channel ends, whatever ends it (one cleanup per channel: its owner's). */
   onClose(cleanup: () => void | Promise<void>): void {
     this.cleanup = cleanup;
     if (this.ended) void this.runCleanup();
+  }
+
+  /** Also runs when the channel ends; any number of these. */
+  onEnd(handler: () => void): void {
+    if (this.ended) handler();
+    else this.endHandlers.push(handler);
   }
 
   push(value: T): void {
@@ -93,6 +101,7 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
 
   private finish(): void {
     this.ended = true;
+    for (const handler of this.endHandlers.splice(0)) handler();
     void this.runCleanup();
   }
 

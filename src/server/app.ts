@@ -15,6 +15,8 @@ import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from
 import type { GatewayContext } from "../auth/context";
 import { describeConfig, type Config } from "../config/env";
 import { ErrorCode } from "../errors/app-error";
+import { BudgetWatchdog } from "../costs/budget-watchdog";
+import { CostReportService } from "../costs/cost-report.service";
 import { CostResolver } from "../costs/cost.resolver";
 import { openDatabase, type Database } from "../db/data-source";
 import { DeploymentQueryService } from "../deployments/deployment-query.service";
@@ -86,6 +88,8 @@ export interface Services {
   ingest: MetricIngestService;
   jobAccess: JobAccessCache;
   subscriptions: SubscriptionService;
+  costReports: CostReportService;
+  watchdog: BudgetWatchdog;
 }
 
 export interface Gateway {
@@ -159,7 +163,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     deploymentQueries,
     bus,
     logger.child({ component: "deployments" }),
-    { metricsApiUrl: config.metricsApiUrl, defaultImage: config.trainerImage },
+    {
+      metricsApiUrl: config.metricsApiUrl,
+      defaultImage: config.trainerImage,
+      terminateAfterGraceSeconds: Math.ceil(config.watchdogIntervalMs / 1000),
+    },
   );
   const reconciler = new DeploymentReconciler(
     ds,
@@ -168,6 +176,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     deployments,
     logger.child({ component: "reconciler" }),
     options.reconciler,
+  );
+  const watchdog = new BudgetWatchdog(
+    ds,
+    runpod,
+    secrets,
+    deployments,
+    bus,
+    logger.child({ component: "watchdog" }),
+    config.watchdogIntervalMs,
   );
   const jobs = new TrainingJobService(ds);
   const services: Services = {
@@ -183,10 +200,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ingest: new MetricIngestService(ds, bus, logger.child({ component: "ingest" }), options.ingest),
     jobAccess: new JobAccessCache(ds),
     subscriptions: new SubscriptionService(ds, bus, jobs, deploymentQueries, options.subscriptions),
+    costReports: new CostReportService(ds),
+    watchdog,
   };
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
-    [{ name: "reconcile", intervalMs: config.syncIntervalMs, run: () => reconciler.tick() }],
+    [
+      { name: "reconcile", intervalMs: config.syncIntervalMs, run: () => reconciler.tick() },
+      { name: "budget-watchdog", intervalMs: config.watchdogIntervalMs, run: () => watchdog.tick() },
+    ],
     logger.child({ component: "background" }),
   );
   const resolvers: ResolverInstances = new Map<Parameters<ResolverInstances["set"]>[0], object>([
@@ -198,7 +220,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       new DeploymentResolver(services.deploymentQueries, services.deployments, services.gpuOffers),
     ],
     [TrainingJobResolver, new TrainingJobResolver(services.jobs, services.metricQueries)],
-    [CostResolver, new CostResolver()],
+    [CostResolver, new CostResolver(services.costReports)],
     [SubscriptionResolver, new SubscriptionResolver()],
   ]);
   const schema = await buildGatewaySchema(resolvers);

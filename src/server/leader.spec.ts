@@ -11,7 +11,7 @@ describe("leader election", () => {
     const a = createLeaderLock(databaseUrl, logger);
     const b = createLeaderLock(databaseUrl, logger);
     try {
-      const first = await a.isLeader();
+      const [first] = await Promise.all([a.isLeader(), a.isLeader()]);
       const second = await b.isLeader();
       if (!databaseUrl) {
         // One process, one PGlite: nobody to compete with.
@@ -19,6 +19,13 @@ describe("leader election", () => {
         return;
       }
       expect([first, second]).toEqual([true, false]);
+      // Every background task asks at once; they share one election and one connection.
+      expect(await Promise.all([a.isLeader(), a.isLeader(), b.isLeader(), b.isLeader()])).toEqual([
+        true,
+        true,
+        false,
+        false,
+      ]);
       expect(await a.isLeader()).toBe(true);
       await a.release();
       expect(await b.isLeader()).toBe(true);

@@ -23,13 +23,22 @@ export function createLeaderLock(databaseUrl: string | undefined, logger: Logger
 class AdvisoryLeaderLock implements LeaderLock {
   private client: Client | undefined;
   private leading = false;
+  /** One election at a time: concurrent callers (every background task) share it. */
+  private pending: Promise<boolean> | undefined;
 
   constructor(
     private readonly databaseUrl: string,
     private readonly logger: Logger,
   ) {}
 
-  async isLeader(): Promise<boolean> {
+  isLeader(): Promise<boolean> {
+    this.pending ??= this.elect().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async elect(): Promise<boolean> {
     try {
       if (!this.client) {
         const client = new Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });

@@ -42,11 +42,20 @@ export class SubscriptionService {
     this.pageSize = options.pageSize ?? 1_000;
   }
 
-  /** Subscriptions open on this replica (for /metrics and tests). */
+  private live = 0;
+  private readonly livePerUser = new Map<string, number>();
+
+  /** Live subscriptions of one user on this replica. */
+  openFor(userId: string): number {
+    return this.livePerUser.get(userId) ?? 0;
+  }
+
+  /**
+   * Subscriptions on this replica whose listener is live (the bus confirmed it): from then on, everything
+   * published on their topic reaches them.
+   */
   get open(): number {
-    let total = 0;
-    for (const n of this.perUser.values()) total += n;
-    return total;
+    return this.live;
   }
 
   /**
@@ -88,6 +97,7 @@ export class SubscriptionService {
       live.fail(error);
       throw error;
     }
+    this.markLive(userId, live);
     return stream;
   }
 
@@ -111,6 +121,7 @@ export class SubscriptionService {
       release();
       await unlisten();
     });
+    this.markLive(userId, ids);
     return mapIterator(ids, async (deploymentId) => {
       waiting.delete(deploymentId);
       return this.deployments.get(userId, deploymentId);
@@ -128,6 +139,7 @@ export class SubscriptionService {
       release();
       await unlisten();
     });
+    this.markLive(userId, alerts);
     return mapIterator(alerts, async (event) => ({
       deployment: await this.deployments.get(userId, event.deploymentId),
       thresholdPercent: event.thresholdPercent,
@@ -143,6 +155,18 @@ export class SubscriptionService {
       where: { jobId, step: MoreThan(afterStep) },
       order: { step: "ASC" },
       take: this.pageSize,
+    });
+  }
+
+  /** Counts a subscription as live until its channel closes. */
+  private markLive(userId: string, channel: { onEnd(handler: () => void): void }): void {
+    this.live += 1;
+    this.livePerUser.set(userId, this.openFor(userId) + 1);
+    channel.onEnd(() => {
+      this.live -= 1;
+      const left = this.openFor(userId) - 1;
+      if (left <= 0) this.livePerUser.delete(userId);
+      else this.livePerUser.set(userId, left);
     });
   }
 

@@ -16,7 +16,7 @@ import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/brow
 import { ensureWebBuilt } from "./testing/web-build";
 import { withWebFront, type WebTestGateway } from "./testing/web-gateway";
 
-/** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=docs` to refresh the docs' images. */
+/** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=client-examples/screenshots` to refresh the README's images. */
 const SCREENSHOTS = path.resolve(
   process.env.SCREENSHOT_DIR ?? path.join(os.tmpdir(), "traingate-screenshots"),
 );
@@ -93,10 +93,11 @@ const postSteps = (rows: DeploymentRows, steps: number[]) =>
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** Resolves once the gateway holds at least `count` live subscriptions (graphql-ws has no subscribe ack). */
-async function subscriptionsOpen(count: number): Promise<void> {
+
+async function subscriptionsOpenFor(userId: string, count: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (t.gateway.services.subscriptions.open < count) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions opened`);
+  while (t.gateway.services.subscriptions.openFor(userId) < count) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions of ${userId} opened`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -204,7 +205,8 @@ describe("a deployment's live page", () => {
     const { page, problems } = await open("live-dan");
     await page.goto(`/dashboard/deployments/${rows.deployment.id}`);
     await expectStatus(page, "RUNNING");
-    await subscriptionsOpen(1);
+    // budgetAlerts, deploymentUpdated(id) and trainingMetrics, all live before the job reports
+    await subscriptionsOpenFor("live-dan", 3);
 
     await callback(rows.job.id, rows.jobToken, "status", {
       status: "completed",
@@ -222,8 +224,8 @@ describe("budget alerts", () => {
     const { page, problems } = await open("live-eve");
     await page.goto("/dashboard");
     await page.getByTestId("deployment-row").waitFor();
-    const before = t.gateway.services.subscriptions.open;
-    await subscriptionsOpen(before >= 2 ? before : 2); // budgetAlerts and deploymentUpdated
+    // budgetAlerts and deploymentUpdated: live (confirmed by the bus) before anything is published
+    await subscriptionsOpenFor("live-eve", 2);
 
     await t.gateway.bus.publish(topics.userBudgetAlert("live-eve"), {
       deploymentId: rows.deployment.id,

@@ -127,10 +127,10 @@ class BatchingTest(ReporterTestCase):
         reporter.report({"loss": 1.0})
         self.assertTrue(reporter.flush(5))
         body = strict_loads(self.metric_posts()[0].body)
-        self.assertEqual(
-            body,
-            {"metrics": [{"step": 3, "loss": None, "learning_rate": None, "grad_norm": None, "elapsed_seconds": 13, "progress": 30.0}]},
-        )
+        # Every API key, always: what the trainer does not know is null, never missing.
+        expected = {key: None for key in mr.POINT_KEYS}
+        expected.update({"step": 3, "elapsed_seconds": 13, "progress": 30.0})
+        self.assertEqual(body, {"metrics": [expected]})
         self.assertEqual(reporter.rejected_points, 2)
 
     def test_a_big_batch_answered_413_is_split_and_fully_delivered(self) -> None:

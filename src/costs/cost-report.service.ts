@@ -1,0 +1,189 @@
+import type { DataSource } from "typeorm";
+import { In } from "typeorm";
+import { Deployment } from "../deployments/deployment.entity";
+import { ACTIVE_DEPLOYMENT_STATUSES } from "../deployments/deployment.enums";
+import { AppError, ErrorCode } from "../errors/app-error";
+import type { GpuType } from "../runpod/gpu-catalogue";
+import type { CostReport } from "./cost.types";
+import { percentOf, type Micros } from "./money";
+import { runningMicrosPerHour } from "./pricing";
+
+/** The longest range a report covers (its byDay has a row per day). */
+const MAX_RANGE_DAYS = 400;
+/** One unit of the API's money: 4 decimals of a dollar, in micro-dollars. */
+const UNIT = 100;
+
+/**
+ * Each deployment's cost in the range, prorated when its billing window straddles an edge: the window runs
+ * from creation to the last time its cost was brought up to date, and cost is taken as spread evenly over it.
+ * Per UTC day and per GPU type the same way. All in SQL over the user's deployments; `numeric` keeps it exact.
+ */
+const COSTS_SQL = `
+WITH windows AS (
+  SELECT d.id, d.gpu_type, d.gpu_count, d.actual_cost, d.uptime_seconds,
+         d.created_at AS s, GREATEST(d.created_at, COALESCE(d.last_observed_at, d.created_at)) AS e
+  FROM cloud_deployments d
+  WHERE d.user_id = $1 AND d.created_at < $3 AND COALESCE(d.last_observed_at, d.created_at) >= $2
+),
+shares AS (
+  SELECT w.*,
+         CASE WHEN w.e = w.s THEN (CASE WHEN w.s >= $2 AND w.s < $3 THEN 1 ELSE 0 END)::numeric
+              ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)))::numeric
+                   / EXTRACT(EPOCH FROM w.e - w.s)::numeric
+         END AS share
+  FROM windows w
+)
+SELECT 'deployment' AS kind, id::text AS key, (actual_cost * 1000000 * share)::text AS micros,
+       (uptime_seconds * gpu_count * share)::text AS gpu_seconds
+FROM shares WHERE share > 0
+UNION ALL
+SELECT 'day', to_char(day, 'YYYY-MM-DD'),
+       SUM(actual_cost * 1000000 *
+           CASE WHEN e = s THEN 1
+                ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(e, $3, day + interval '1 day') - GREATEST(s, $2, day)))::numeric
+                     / EXTRACT(EPOCH FROM e - s)::numeric END)::text,
+       NULL::text
+FROM shares
+CROSS JOIN LATERAL generate_series(
+  date_trunc('day', GREATEST(s, $2) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+  LEAST(e, $3 - interval '1 millisecond'),
+  interval '1 day') AS day
+WHERE share > 0
+GROUP BY day`;
+
+export class CostReportService {
+  constructor(private readonly db: DataSource) {}
+
+  async report(
+    userId: string,
+    from: Date | null | undefined,
+    to: Date | null | undefined,
+    now = new Date(),
+  ): Promise<CostReport> {
+    const end = to ?? now;
+    const start = from ?? new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), 1));
+    if (start.getTime() >= end.getTime()) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, "from: must be before to", { field: "from" });
+    }
+    if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, `to: a report covers at most ${MAX_RANGE_DAYS} days`, {
+        field: "to",
+      });
+    }
+    const rows = await this.db.query<
+      { kind: "deployment" | "day"; key: string; micros: string; gpu_seconds: string | null }[]
+    >(COSTS_SQL, [userId, start, end]);
+    const perDeployment = rows.filter((r) => r.kind === "deployment");
+    const perDay = rows.filter((r) => r.kind === "day").sort((a, b) => a.key.localeCompare(b.key));
+    const exact = perDeployment.map((r) => Number(r.micros));
+    const totalUnits = Math.round(exact.reduce((sum, v) => sum + v, 0) / UNIT);
+
+    const deployments = perDeployment.length
+      ? await this.db.getRepository(Deployment).findBy({ id: In(perDeployment.map((r) => r.key)) })
+      : [];
+    const byId = new Map(deployments.map((d) => [d.id, d]));
+    const deploymentUnits = apportion(exact, totalUnits);
+    const deploymentCosts = perDeployment
+      .map((row, i) => {
+        const deployment = byId.get(row.key)!;
+        return {
+          deployment,
+          costUsd: toUsd(deploymentUnits[i]),
+          budgetLimitUsd: deployment.budgetLimitUsd,
+          budgetUsedPercent: percentOf(deploymentUnits[i] * UNIT, deployment.budgetLimitMicros),
+        };
+      })
+      .sort(
+        (a, b) =>
+          b.costUsd - a.costUsd || b.deployment.createdAt.getTime() - a.deployment.createdAt.getTime(),
+      );
+
+    // By GPU type: the deployments' apportioned units summed, so this partition adds up to the total as well.
+    const gpu = new Map<GpuType, { units: number; gpuSeconds: number }>();
+    perDeployment.forEach((row, i) => {
+      const type = byId.get(row.key)!.gpuType;
+      const entry = gpu.get(type) ?? { units: 0, gpuSeconds: 0 };
+      entry.units += deploymentUnits[i];
+      entry.gpuSeconds += Number(row.gpu_seconds ?? 0);
+      gpu.set(type, entry);
+    });
+    const dayUnits = apportion(
+      perDay.map((r) => Number(r.micros)),
+      totalUnits,
+    );
+
+    const active = await this.db.getRepository(Deployment).find({
+      where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
+    });
+    const remaining = await this.remainingSeconds(active.map((d) => d.jobId));
+    let burnMicros = 0;
+    let stillToSpend = 0;
+    for (const d of active) {
+      const perHour = runningMicrosPerHour(d.costPerHourMicros ?? 0, {
+        volumeGb: d.config.volumeSizeGb,
+        containerGb: d.config.containerDiskGb,
+      });
+      burnMicros += perHour;
+      const left = remaining.get(d.jobId);
+      if (left !== undefined) {
+        stillToSpend += Math.max(
+          0,
+          Math.min((perHour * left) / 3600, d.budgetLimitMicros - d.actualCostMicros),
+        );
+      }
+    }
+
+    return {
+      from: start,
+      to: end,
+      totalUsd: toUsd(totalUnits),
+      activeBurnRateUsdPerHour: toUsd(Math.round(burnMicros / UNIT)),
+      projectedUsd: toUsd(totalUnits + Math.round(stillToSpend / UNIT)),
+      deployments: deploymentCosts,
+      byGpuType: [...gpu.entries()]
+        .map(([gpuType, v]) => ({
+          gpuType,
+          gpuHours: Math.round((v.gpuSeconds / 3600) * 10_000) / 10_000,
+          costUsd: toUsd(v.units),
+        }))
+        .sort((a, b) => b.costUsd - a.costUsd),
+      byDay: perDay.map((r, i) => ({ day: r.key, costUsd: toUsd(dayUnits[i]) })),
+    };
+  }
+
+  /** The remaining seconds each job's trainer last reported. */
+  private async remainingSeconds(jobIds: string[]): Promise<Map<string, number>> {
+    if (jobIds.length === 0) return new Map();
+    const rows = await this.db.query<{ job_id: string; remaining_seconds: number | null }[]>(
+      `SELECT DISTINCT ON (job_id) job_id, remaining_seconds FROM training_metrics
+       WHERE job_id = ANY($1::uuid[]) ORDER BY job_id, step DESC`,
+      [jobIds],
+    );
+    return new Map(
+      rows.filter((r) => r.remaining_seconds !== null).map((r) => [r.job_id, r.remaining_seconds!]),
+    );
+  }
+}
+
+const toUsd = (units: number): number => units / 10_000;
+
+/**
+ * Splits `totalUnits` whole units over items in proportion to their exact amounts (micro-dollars, fractional),
+ * by largest remainder: each item gets its floor, the units left go to the largest remainders. So every
+ * partition of a report (by deployment, by day) adds up to exactly the same total after rounding. Pure.
+ */
+export function apportion(exactMicros: readonly Micros[], totalUnits: number): number[] {
+  const exactUnits = exactMicros.map((m) => Math.max(0, m) / UNIT);
+  const sum = exactUnits.reduce((a, b) => a + b, 0);
+  if (sum === 0 || totalUnits <= 0) return exactUnits.map(() => 0);
+  const scaled = exactUnits.map((u) => (u * totalUnits) / sum);
+  const floors = scaled.map(Math.floor);
+  let left = totalUnits - floors.reduce((a, b) => a + b, 0);
+  const order = scaled.map((v, i) => [v - floors[i], i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    floors[i] += 1;
+    left -= 1;
+  }
+  return floors;
+}
