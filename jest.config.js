@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ["**/*.spec.ts"],
   testTimeout: 60000,
   globalSetup: "<rootDir>/test/global-setup.ts",
+  globalTeardown: "<rootDir>/test/global-teardown.ts",
   transform: {
     "^.+\\.ts$": [
       "@swc/jest",

@@ -198,9 +198,11 @@ const SEAM_WINDOW_MS = 60_000;
 
 /**
  * History first, then live points. The history is read page by page as the client consumes it, so a replay of a
- * million points holds one page in memory; live points that arrive meanwhile wait in a bounded list.
+ * million points holds one page in memory; live points that arrive meanwhile wait in a bounded list. A live
+ * point is the same point as a replayed row when both have the same step and the same commit timestamp; such
+ * repeats are dropped at the seam and for a while after it (a publication can trail its commit).
  */
-class MetricStream implements AsyncIterableIterator<TrainingMetric> {
+export class MetricStream implements AsyncIterableIterator<TrainingMetric> {
   private replaying: boolean;
   private page: TrainingMetric[] = [];
   private cursor: number;
@@ -223,6 +225,8 @@ class MetricStream implements AsyncIterableIterator<TrainingMetric> {
   /** A live point from the bus. */
   offer(event: MetricEvent): void {
     if (!this.replaying) {
+      // A point committed before the history was read can still be on its way from the bus after the seam.
+      if (this.recent.size > 0 && this.recent.delete(pointKey(event.step, event.recordedAt))) return;
       this.live.push(toMetric(event));
       return;
     }
@@ -254,9 +258,10 @@ class MetricStream implements AsyncIterableIterator<TrainingMetric> {
       // The seam, synchronous: nothing published can slip in between the last history row and the first live one.
       this.replaying = false;
       for (const event of this.waiting.splice(0)) {
-        if (!this.recent.has(pointKey(event.step, event.recordedAt))) this.live.push(toMetric(event));
+        if (!this.recent.delete(pointKey(event.step, event.recordedAt))) this.live.push(toMetric(event));
       }
-      this.recent.clear();
+      // The replayed rows stay known a little longer: their publications may still be in flight.
+      setTimeout(() => this.recent.clear(), SEAM_WINDOW_MS / 2).unref();
     }
     return this.live.next();
   }
@@ -265,6 +270,7 @@ class MetricStream implements AsyncIterableIterator<TrainingMetric> {
     this.replaying = false;
     this.page = [];
     this.waiting.length = 0;
+    this.recent.clear();
     return this.live.return();
   }
 

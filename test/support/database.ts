@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { PGlite } from "@electric-sql/pglite";
 import { Client } from "pg";
 import { openDatabase, openPglite, type Database } from "../../src/db/data-source";
-import { TEMPLATE_DATABASE, withDatabase } from "./database-url";
+import { templateDatabase, testDatabaseName, withDatabase } from "./database-url";
 
 /** Where a test's database lives: a fresh PostgreSQL database, or a fresh PGlite. `drop` removes it. */
 export type TestDatabaseTarget = (
@@ -26,8 +26,8 @@ export async function freshDatabase(): Promise<TestDatabaseTarget> {
   const serverUrl = process.env.DATABASE_URL;
   let target: TestDatabaseTarget;
   if (serverUrl) {
-    const name = `traingate_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-    await adminQuery(serverUrl, `CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`);
+    const name = testDatabaseName(randomBytes(4).toString("hex"));
+    await adminQuery(serverUrl, `CREATE DATABASE "${name}" TEMPLATE "${templateDatabase()}"`);
     target = {
       databaseUrl: withDatabase(serverUrl, name),
       drop: async () => {
