@@ -178,6 +178,28 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
   });
 });
 
+describe("/metrics", () => {
+  it("exposes Prometheus counters of the callbacks, the points ingested and the gateway's state", async () => {
+    const rows = await newDeployment(db, "prom-user");
+    await post(rows, "metrics", { metrics: [point(1), point(2), point(3)] });
+    await post(rows, "metrics", point(4), "wrong-token");
+    const res = await fetch(`${t.url}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/^traingate_metric_points_ingested_total (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(
+      value(/^traingate_pod_callbacks_total\{route="metrics",status="200"\} (\d+)$/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value(/^traingate_pod_callbacks_total\{route="metrics",status="401"\} (\d+)$/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value(/^traingate_deployments\{status="RUNNING"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^traingate_subscriptions_open \d+$/m);
+    expect(text).toMatch(/^traingate_process_resident_memory_bytes \d+/m);
+  });
+});
+
 describe("the per-job rate limit", () => {
   it("answers 429 with Retry-After past the job's rate", async () => {
     const limited = await startTestGateway({

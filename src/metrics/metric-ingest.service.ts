@@ -10,6 +10,8 @@ export interface IngestOptions {
   maxQueuedPoints?: number;
   /** Rows one write takes at most. */
   maxRowsPerWrite?: number;
+  /** Told after every committed write (for /metrics). */
+  onCommitted?: (points: number, seconds: number) => void;
 }
 
 /** The queue is full: the caller should answer 503 and let the trainer retry later. */
@@ -74,6 +76,7 @@ export class MetricIngestService {
   private writing = false;
   private readonly maxQueuedPoints: number;
   private readonly maxRowsPerWrite: number;
+  private readonly onCommitted?: (points: number, seconds: number) => void;
 
   constructor(
     private readonly db: DataSource,
@@ -83,6 +86,7 @@ export class MetricIngestService {
   ) {
     this.maxQueuedPoints = options.maxQueuedPoints ?? 50_000;
     this.maxRowsPerWrite = options.maxRowsPerWrite ?? 5_000;
+    this.onCommitted = options.onCommitted;
   }
 
   /** Resolves once the points are committed (and then published). */
@@ -128,6 +132,7 @@ export class MetricIngestService {
       for (const point of points) byKey.set(`${jobId}:${point.step}`, { ...point, jobId });
     }
     const rows = [...byKey.values()];
+    const started = process.hrtime.bigint();
     let stamped: { job_id: string; step: number; recorded_at: Date }[];
     try {
       stamped = await this.db.transaction(async (tx) => {
@@ -148,6 +153,7 @@ export class MetricIngestService {
       for (const pending of batch) pending.reject(error);
       return;
     }
+    this.onCommitted?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
     for (const pending of batch) pending.resolve();
     await this.publish(rows, stamped);
   }

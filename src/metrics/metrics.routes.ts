@@ -8,6 +8,8 @@ import { PayloadError, parseMetricsBody, parseStatusBody } from "./metric-payloa
 import type { JobAccess, JobAccessCache } from "./job-access";
 
 export interface MetricsRouteOptions {
+  /** Told the outcome of every callback (for /metrics). */
+  onAnswer?: (route: "metrics" | "status", status: number) => void;
   /** Requests per second one job may make (per replica), sustained. */
   ratePerSecond?: number;
   /** Requests one job may make in a burst. */
@@ -29,6 +31,14 @@ export function metricsRouter(deps: {
   const router = express.Router();
   const limiter = new PerJobRateLimiter(deps.options?.ratePerSecond ?? 20, deps.options?.burst ?? 40);
 
+  const onAnswer = deps.options?.onAnswer;
+  if (onAnswer) {
+    router.use((req: Request, res: Response, next: NextFunction) => {
+      const route = req.path.endsWith("/status") ? "status" : "metrics";
+      res.on("finish", () => onAnswer(route, res.statusCode));
+      next();
+    });
+  }
   router.use(express.json({ limit: "256kb", type: () => true }));
 
   /** The job behind the bearer token, or a 401 answered. */

@@ -52,6 +52,7 @@ import { UserService } from "../users/user.service";
 import { formatError } from "./format-error";
 import { createLoaders } from "./loaders";
 import { createLogger } from "./logger";
+import { createGatewayMetrics } from "./prometheus";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 import { buildGatewaySchema, type ResolverInstances } from "./schema";
 import { SubscriptionResolver } from "./subscription.resolver";
@@ -187,6 +188,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     config.watchdogIntervalMs,
   );
   const jobs = new TrainingJobService(ds);
+  // The gauges read the services at scrape time, so the registry can exist before them.
+  const prometheus = createGatewayMetrics({
+    db: ds,
+    openSubscriptions: () => services.subscriptions.open,
+    ingestBacklog: () => services.ingest.backlog,
+  });
   const services: Services = {
     users: new UserService(ds),
     secrets,
@@ -197,7 +204,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     gpuOffers,
     jobs,
     metricQueries: new MetricQueryService(ds),
-    ingest: new MetricIngestService(ds, bus, logger.child({ component: "ingest" }), options.ingest),
+    ingest: new MetricIngestService(ds, bus, logger.child({ component: "ingest" }), {
+      onCommitted: (points, seconds) => {
+        prometheus.pointsIngested.inc(points);
+        prometheus.ingestWriteSeconds.observe(seconds);
+      },
+      ...options.ingest,
+    }),
     jobAccess: new JobAccessCache(ds),
     subscriptions: new SubscriptionService(ds, bus, jobs, deploymentQueries, options.subscriptions),
     costReports: new CostReportService(ds),
@@ -210,6 +223,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       { name: "budget-watchdog", intervalMs: config.watchdogIntervalMs, run: () => watchdog.tick() },
     ],
     logger.child({ component: "background" }),
+    (task, outcome) => prometheus.backgroundRuns.inc({ task, outcome }),
   );
   const resolvers: ResolverInstances = new Map<Parameters<ResolverInstances["set"]>[0], object>([
     [UserResolver, new UserResolver(services.users)],
@@ -257,6 +271,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.setHeader("content-type", prometheus.registry.contentType);
+    res.send(await prometheus.registry.metrics());
   });
   app.get("/readyz", async (_req, res) => {
     const [database, pubsub] = await Promise.all([
@@ -329,7 +347,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ingest: services.ingest,
       deployments,
       logger: logger.child({ component: "callbacks" }),
-      options: options.metricsRoutes,
+      options: {
+        onAnswer: (route, status) => prometheus.callbacks.inc({ route, status: String(status) }),
+        ...options.metricsRoutes,
+      },
     }),
   );
 

@@ -20,6 +20,8 @@ export class BackgroundWorker {
     private readonly leader: LeaderLock,
     private readonly tasks: readonly BackgroundTask[],
     private readonly logger: Logger,
+    /** Told how every run ended (for /metrics). */
+    private readonly onRun?: (task: string, outcome: "done" | "failed" | "not-leader") => void,
   ) {}
 
   start(): void {
@@ -37,10 +39,15 @@ export class BackgroundWorker {
     if (inFlight || this.stopped) return inFlight ?? Promise.resolve();
     const run = (async () => {
       try {
-        if (!(await this.leader.isLeader())) return;
+        if (!(await this.leader.isLeader())) {
+          this.onRun?.(task.name, "not-leader");
+          return;
+        }
         const result = await task.run();
+        this.onRun?.(task.name, "done");
         this.logger.debug({ task: task.name, result }, "background task done");
       } catch (error) {
+        this.onRun?.(task.name, "failed");
         this.logger.error(
           { task: task.name, err: error instanceof Error ? error.message : String(error) },
           "background task failed",
