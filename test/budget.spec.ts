@@ -201,7 +201,10 @@ describe("two replicas and a restart in the middle", () => {
         return r.status === DeploymentStatus.STOPPED && r;
       }, "the deployment to stop");
       expect(row).toMatchObject({ status: "STOPPED", stopReason: "BUDGET_EXCEEDED" });
-      const thresholds = (await alertsOf(survivor, d.id)).map((a) => a.threshold_percent);
+      const thresholds = await eventually(async () => {
+        const raised = (await alertsOf(survivor, d.id)).map((a) => a.threshold_percent);
+        return raised.includes(100) && raised;
+      }, "the STOPPED alert");
       expect(thresholds).toEqual([50, 80, 90, 95, 100]);
       const terminations = first.sim.requests.filter(
         (r) => r.fields.includes("podTerminate") && (r.variables as { podId?: string }).podId === d.podId,

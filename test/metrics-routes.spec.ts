@@ -294,6 +294,7 @@ describe("when the database goes away", () => {
     const gone = await startTestGateway();
     try {
       const rows = await newDeployment(gone.gateway.db.dataSource, "db-user");
+      await gone.gql("db-user", `{ me { id } }`); // the user is known (cached) before the database goes
       const send = (step: number) =>
         fetch(`${gone.url}/api/training/jobs/${rows.job.id}/metrics`, {
           method: "POST",
@@ -307,6 +308,13 @@ describe("when the database goes away", () => {
       expect(res.status).toBe(503);
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
       expect((await fetch(`${gone.url}/readyz`)).status).toBe(503);
+      // GraphQL says as much without the cause, and the log finds the cause by the request id.
+      const query = await gone.gql("db-user", `{ trainingConfigs { id } }`);
+      expect(query.errors?.[0].message).toMatch(/^Internal server error \(request [\w-]+\)$/);
+      const requestId = String(query.errors?.[0].extensions?.requestId);
+      expect(
+        gone.logs.lines.some((line) => line.includes(requestId) && line.includes("unexpected error")),
+      ).toBe(true);
     } finally {
       await gone.close().catch(() => undefined);
     }

@@ -154,9 +154,12 @@ export class CostReportService {
   /** The remaining seconds each job's trainer last reported. */
   private async remainingSeconds(jobIds: string[]): Promise<Map<string, number>> {
     if (jobIds.length === 0) return new Map();
+    // The latest point of each job by one backward index probe (see MetricQueryService.latest).
     const rows = await this.db.query<{ job_id: string; remaining_seconds: number | null }[]>(
-      `SELECT DISTINCT ON (job_id) job_id, remaining_seconds FROM training_metrics
-       WHERE job_id = ANY($1::uuid[]) ORDER BY job_id, step DESC`,
+      `SELECT j.id AS job_id,
+              (SELECT m.remaining_seconds FROM training_metrics m WHERE m.job_id = j.id ORDER BY m.step DESC LIMIT 1)
+                AS remaining_seconds
+       FROM unnest($1::uuid[]) AS j(id)`,
       [jobIds],
     );
     return new Map(

@@ -1,4 +1,4 @@
-import { In, MoreThan, type DataSource } from "typeorm";
+import { MoreThan, type DataSource } from "typeorm";
 import { badInput } from "../errors/app-error";
 import { lttb } from "./downsample";
 import { TrainingMetric } from "./training-metric.entity";
@@ -51,45 +51,63 @@ export class MetricQueryService {
       [jobId, after],
     );
     if (bounds.first === null || bounds.last === null) return [];
-    const repo = this.db.getRepository(TrainingMetric);
-    let rows: TrainingMetric[];
-    if (bounds.last - bounds.first + 1 <= candidates) {
-      // Steps are integers: a span this short holds at most this many rows.
-      rows = await repo.find({ where: { jobId, step: MoreThan(after) }, order: { step: "ASC" } });
-    } else {
-      const ids: { step: number }[] = await this.db.query(
-        `SELECT DISTINCT m.step FROM generate_series(0, $4::int - 1) AS g(i)
-         CROSS JOIN LATERAL (
-           SELECT step FROM training_metrics
-           WHERE job_id = $1 AND step >= $2::int + floor(g.i::numeric * ($3::int - $2::int + 1) / $4::int)::int
-           ORDER BY step LIMIT 1
-         ) AS m`,
-        [jobId, bounds.first, bounds.last, candidates],
-      );
-      const steps = [...new Set([...ids.map((r) => r.step), bounds.last])];
-      rows = await repo.find({ where: { jobId, step: In(steps) }, order: { step: "ASC" } });
-    }
-    if (rows.length <= maxPoints) return rows;
+    // First the curve alone (step and loss), then whole rows only for the points kept.
+    type Sample = { step: number; loss: number | null; eval_loss: number | null };
+    const samples =
+      bounds.last - bounds.first + 1 <= candidates
+        ? // Steps are integers: a span this short holds at most this many rows.
+          await this.db.query<Sample[]>(
+            `SELECT step, loss, eval_loss FROM training_metrics WHERE job_id = $1 AND step > $2 ORDER BY step`,
+            [jobId, after],
+          )
+        : await this.db.query<Sample[]>(
+            `SELECT DISTINCT ON (c.step) c.step, c.loss, c.eval_loss FROM (
+               SELECT m.* FROM generate_series(0, $4::int - 1) AS g(i)
+               CROSS JOIN LATERAL (
+                 SELECT step, loss, eval_loss FROM training_metrics
+                 WHERE job_id = $1 AND step >= $2::int + floor(g.i::numeric * ($3::int - $2::int + 1) / $4::int)::int
+                 ORDER BY step LIMIT 1
+               ) AS m
+               UNION ALL -- the last point always counts
+               SELECT step, loss, eval_loss FROM training_metrics WHERE job_id = $1 AND step = $3::int
+             ) AS c
+             ORDER BY c.step`,
+            [jobId, bounds.first, bounds.last, candidates],
+          );
+    if (samples.length === 0) return [];
     let lastY = 0;
-    const ys = rows.map((r) => (lastY = r.loss ?? r.evalLoss ?? lastY));
-    return lttb(
-      rows.map((r) => r.step),
-      ys,
-      maxPoints,
-    ).map((i) => rows[i]);
+    const kept =
+      samples.length <= maxPoints
+        ? samples.map((sample) => sample.step)
+        : lttb(
+            samples.map((sample) => sample.step),
+            samples.map((sample) => (lastY = sample.loss ?? sample.eval_loss ?? lastY)),
+            maxPoints,
+          ).map((i) => samples[i].step);
+    return this.db
+      .getRepository(TrainingMetric)
+      .createQueryBuilder("m")
+      .where("m.job_id = :jobId AND m.step = ANY(:steps)", { jobId, steps: kept })
+      .orderBy("m.step", "ASC")
+      .getMany();
   }
 
   /** The point with the highest step of each job. */
   async latest(jobIds: readonly string[]): Promise<Map<string, TrainingMetric>> {
     if (jobIds.length === 0) return new Map();
+    // One backward index probe per job (the primary key is (job_id, step)): a job with a million points costs
+    // what one with ten does. DISTINCT ON … ORDER BY would sort every point of every job instead.
+    const tops = await this.db.query<{ job_id: string; step: number | null }[]>(
+      `SELECT j.id AS job_id,
+              (SELECT m.step FROM training_metrics m WHERE m.job_id = j.id ORDER BY m.step DESC LIMIT 1) AS step
+       FROM unnest($1::uuid[]) AS j(id)`,
+      [[...new Set(jobIds)]],
+    );
+    const found = tops.filter((t): t is { job_id: string; step: number } => t.step !== null);
+    if (found.length === 0) return new Map();
     const rows = await this.db
       .getRepository(TrainingMetric)
-      .createQueryBuilder("m")
-      .distinctOn(["m.job_id"])
-      .where("m.job_id IN (:...jobIds)", { jobIds })
-      .orderBy("m.job_id")
-      .addOrderBy("m.step", "DESC")
-      .getMany();
+      .findBy(found.map((t) => ({ jobId: t.job_id, step: t.step })));
     return new Map(rows.map((row) => [row.jobId, row]));
   }
 }

@@ -14,7 +14,8 @@ export interface EventBus {
   publish<T>(topic: Topic<T>, payload: T): Promise<void>;
   /**
    * Calls `handler` for every payload published on `topic` from the moment the returned promise resolves
-   * until the returned function is called. Resolving only once the subscription is live is what lets a
+   * until the returned function is called. Every listener of a topic may be handed the same payload object:
+   * treat it as read-only. Resolving only once the subscription is live is what lets a
    * subscriber read history after subscribing without a gap.
    */
   listen<T>(topic: Topic<T>, handler: (payload: T) => void): Promise<Unlisten>;

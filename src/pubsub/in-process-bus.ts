@@ -1,8 +1,9 @@
 import type { EventBus, Topic, Unlisten } from "./event-bus";
 
 /**
- * The embedded mode's bus: one process, no network. Payloads are cloned through JSON so that subscribers see
- * exactly what they would see through Redis.
+ * The embedded mode's bus: one process, no network. A payload goes through JSON once, so that subscribers see
+ * exactly what they would see through Redis, and every subscriber of a topic gets that same object (as with
+ * graphql-redis-subscriptions): listeners must treat payloads as read-only.
  */
 export class InProcessEventBus implements EventBus {
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
@@ -10,8 +11,8 @@ export class InProcessEventBus implements EventBus {
   publish<T>(topic: Topic<T>, payload: T): Promise<void> {
     const handlers = this.handlers.get(topic);
     if (handlers && handlers.size > 0) {
-      const wire = JSON.stringify(payload);
-      for (const handler of [...handlers]) handler(JSON.parse(wire));
+      const shared: unknown = JSON.parse(JSON.stringify(payload));
+      for (const handler of [...handlers]) handler(shared);
     }
     return Promise.resolve();
   }

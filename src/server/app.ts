@@ -1,18 +1,20 @@
 import "reflect-metadata";
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import type { PGlite } from "@electric-sql/pglite";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { GraphQLError, OperationTypeNode, type GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from "../auth/jwt";
-import type { GatewayContext } from "../auth/context";
+import type { GatewayContext, Loaders } from "../auth/context";
 import { describeConfig, type Config } from "../config/env";
 import { ErrorCode } from "../errors/app-error";
 import { BudgetWatchdog } from "../costs/budget-watchdog";
@@ -38,7 +40,7 @@ import { TrainingJobService } from "../jobs/training-job.service";
 import { MetricQueryService } from "../metrics/metric-query.service";
 import { JobAccessCache } from "../metrics/job-access";
 import { MetricIngestService, type IngestOptions } from "../metrics/metric-ingest.service";
-import { metricsRouter, type MetricsRouteOptions } from "../metrics/metrics.routes";
+import { CallbackHandler, type CallbackOptions } from "../metrics/callback-handler";
 import { SubscriptionService, type SubscriptionOptions } from "./subscription.service";
 import { createEventBus } from "../pubsub/create-event-bus";
 import type { EventBus } from "../pubsub/event-bus";
@@ -49,7 +51,8 @@ import { TrainingConfigResolver } from "../training-configs/training-config.reso
 import { TrainingConfigService } from "../training-configs/training-config.service";
 import { UserResolver } from "../users/user.resolver";
 import { UserService } from "../users/user.service";
-import { formatError } from "./format-error";
+import { formatError, INTERNAL_MESSAGE } from "./format-error";
+import { unwrapResolverError } from "@apollo/server/errors";
 import { createLoaders } from "./loaders";
 import { createLogger } from "./logger";
 import { createGatewayMetrics } from "./prometheus";
@@ -71,7 +74,7 @@ export interface GatewayOptions {
   /** Options of the built-in simulator when RUNPOD_SIMULATOR=true. */
   simulator?: RunpodSimulatorOptions;
   ingest?: IngestOptions;
-  metricsRoutes?: MetricsRouteOptions;
+  metricsRoutes?: CallbackOptions;
   subscriptions?: SubscriptionOptions;
 }
 
@@ -110,9 +113,6 @@ export interface Gateway {
   /** Stops accepting, drains requests and sockets, then closes the bus and the database. */
   close(): Promise<void>;
 }
-
-/** Per-request values that outlive the Express handler's frame: error formatting reads the request id. */
-const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
 /** Wires every part of the gateway together. Nothing listens until `listen`. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
@@ -242,9 +242,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   /** The context of one operation, from the `Authorization` value it came with. */
   const contextFor = async (authorization: string | undefined, requestId: string, cache: boolean) => {
+    // Loaders are made on first use: most subscriptions (and many queries) never resolve a relation.
+    let loaders: Loaders | undefined;
     const context: GatewayContext = {
       requestId,
-      loaders: createLoaders(ds, services.metricQueries, { cache }),
+      get loaders() {
+        return (loaders ??= createLoaders(ds, services.metricQueries, { cache }));
+      },
       subscriptions: services.subscriptions,
     };
     const principal = await authenticate(verifyToken, authorization);
@@ -260,13 +264,29 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", true);
-  const httpServer = createServer(app);
+  const callbacks = new CallbackHandler(
+    {
+      access: services.jobAccess,
+      ingest: services.ingest,
+      deployments,
+      logger: logger.child({ component: "callbacks" }),
+    },
+    {
+      onAnswer: (route, status) => prometheus.callbacks.inc({ route, status: String(status) }),
+      ...options.metricsRoutes,
+    },
+  );
+  // The pods' callbacks are served before Express sees the request (see CallbackHandler); the rest is Express's.
+  const httpServer = createServer((req, res) => {
+    if (!callbacks.handle(req, res)) app(req, res);
+  });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const incoming = req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
     res.setHeader("x-request-id", requestId);
-    requestScope.run({ requestId }, next);
+    res.locals.requestId = requestId;
+    next();
   });
 
   app.get("/healthz", (_req, res) => {
@@ -309,8 +329,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     includeStacktraceInErrorResponses: false,
     validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
     parseOptions: { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens },
-    formatError: (formatted, error) =>
-      formatError(formatted, error, logger, requestScope.getStore()?.requestId),
+    // Unexpected errors are logged, and given the request id, by the plugin below, which knows the request.
+    formatError: (formatted, error) => formatError(formatted, error),
     logger: {
       debug: (message: string) => logger.debug(message),
       info: (message: string) => logger.info(message),
@@ -321,6 +341,38 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       { serverWillStart: () => Promise.resolve({ drainServer: () => wsCleanup.dispose() }) },
+      {
+        requestDidStart: () =>
+          Promise.resolve({
+            didEncounterErrors: ({ errors, contextValue }) => {
+              for (const error of errors) {
+                const original = unwrapResolverError(error);
+                if (formatError(error.toJSON(), error).message === INTERNAL_MESSAGE) {
+                  logger.error(
+                    { err: original, requestId: contextValue.requestId, path: error.path },
+                    "unexpected error",
+                  );
+                }
+              }
+              return Promise.resolve();
+            },
+            willSendResponse: ({ response, contextValue }) => {
+              if (response.body.kind === "single") {
+                for (const error of response.body.singleResult.errors ?? []) {
+                  if (error.message === INTERNAL_MESSAGE) {
+                    Object.assign(error, {
+                      message: `${INTERNAL_MESSAGE} (request ${contextValue.requestId})`,
+                      extensions: { ...error.extensions, requestId: contextValue.requestId },
+                    });
+                  }
+                }
+              }
+              return Promise.resolve();
+            },
+          }),
+      },
+      // No HTTP caching of GraphQL answers is offered, so the per-field cache-control bookkeeping is skipped.
+      ApolloServerPluginCacheControlDisabled(),
       {
         // A subscription sent over HTTP would fail deep inside execution; say plainly where subscriptions live.
         requestDidStart: () =>
@@ -341,25 +393,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await apollo.start();
 
   app.use(
-    "/api/training/jobs",
-    metricsRouter({
-      access: services.jobAccess,
-      ingest: services.ingest,
-      deployments,
-      logger: logger.child({ component: "callbacks" }),
-      options: {
-        onAnswer: (route, status) => prometheus.callbacks.inc({ route, status: String(status) }),
-        ...options.metricsRoutes,
-      },
-    }),
-  );
-
-  app.use(
     "/graphql",
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
-      context: ({ req }) =>
-        contextFor(req.header("authorization"), requestScope.getStore()?.requestId ?? randomUUID(), true),
+      context: ({ req, res }) =>
+        contextFor(req.header("authorization"), String(res.locals.requestId ?? randomUUID()), true),
     }),
   );
 
@@ -375,7 +413,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ) => {
       const status = error.status ?? 500;
       if (status >= 500)
-        logger.error({ err: error, requestId: requestScope.getStore()?.requestId }, "request failed");
+        logger.error({ err: error, requestId: res.locals.requestId as string | undefined }, "request failed");
       res.status(status).json({
         error:
           error.type === "entity.too.large"

@@ -5,6 +5,9 @@ import { AppError, ErrorCode } from "../errors/app-error";
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
+/** What an unexpected error says; the request id is added where the caller knows it. */
+export const INTERNAL_MESSAGE = "Internal server error";
+
 /** Codes graphql-js and Apollo use for a request that is wrong in itself; all are the caller's input. */
 const REQUEST_ERROR_CODES = new Set([
   "GRAPHQL_PARSE_FAILED",
@@ -23,7 +26,7 @@ const REQUEST_ERROR_CODES = new Set([
 export function formatError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  logger: Logger,
+  logger?: Logger,
   requestId?: string,
 ): GraphQLFormattedError {
   const original = unwrapResolverError(error);
@@ -61,11 +64,13 @@ export function formatError(
       extensions: { code: ErrorCode.BAD_USER_INPUT },
     };
   }
-  logger.error({ err: original, requestId, path: formatted.path }, "unexpected error");
+  logger?.error({ err: original, requestId, path: formatted.path }, "unexpected error");
   return {
     ...base,
-    message: `Internal server error${requestId ? ` (request ${requestId})` : ""}`,
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
+    message: requestId ? `${INTERNAL_MESSAGE} (request ${requestId})` : INTERNAL_MESSAGE,
+    extensions: requestId
+      ? { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId }
+      : { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
 }
 

@@ -187,9 +187,21 @@ export class SubscriptionService {
   }
 }
 
-/** A stored or published point as the GraphQL type. */
+/** Published points as GraphQL values, one per published point however many subscriptions deliver it. */
+const asMetric = new WeakMap<MetricEvent, TrainingMetric>();
+
+/**
+ * A stored or published point as the GraphQL type. Subscriptions to one job share the bus's event object, and
+ * so the value made from it: executions of the same document over the same value can then be shared too
+ * (see `sharedExecution`).
+ */
 export function toMetric(event: MetricEvent): TrainingMetric {
-  return Object.assign(new TrainingMetric(), { ...event, recordedAt: new Date(event.recordedAt) });
+  let metric = asMetric.get(event);
+  if (!metric) {
+    metric = Object.assign(new TrainingMetric(), { ...event, recordedAt: new Date(event.recordedAt) });
+    asMetric.set(event, metric);
+  }
+  return metric;
 }
 
 const pointKey = (step: number, recordedAt: Date | string) => `${step}@${new Date(recordedAt).getTime()}`;

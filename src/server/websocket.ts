@@ -4,8 +4,10 @@ import {
   parse,
   specifiedRules,
   validate,
+  type DocumentNode,
   type ExecutionArgs,
   type GraphQLSchema,
+  type ValidationRule,
 } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
@@ -13,6 +15,7 @@ import { WebSocketServer } from "ws";
 import type { GatewayContext } from "../auth/context";
 import type { TokenVerifier } from "../auth/jwt";
 import { formatError } from "./format-error";
+import { subscribeShared } from "./shared-execution";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 
 export interface WebSocketOptions {
@@ -38,12 +41,14 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
     maxPayload: 1024 * 1024,
   });
   const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
+  const documents = new DocumentCache(options.schema, rules);
   const format = (errors: readonly GraphQLError[]) =>
     errors.map((error) => formatError(error.toJSON(), error, options.logger));
 
   const cleanup = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
+      subscribe: subscribeShared,
       // Returning false closes the socket with 4403 Forbidden, as API.md promises for a missing or bad token.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
@@ -61,14 +66,8 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens });
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError("the query could not be parsed")];
-        }
-        const errors = validate(options.schema, document, rules);
-        if (errors.length > 0) return errors;
+        const { document, errors } = documents.get(payload.query);
+        if (errors.length > 0 || !document) return errors;
         const args: ExecutionArgs = {
           schema: options.schema,
           document,
@@ -92,4 +91,36 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Parsed and validated documents by query text. A dashboard's ten thousand subscriptions send the same few
+ * documents: each is parsed and validated once, and all subscriptions share one AST (which graphql-js keeps for
+ * as long as a subscription lives). Bounded: the oldest entry goes when it is full.
+ */
+class DocumentCache {
+  private readonly entries = new Map<string, { document?: DocumentNode; errors: readonly GraphQLError[] }>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly rules: readonly ValidationRule[],
+    private readonly maxEntries = 500,
+  ) {}
+
+  get(query: string): { document?: DocumentNode; errors: readonly GraphQLError[] } {
+    const hit = this.entries.get(query);
+    if (hit) return hit;
+    let entry: { document?: DocumentNode; errors: readonly GraphQLError[] };
+    try {
+      const document = parse(query, { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens });
+      entry = { document, errors: validate(this.schema, document, this.rules) };
+    } catch (error) {
+      entry = {
+        errors: [error instanceof GraphQLError ? error : new GraphQLError("the query could not be parsed")],
+      };
+    }
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(query, entry);
+    return entry;
+  }
 }

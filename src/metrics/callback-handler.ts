@@ -1,0 +1,229 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { bearerToken } from "../auth/jwt";
+import type { DeploymentService } from "../deployments/deployment.service";
+import { JobStatus } from "../jobs/training-job.enums";
+import type { JobAccessCache } from "./job-access";
+import { IngestBusyError, type MetricIngestService } from "./metric-ingest.service";
+import { PayloadError, parseMetricsBody, parseStatusBody } from "./metric-payload";
+
+export interface CallbackOptions {
+  /** Requests per second one job may make (per replica), sustained. */
+  ratePerSecond?: number;
+  /** Requests one job may make in a burst. */
+  burst?: number;
+  /** Told the outcome of every callback (for /metrics). */
+  onAnswer?: (route: CallbackRoute, status: number) => void;
+}
+
+export type CallbackRoute = "metrics" | "status";
+
+const MAX_BODY_BYTES = 256 * 1024;
+const PATH = /^\/api\/training\/jobs\/([^/?#]+)\/(metrics|status)\/?(?:\?.*)?$/;
+
+/**
+ * The pod callbacks (API.md "Pod callbacks (REST)"): `POST /api/training/jobs/:jobId/metrics` and `/status`,
+ * authorised by the job's own token, with every status code of API.md's table; a 200 means the points are
+ * committed.
+ *
+ * Served straight from `node:http`, ahead of Express: a busy gateway takes thousands of these a second, and
+ * Express's routing, body parsing and request scope cost more CPU than the work itself (bench/README.md).
+ * `handle` answers false for any other request, which then goes to Express.
+ */
+export class CallbackHandler {
+  private readonly limiter: PerJobRateLimiter;
+
+  constructor(
+    private readonly deps: {
+      access: JobAccessCache;
+      ingest: MetricIngestService;
+      deployments: DeploymentService;
+      logger: Logger;
+    },
+    private readonly options: CallbackOptions = {},
+  ) {
+    this.limiter = new PerJobRateLimiter(options.ratePerSecond ?? 20, options.burst ?? 40);
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== "POST" || !req.url?.startsWith("/api/training/jobs/")) return false;
+    const match = PATH.exec(req.url);
+    if (!match) return false;
+    const route = match[2] as CallbackRoute;
+    if (this.options.onAnswer) {
+      const onAnswer = this.options.onAnswer;
+      res.once("finish", () => onAnswer(route, res.statusCode));
+    }
+    this.serve(req, res, decodeURIComponent(match[1]), route).catch((error: unknown) =>
+      this.fail(res, route, error),
+    );
+    return true;
+  }
+
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    jobId: string,
+    route: CallbackRoute,
+  ): Promise<void> {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      req.resume();
+      return send(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
+    }
+    const raw = await readBody(req);
+    if (raw === undefined) return send(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
+
+    const access = await this.deps.access.authorize(jobId, bearerToken(req.headers.authorization));
+    if (!access) return send(res, 401, { error: "unauthorized" });
+    const retryAfter = this.limiter.take(access.jobId);
+    if (retryAfter > 0)
+      return send(
+        res,
+        429,
+        { error: "too many requests for this job" },
+        { "retry-after": String(retryAfter) },
+      );
+
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch (error) {
+      return send(res, 400, { error: `malformed JSON: ${(error as Error).message}`, field: "body" });
+    }
+
+    if (route === "metrics") {
+      if (access.finished) return send(res, 409, { error: "job is finished" });
+      let points;
+      try {
+        points = parseMetricsBody(body);
+      } catch (error) {
+        if (error instanceof PayloadError)
+          return send(res, 400, { error: error.message, field: error.field });
+        throw error;
+      }
+      await this.deps.ingest.submit(access.jobId, points);
+      if (access.jobStatus === JobStatus.PENDING) {
+        // Points prove the trainer runs, even when its "running" report was lost.
+        this.deps.access.invalidate(access.jobId);
+        await this.deps.deployments.signal(access.deploymentId, { type: "JOB_REPORTED", status: "running" });
+      }
+      return send(res, 200, { status: "ok", accepted: points.length, stop: access.stop });
+    }
+
+    let report;
+    try {
+      report = parseStatusBody(body);
+    } catch (error) {
+      if (error instanceof PayloadError) return send(res, 400, { error: error.message, field: error.field });
+      throw error;
+    }
+    if (access.finished) return send(res, 409, { error: "job is finished" });
+    this.deps.access.invalidate(access.jobId);
+    const jobExtra: { artifactUri?: string; errorMessage?: string } = {};
+    if (report.artifactUri) jobExtra.artifactUri = report.artifactUri;
+    if (report.message && (report.status === "failed" || report.status === "stopped"))
+      jobExtra.errorMessage = report.message;
+    await this.deps.deployments.signal(
+      access.deploymentId,
+      { type: "JOB_REPORTED", status: report.status },
+      report.status === "failed" && report.message ? { errorMessage: report.message } : {},
+      jobExtra,
+    );
+    await this.deps.deployments.recordEvent(access.deploymentId, "job.reported", {
+      status: report.status,
+      ...(report.artifactUri ? { artifactUri: report.artifactUri } : {}),
+    });
+    const fresh = await this.deps.access.authorize(access.jobId, bearerToken(req.headers.authorization));
+    return send(res, 200, { status: "ok", stop: fresh?.stop ?? true });
+  }
+
+  private fail(res: ServerResponse, route: CallbackRoute, error: unknown): void {
+    if (res.headersSent) return;
+    if (error instanceof IngestBusyError) {
+      send(res, 503, { error: "busy: retry shortly" }, { "retry-after": "1" });
+    } else if (isDatabaseUnavailable(error)) {
+      this.deps.logger.warn(
+        { err: (error as Error).message, route },
+        "database unreachable for a pod callback",
+      );
+      send(res, 503, { error: "database unavailable: nothing was stored, retry" }, { "retry-after": "5" });
+    } else {
+      this.deps.logger.error({ err: error, route }, "pod callback failed");
+      send(res, 500, { error: "internal error: nothing was stored, retry" }, { "retry-after": "5" });
+    }
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+/** The body, or undefined once it passes the limit (the rest is discarded). */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+/** Connection-level failures: the database is down or unreachable, not a bad query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, driverError } = error as Error & { code?: string; driverError?: { code?: string } };
+  const sqlState = driverError?.code ?? code ?? "";
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|57P0[1-3]|3D000|08\d\d\d)$/.test(sqlState) ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|database has been closed|PGlite is closed|embedded database busy/i.test(
+      error.message,
+    )
+  );
+}
+
+/** A token bucket per job; answers the seconds to wait, 0 when the request may go. */
+class PerJobRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  take(jobId: string): number {
+    const now = Date.now();
+    const bucket = this.buckets.get(jobId) ?? { tokens: this.burst, at: now };
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSecond);
+    bucket.at = now;
+    if (this.buckets.size > 100_000) this.buckets.clear();
+    this.buckets.set(jobId, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerSecond));
+  }
+}
