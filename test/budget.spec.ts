@@ -1,9 +1,10 @@
-import { DeploymentStatus } from "../src/deployments/deployment.enums";
+import { DeploymentStatus, StopReason } from "../src/deployments/deployment.enums";
 import type { Client } from "graphql-ws";
 import { freshDatabase, usingPostgres } from "./support/database";
 import { startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
 import { collect, wsClient } from "./support/ws";
 import { eventually } from "./support/eventually";
+import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 /**
@@ -215,5 +216,60 @@ describe("two replicas and a restart in the middle", () => {
       await first.sim.close();
       await shared.drop();
     }
+  });
+});
+
+describe("a budget stop the trainer finishes itself", () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway();
+  });
+  afterAll(() => t.close());
+
+  it("still reaches the owner as one STOPPED alert", async () => {
+    // At 95 % the watchdog asked the trainer to stop; the trainer checkpoints, reports "stopped" and ends its own
+    // pod before the watchdog looks again. The run stopped for its budget all the same.
+    const db = t.gateway.db.dataSource;
+    const rows = await newDeployment(db, "budget-self", {
+      podId: "pod-self",
+      actualCostMicros: 4_800_000,
+      stopRequestedAt: new Date(),
+      stopRequestedReason: StopReason.BUDGET_EXCEEDED,
+    });
+    const client = wsClient(t.url, await t.token("budget-self"));
+    clients.push(client);
+    const before = t.gateway.services.subscriptions.open;
+    const alerts = collect(client, ALERTS, {}, (data) => data.budgetAlerts as Alert);
+    await eventually(
+      () => Promise.resolve(t.gateway.services.subscriptions.open > before),
+      "the alert subscription",
+    );
+
+    const report = (status: string) =>
+      fetch(`${t.url}/api/training/jobs/${rows.job.id}/status`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${rows.jobToken}` },
+        body: JSON.stringify({ status }),
+      });
+    expect((await report("stopped")).status).toBe(200);
+
+    const [alert] = await alerts.until((v) => v.length > 0);
+    expect(alert).toMatchObject({
+      thresholdPercent: 100,
+      action: "STOPPED",
+      actualCostUsd: 4.8,
+      budgetLimitUsd: 5,
+      deployment: { id: rows.deployment.id },
+    });
+    expect(await deploymentRow(t, "budget-self", rows.deployment.id)).toMatchObject({
+      status: "STOPPED",
+      stopReason: "BUDGET_EXCEEDED",
+    });
+    // Once: a repeated report is refused and raises nothing more.
+    expect((await report("stopped")).status).toBe(409);
+    expect((await alertsOf(t, rows.deployment.id)).map((a) => [a.threshold_percent, a.action])).toEqual([
+      [100, "STOPPED"],
+    ]);
+    expect(alerts.values).toHaveLength(1);
   });
 });

@@ -79,10 +79,9 @@ export class BudgetWatchdog {
         ),
       );
       if (!ACTIVE_DEPLOYMENT_STATUSES.includes(deployment.status)) {
-        // RunPod's own terminateAfter (the dead-man switch) got there first: the budget stop still happened.
-        if (deployment.stopReason === StopReason.BUDGET_EXCEEDED && !raised.has(STOPPED_THRESHOLD)) {
-          if (await this.alert(deployment, STOPPED_THRESHOLD, BudgetAction.STOPPED)) report.alerts += 1;
-        }
+        // It finished meanwhile (RunPod's terminateAfter, or the trainer stopping at the flag). The replica that
+        // saw it finish announced it (`budgetStopped`); this covers one that went down before it could.
+        if (!raised.has(STOPPED_THRESHOLD) && (await this.budgetStopped(deployment))) report.alerts += 1;
         continue;
       }
       report.checked += 1;
@@ -115,16 +114,21 @@ export class BudgetWatchdog {
       if (decision.terminate) {
         await this.runpod.terminatePod(apiKey, deployment.podId!);
         await this.deployments.podTerminated(deployment.id, `watchdog: ${decision.terminate}`);
+        // The STOPPED alert follows from the deployment finishing (`budgetStopped`), as for every other path.
         await this.deployments.signal(deployment.id, { type: "STOP", reason: decision.terminate });
         report.terminated += 1;
-        if (
-          decision.terminate === StopReason.BUDGET_EXCEEDED &&
-          (await this.alert(deployment, STOPPED_THRESHOLD, BudgetAction.STOPPED))
-        ) {
-          report.alerts += 1;
-        }
       }
     }
+  }
+
+  /**
+   * The STOPPED alert of a deployment that finished because of its budget, whichever path finished it (this
+   * watchdog at 100 %, the trainer exiting at the stop flag, RunPod's terminateAfter seen by the status sync).
+   * Once per deployment, like every alert. True when this call raised it.
+   */
+  async budgetStopped(deployment: Deployment): Promise<boolean> {
+    if (deployment.stopReason !== StopReason.BUDGET_EXCEEDED) return false;
+    return this.alert(deployment, STOPPED_THRESHOLD, BudgetAction.STOPPED);
   }
 
   /** Records a threshold crossing; only the first to record it announces it. */

@@ -51,6 +51,9 @@ export interface DeploymentServiceOptions {
   now?: () => Date;
 }
 
+/** Told once a deployment has finished (committed), with why it stopped; see `onFinished`. */
+export type FinishedListener = (deployment: Deployment) => Promise<void>;
+
 /** Where a pod's page is in RunPod's console. */
 export const consoleUrl = (podId: string): string =>
   `https://console.runpod.io/pods?id=${encodeURIComponent(podId)}`;
@@ -64,6 +67,7 @@ export const podName = (deploymentId: string): string => `traingate-${deployment
  */
 export class DeploymentService {
   private readonly now: () => Date;
+  private readonly finishedListeners: FinishedListener[] = [];
 
   constructor(
     private readonly db: DataSource,
@@ -329,10 +333,10 @@ export class DeploymentService {
       if (state === "GONE")
         await this.insertEvent(tx, deployment.id, "pod.gone", { podId: deployment.podId });
       return transition || update.actualCostMicros !== deployment.actualCostMicros || state === "GONE"
-        ? deployment
+        ? { deployment: Object.assign(deployment, update), finished: finishes(update) }
         : undefined;
     });
-    if (changed) await this.publish(changed);
+    if (changed) await this.announce(changed.deployment, changed.finished);
   }
 
   /** Applies a signal (a trainer report, a stop) to a deployment; true when it changed something. */
@@ -357,10 +361,35 @@ export class DeploymentService {
         jobExtra,
       );
       if (Object.keys(update).length > 0) await tx.update(Deployment, { id: deploymentId }, update);
-      return transition || Object.keys(extra).length > 0 ? locked.deployment : undefined;
+      return transition || Object.keys(extra).length > 0
+        ? { deployment: Object.assign(locked.deployment, update), finished: finishes(update) }
+        : undefined;
     });
-    if (changed) await this.publish(changed);
+    if (changed) await this.announce(changed.deployment, changed.finished);
     return changed !== undefined;
+  }
+
+  /**
+   * Registers a listener told, after the commit, each time a deployment reaches a finished status on this
+   * replica, whichever path took it there (the watchdog, the trainer's report, the status sync, the user).
+   */
+  onFinished(listener: FinishedListener): void {
+    this.finishedListeners.push(listener);
+  }
+
+  private async announce(deployment: Deployment, finished: boolean): Promise<void> {
+    await this.publish(deployment);
+    if (!finished) return;
+    for (const listener of this.finishedListeners) {
+      try {
+        await listener(deployment);
+      } catch (error) {
+        this.logger.warn(
+          { err: describe(error), deploymentId: deployment.id },
+          "a finished-deployment listener failed",
+        );
+      }
+    }
   }
 
   /** Sets the stop flag the metrics route answers, once; the first reason wins. */
@@ -683,4 +712,9 @@ function withDeployment(error: unknown, deploymentId: string): unknown {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether an update takes a deployment to a finished status. */
+function finishes(update: Partial<Deployment>): boolean {
+  return update.status !== undefined && isFinished(update.status);
 }

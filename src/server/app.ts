@@ -187,6 +187,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger.child({ component: "watchdog" }),
     config.watchdogIntervalMs,
   );
+  // However a run ends for its budget, its owner gets the STOPPED alert.
+  deployments.onFinished(async (deployment) => {
+    await watchdog.budgetStopped(deployment);
+  });
   const jobs = new TrainingJobService(ds);
   // The gauges read the services at scrape time, so the registry can exist before them.
   const prometheus = createGatewayMetrics({
