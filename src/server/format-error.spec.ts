@@ -26,6 +26,15 @@ describe("formatError", () => {
     });
   });
 
+  it("keeps an AppError's code when graphql-ws wraps what a subscription stream threw (no path)", () => {
+    const { logger, lines } = capture();
+    const thrown = new AppError(ErrorCode.RATE_LIMITED, "the subscription fell too far behind");
+    const wrapped = new GraphQLError(thrown.message, { originalError: thrown });
+    const out = formatError(wrapped.toJSON(), wrapped, logger);
+    expect(out).toMatchObject({ message: thrown.message, extensions: { code: "RATE_LIMITED" } });
+    expect(lines).toEqual([]);
+  });
+
   it("hides an unexpected error's message, logs it with the request id, and says INTERNAL_SERVER_ERROR", () => {
     const { logger, lines } = capture();
     const error = new GraphQLError("boom", {

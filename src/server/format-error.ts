@@ -29,7 +29,7 @@ export function formatError(
   logger?: Logger,
   requestId?: string,
 ): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  const original = unwrapAppError(unwrapResolverError(error));
   const base = { locations: formatted.locations, path: formatted.path };
 
   if (original instanceof AppError) {
@@ -83,4 +83,14 @@ export function stripEchoedValues(message: string): string {
   return message
     .replace(/got invalid value .*?(;| at "|$)/s, (_m, tail: string) => `got an invalid value${tail}`)
     .replace(/(cannot represent [^:]*?value): .*$/s, "$1");
+}
+
+/**
+ * Apollo unwraps only errors thrown in a resolver (those with a path). graphql-ws wraps what a subscription's
+ * stream throws (a client that fell too far behind) in a GraphQLError without a path: that is still ours.
+ */
+function unwrapAppError(error: unknown): unknown {
+  return error instanceof GraphQLError && error.originalError instanceof AppError
+    ? error.originalError
+    : error;
 }

@@ -6,6 +6,7 @@ import type { Deployment } from "../deployments/deployment.entity";
 import { AppError, ErrorCode } from "../errors/app-error";
 import type { TrainingJobService } from "../jobs/training-job.service";
 import type { MetricEvent } from "../metrics/metric-event";
+import { MAX_BATCH } from "../metrics/metric-payload";
 import { TrainingMetric } from "../metrics/training-metric.entity";
 import { BoundedChannel } from "../pubsub/channel";
 import type { EventBus, Unlisten } from "../pubsub/event-bus";
@@ -14,7 +15,10 @@ import { topics, type BudgetAlertEvent } from "../pubsub/topics";
 export interface SubscriptionOptions {
   /** Concurrent subscriptions one user may hold on this replica. */
   maxPerUser?: number;
-  /** Events a subscription may have waiting for its client before it is ended. */
+  /**
+   * Events a subscription may have waiting for its client before it is ended; at least one whole batch
+   * (`MAX_BATCH`), since a batch's points arrive together and a smaller buffer would end a client that keeps up.
+   */
   buffer?: number;
   /** History rows read per query during an afterStep replay. */
   pageSize?: number;
@@ -38,7 +42,7 @@ export class SubscriptionService {
     options: SubscriptionOptions = {},
   ) {
     this.maxPerUser = options.maxPerUser ?? 100;
-    this.buffer = options.buffer ?? 5_000;
+    this.buffer = Math.max(options.buffer ?? 5_000, MAX_BATCH);
     this.pageSize = options.pageSize ?? 1_000;
   }
 

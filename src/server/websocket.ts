@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   GraphQLError,
   parse,
@@ -11,7 +12,7 @@ import {
 } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import type { GatewayContext } from "../auth/context";
 import type { TokenVerifier } from "../auth/jwt";
 import { formatError } from "./format-error";
@@ -40,6 +41,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
     path: "/graphql",
     maxPayload: 1024 * 1024,
   });
+  wsServer.on("connection", (socket, request) => coalesceWrites(socket, request.socket));
   const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
   const documents = new DocumentCache(options.schema, rules);
   const format = (errors: readonly GraphQLError[]) =>
@@ -91,6 +93,43 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/** Bytes a socket may hold unsent before a sender has to wait for the network (see `coalesceWrites`). */
+const SOCKET_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Frames sent to one socket in the same turn of the event loop leave in one write. A published batch of ten
+ * points reaches each subscriber as ten `next` messages; written one by one, each is its own `writev` system
+ * call (half of a replica's CPU in bench/fanout). graphql-ws waits for each message's write callback before it
+ * takes the next result, so the socket is corked at the first frame of a turn, uncorked in the same loop
+ * iteration (`setImmediate`, after the microtasks that deliver the batch), and the callback is answered at
+ * once while the socket holds less than `SOCKET_BUFFER_BYTES`. Past that the sender waits for the real write,
+ * as before: a subscriber that does not read cannot make the server buffer more than that per socket (its
+ * subscriptions' own bounded queues take the rest).
+ */
+function coalesceWrites(socket: WebSocket, transport: Duplex): void {
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    transport.uncork();
+  };
+  socket.send = ((...args: unknown[]) => {
+    if (!corked && transport.writable) {
+      corked = true;
+      transport.cork();
+      setImmediate(flush);
+    }
+    const done = args.at(-1);
+    if (typeof done !== "function" || transport.writableLength >= SOCKET_BUFFER_BYTES) {
+      send(...args);
+      return;
+    }
+    // A failed write closes the socket, and graphql-ws learns of it from the close.
+    send(...args.slice(0, -1), () => undefined);
+    process.nextTick(done);
+  }) as WebSocket["send"];
 }
 
 /**
