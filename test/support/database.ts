@@ -67,7 +67,8 @@ export async function dropTestDatabases(): Promise<void> {
   for (const target of [...open]) await target.drop();
 }
 
-async function adminQuery(serverUrl: string, sql: string): Promise<void> {
+/** One statement on a fresh connection to `serverUrl` (CREATE/DROP DATABASE cannot run in a pool's session). */
+export async function adminQuery(serverUrl: string, sql: string): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
