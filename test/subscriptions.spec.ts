@@ -126,6 +126,38 @@ describe("trainingMetrics", () => {
     expect(JSON.stringify(received.errors)).toContain("NOT_FOUND");
   });
 
+  it("answers a burst of subscribes from many users, each with its own verdict", async () => {
+    // A replica restart: every dashboard subscribes again at once. Ownership checks made together must not mix
+    // their answers up: each user gets their own job's points, and NOT_FOUND for another's or for none.
+    const owners = ["burst-a", "burst-b", "burst-c", "burst-d"];
+    const rows = await Promise.all(owners.map((user) => newDeployment(db, user)));
+    await Promise.all(rows.map((r) => post(r, [1, 2, 3])));
+    const asked = owners.flatMap((user, i) => [
+      { user, jobId: rows[i].job.id, mine: true },
+      { user, jobId: rows[(i + 1) % owners.length].job.id, mine: false },
+      { user, jobId: "00000000-0000-4000-8000-000000000000", mine: false },
+    ]);
+    const connections = new Map<string, Client>();
+    for (const user of owners) connections.set(user, await client(user));
+    const subs = [1, 2, 3, 4, 5].flatMap(() =>
+      asked.map((a) => ({
+        ...a,
+        received: collect(connections.get(a.user)!, METRICS, { jobId: a.jobId, afterStep: 0 }, pickPoint),
+      })),
+    );
+    for (const sub of subs) {
+      if (sub.mine) {
+        const values = await sub.received.until((v) => v.length >= 3);
+        expect(values.map((p) => [p.jobId, p.step])).toEqual([1, 2, 3].map((step) => [sub.jobId, step]));
+      } else {
+        await sub.received.ended;
+        expect(sub.received.values).toEqual([]);
+        expect(JSON.stringify(sub.received.errors)).toContain("NOT_FOUND");
+      }
+    }
+    for (const sub of subs) sub.received.dispose();
+  });
+
   it("limits the subscriptions one user may hold", async () => {
     const limited = await startTestGateway({ gatewayOptions: { subscriptions: { maxPerUser: 2 } } });
     try {

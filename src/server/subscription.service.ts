@@ -74,7 +74,7 @@ export class SubscriptionService {
     jobId: string,
     afterStep: number | null | undefined,
   ): Promise<AsyncIterableIterator<TrainingMetric>> {
-    await this.jobs.get(userId, jobId);
+    await this.jobs.assertOwned(userId, jobId);
     if (afterStep != null && (!Number.isInteger(afterStep) || afterStep < -1)) {
       throw new AppError(ErrorCode.BAD_USER_INPUT, "afterStep: must be an integer >= -1", {
         field: "afterStep",

@@ -8,8 +8,20 @@ export class UserService {
 
   constructor(private readonly db: DataSource) {}
 
+  /** Inserts under way, so that a user's ten subscriptions opened at once make one insert, not ten. */
+  private readonly inserting = new Map<string, Promise<void>>();
+
   async ensure(id: string): Promise<void> {
     if (this.known.has(id)) return;
+    let insert = this.inserting.get(id);
+    if (!insert) {
+      insert = this.insert(id).finally(() => this.inserting.delete(id));
+      this.inserting.set(id, insert);
+    }
+    await insert;
+  }
+
+  private async insert(id: string): Promise<void> {
     await this.db.createQueryBuilder().insert().into(User).values({ id }).orIgnore().execute();
     if (this.known.size >= 100_000) this.known.clear();
     this.known.add(id);
