@@ -7,13 +7,14 @@ import { collect, wsClient } from "./support/ws";
 // points without bound: the server keeps a bounded amount per subscriber, then ends that subscription with an
 // error saying to subscribe again, and every other subscriber of the same run keeps getting every point.
 
-const BUFFER = 500;
+const BUFFER = 1_000;
 /** Thirty aliases (the query limit) make each message about a kilobyte, so kernel buffers fill quickly. */
 const WIDE = `subscription($jobId: ID!) { trainingMetrics(jobId: $jobId) { step ${Array.from(
   { length: 30 },
   (_, i) => `a${i}: learningRate`,
 ).join(" ")} } }`;
 const NARROW = `subscription($jobId: ID!) { trainingMetrics(jobId: $jobId) { step } }`;
+const RESUME = `subscription($jobId: ID!, $afterStep: Int) { trainingMetrics(jobId: $jobId, afterStep: $afterStep) { step } }`;
 const TOTAL = 12_000;
 const BATCH = 500;
 
@@ -44,6 +45,9 @@ function post(rows: DeploymentRows, from: number, count: number): Promise<void> 
 }
 
 type Frame = { id?: string; type: string; payload?: unknown };
+const stepOf = (frame: Frame) =>
+  (frame.payload as { data?: { trainingMetrics?: { step: number } } } | undefined)?.data?.trainingMetrics
+    ?.step ?? -1;
 
 /** A graphql-transport-ws subscriber on a raw socket, so the test can stop reading from it. */
 async function rawSubscriber(token: string, jobId: string) {
@@ -114,16 +118,19 @@ it("ends a subscriber that stops reading, after a bounded backlog, and keeps ser
   // The reader that kept up got every point, in order, from the one it first saw.
   const tail = others.values.slice(others.values.indexOf(first));
   expect(tail).toEqual(Array.from({ length: TOTAL }, (_, i) => first + i));
-  // The connection itself is still usable: the client may subscribe again on it.
+  // The connection itself is still usable: the client subscribes again on it, resuming after the last point it
+  // kept, as the error says, and gets the rest from the history.
+  const kept = Math.max(...slow.frames.filter((f) => f.type === "next").map(stepOf));
   slow.socket.send(
     JSON.stringify({
       id: "again",
       type: "subscribe",
-      payload: { query: NARROW, variables: { jobId: rows.job.id } },
+      payload: { query: RESUME, variables: { jobId: rows.job.id, afterStep: kept } },
     }),
   );
-  await post(rows, first + TOTAL, 1);
-  await slow.until(() => slow.frames.some((f) => f.id === "again" && f.type === "next"));
+  await slow.until(() => slow.frames.some((f) => f.id === "again" && stepOf(f) === first + TOTAL - 1));
+  const resumed = slow.frames.filter((f) => f.id === "again").map(stepOf);
+  expect(resumed).toEqual(Array.from({ length: first + TOTAL - 1 - kept }, (_, i) => kept + 1 + i));
   slow.socket.close();
   await healthy.dispose();
 }, 120_000);
