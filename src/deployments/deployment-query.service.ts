@@ -64,22 +64,24 @@ export class DeploymentQueryService {
         ),
       );
     }
-    const [rows, totalCount] = await Promise.all([
+    const rows =
       size === 0
-        ? Promise.resolve([])
-        : page
+        ? []
+        : await page
             .orderBy("d.created_at", "DESC")
             .addOrderBy("d.id", "DESC")
             .take(size + 1)
-            .getMany(),
-      filtered().getCount(),
-    ]);
+            .getMany();
     const hasNextPage = rows.length > size;
     const edges = rows.slice(0, size).map((node) => ({ cursor: encodeCursor(node), node }));
+    let count: Promise<number> | undefined;
     return {
       edges,
       pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-      totalCount,
+      // Counted only when asked for: an exact count over a large account costs more than the page itself.
+      get totalCount() {
+        return (count ??= filtered().getCount());
+      },
     };
   }
 }

@@ -198,8 +198,9 @@ export class DeploymentConnection {
   @Field(() => PageInfo)
   pageInfo: PageInfo;
 
+  /** Read lazily (a count is a query of its own): a promise until GraphQL resolves it. */
   @Field(() => Int)
-  totalCount: number;
+  totalCount: number | Promise<number>;
 }
 
 @ObjectType()

@@ -161,7 +161,6 @@ export interface MeResult {
 export const DEPLOYMENTS = /* GraphQL */ `
   query Deployments($first: Int!, $after: String) {
     deployments(first: $first, after: $after) {
-      totalCount
       pageInfo {
         hasNextPage
         endCursor
@@ -177,7 +176,6 @@ export const DEPLOYMENTS = /* GraphQL */ `
 `;
 export interface DeploymentsResult {
   deployments: {
-    totalCount: number;
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
     edges: { node: Deployment }[];
   };

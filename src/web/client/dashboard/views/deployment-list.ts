@@ -20,7 +20,6 @@ export function deploymentListView(context: AppContext): View {
   let endCursor: string | null = null;
   let hasNextPage = false;
   let pagedFurther = false;
-  let totalCount = 0;
   let loaded = false;
 
   const heading = h("h1", { id: "page-title", tabindex: -1 }, "Deployments");
@@ -96,7 +95,6 @@ export function deploymentListView(context: AppContext): View {
     } else if (status.querySelector(".empty")) {
       replaceChildren(status);
     }
-    element.dataset.total = String(Math.max(totalCount, rows.length));
   };
 
   const load = async (after: string | null) => {
@@ -113,7 +111,6 @@ export function deploymentListView(context: AppContext): View {
         endCursor = deployments.pageInfo.endCursor;
       }
       if (after !== null) pagedFurther = true;
-      totalCount = deployments.totalCount;
       loaded = true;
       element.dataset.state = "loaded";
       render();
