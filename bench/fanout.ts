@@ -22,13 +22,7 @@ import { parseArgs } from "node:util";
 import Redis from "ioredis";
 import { signDevToken } from "../src/auth/jwt";
 import { REPO_ROOT, startServer, type ChildHandle } from "./lib/children";
-import {
-  createBenchDatabase,
-  createJobs,
-  DEFAULT_PG_SERVER,
-  DEFAULT_REDIS_URL,
-  type BenchJob,
-} from "./lib/db";
+import { createBenchDatabase, createJobs, SERVICE_OPTIONS, type BenchJob } from "./lib/db";
 import { BENCH_JWT_SECRET, startGateway, startProfile } from "./lib/gateway";
 import {
   connectGqlWs,
@@ -59,8 +53,7 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "10" },
     duration: { type: "string", default: "15" },
     profile: { type: "boolean", default: false },
-    pg: { type: "string", default: DEFAULT_PG_SERVER },
-    redis: { type: "string", default: DEFAULT_REDIS_URL },
+    ...SERVICE_OPTIONS,
   },
 });
 const SUBSCRIBERS = Number(args.subscribers);

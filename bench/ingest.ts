@@ -17,13 +17,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { REPO_ROOT, startServer, type ChildHandle } from "./lib/children";
-import {
-  createBenchDatabase,
-  createJobs,
-  DEFAULT_PG_SERVER,
-  DEFAULT_REDIS_URL,
-  type BenchJob,
-} from "./lib/db";
+import { createBenchDatabase, createJobs, SERVICE_OPTIONS, type BenchJob } from "./lib/db";
 import { runBench } from "./lib/lifecycle";
 import { printProfile, summarizeProfile, type ProfileSummary } from "./lib/profile";
 import { CpuMeter, describeCpu, type CpuShares } from "./lib/proc";
@@ -38,8 +32,7 @@ const { values: args } = parseArgs({
     jobs: { type: "string", default: "50" },
     batches: { type: "string", default: "10,1,50" },
     profile: { type: "boolean", default: false },
-    pg: { type: "string", default: DEFAULT_PG_SERVER },
-    redis: { type: "string", default: DEFAULT_REDIS_URL },
+    ...SERVICE_OPTIONS,
   },
 });
 const DURATION = Number(args.duration);

@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import Redis from "ioredis";
 import { signDevToken } from "../src/auth/jwt";
 import { startServer, type ChildHandle } from "./lib/children";
-import { createBenchDatabase, createJobsInBulk, DEFAULT_PG_SERVER, DEFAULT_REDIS_URL } from "./lib/db";
+import { createBenchDatabase, createJobsInBulk, SERVICE_OPTIONS } from "./lib/db";
 import { BENCH_JWT_SECRET, memoryUsage, startGateway } from "./lib/gateway";
 import { connectGqlWs, connectMany, TRAINING_METRICS_SUBSCRIPTION, type GqlWsConnection } from "./lib/gql-ws";
 import { runBench, sleep } from "./lib/lifecycle";
@@ -35,8 +35,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "1000" },
     "per-connection": { type: "string", default: "10" },
     wave: { type: "string", default: "100" },
-    pg: { type: "string", default: DEFAULT_PG_SERVER },
-    redis: { type: "string", default: DEFAULT_REDIS_URL },
+    ...SERVICE_OPTIONS,
   },
 });
 const CONNECTIONS = Number(args.connections);

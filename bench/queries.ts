@@ -35,7 +35,7 @@ import { DeploymentQueryService } from "../src/deployments/deployment-query.serv
 import { MetricQueryService } from "../src/metrics/metric-query.service";
 import { createLoaders } from "../src/server/loaders";
 import { DEPLOYMENTS } from "../src/web/client/dashboard/operations";
-import { createBenchDatabase, createJobs, DEFAULT_PG_SERVER, DEFAULT_REDIS_URL } from "./lib/db";
+import { createBenchDatabase, createJobs, SERVICE_OPTIONS } from "./lib/db";
 import { BENCH_JWT_SECRET, startGateway, startProfile } from "./lib/gateway";
 import { REPO_ROOT } from "./lib/children";
 import { printProfile, summarizeProfile, type ProfileSummary } from "./lib/profile";
@@ -59,8 +59,7 @@ const { values: args } = parseArgs({
     iterations: { type: "string", default: "200" },
     "budget-seconds": { type: "string", default: "20" },
     profile: { type: "boolean", default: false },
-    pg: { type: "string", default: DEFAULT_PG_SERVER },
-    redis: { type: "string", default: DEFAULT_REDIS_URL },
+    ...SERVICE_OPTIONS,
   },
 });
 const DEPLOYMENTS_TOTAL = Number(args.deployments);

@@ -9,8 +9,11 @@ import { withDatabase } from "../../test/support/database-url";
 import { newDeployment, newTrainingConfig } from "../../test/support/factories";
 import { onCleanup } from "./lifecycle";
 
-export const DEFAULT_PG_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
-export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+/** `--pg` and `--redis`, which every bench that needs the services takes, with this machine's defaults. */
+export const SERVICE_OPTIONS = {
+  pg: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
+  redis: { type: "string", default: "redis://127.0.0.1:6379" },
+} as const;
 
 export interface BenchDatabase {
   name: string;
