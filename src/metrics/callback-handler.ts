@@ -54,9 +54,14 @@ export class CallbackHandler {
       const onAnswer = this.options.onAnswer;
       res.once("finish", () => onAnswer(route, res.statusCode));
     }
-    this.serve(req, res, decodeURIComponent(match[1]), route).catch((error: unknown) =>
-      this.fail(res, route, error),
-    );
+    const jobId = decodePathSegment(match[1]);
+    // A job id that does not even decode names no job: answered as an unknown job is.
+    if (jobId === undefined) {
+      req.resume();
+      send(res, 401, { error: "unauthorized" });
+      return true;
+    }
+    this.serve(req, res, jobId, route).catch((error: unknown) => this.fail(res, route, error));
     return true;
   }
 
@@ -168,6 +173,15 @@ function send(
     ...headers,
   });
   res.end(payload);
+}
+
+/** A percent-encoded path segment, or undefined when its escapes are malformed (`%ZZ`, a cut UTF-8 sequence). */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The body, or undefined once it passes the limit (the rest is discarded). */

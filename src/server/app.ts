@@ -60,6 +60,7 @@ import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 import { buildGatewaySchema, type ResolverInstances } from "./schema";
 import { SubscriptionResolver } from "./subscription.resolver";
 import { attachWebSocketServer } from "./websocket";
+import { guardRequests, requestIdOf } from "./http-guard";
 import { mountWebRoutes } from "../web/routes";
 
 export interface GatewayOptions {
@@ -281,13 +282,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   );
   // The pods' callbacks are served before Express sees the request (see CallbackHandler); the rest is Express's.
-  const httpServer = createServer((req, res) => {
-    if (!callbacks.handle(req, res)) app(req, res);
-  });
+  // Every request enters through one guard: nothing a request does can throw past it into the process.
+  const httpServer = createServer(
+    guardRequests(logger, (req, res) => {
+      if (!callbacks.handle(req, res)) app(req, res);
+    }),
+  );
 
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.header("x-request-id");
-    const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     res.locals.requestId = requestId;
     next();

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { ConfigError, loadConfig } from "../config/env";
 import { createLogger } from "./logger";
 import { createGateway } from "./app";
+import { installLastResortHandlers } from "./http-guard";
 
 /** `npm start`: serve the gateway until SIGTERM/SIGINT, then drain and exit. */
 async function main(): Promise<void> {
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       },
     );
   };
+  installLastResortHandlers(logger, stop);
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
