@@ -21,10 +21,12 @@ async function postAs(authorization: string | undefined) {
   };
 }
 
-const sign = (claims: { sub?: string; exp?: number }, secret = TEST_JWT_SECRET) => {
+/** A token with `claims`; `exp` is an hour from now unless given (null: no `exp` at all). */
+const sign = (claims: { sub?: string; exp?: number | null }, secret = TEST_JWT_SECRET) => {
   let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
   if (claims.sub !== undefined) jwt = jwt.setSubject(claims.sub);
-  if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+  const exp = claims.exp === undefined ? Math.floor(Date.now() / 1000) + 3600 : claims.exp;
+  if (exp !== null) jwt = jwt.setExpirationTime(exp);
   return jwt.sign(new TextEncoder().encode(secret));
 };
 
@@ -44,6 +46,12 @@ describe("authentication over HTTP", () => {
       /signature/,
     ],
     ["a token without a subject", async () => `Bearer ${await sign({})}`, /subject/],
+    [
+      "a token without exp (it would never expire)",
+      async () => `Bearer ${await sign({ sub: "u1", exp: null })}`,
+      /no exp claim/,
+    ],
+    ["a subject holding a NUL character", async () => `Bearer ${await sign({ sub: "u\u00001" })}`, /NUL/],
     [
       "a subject longer than 255 characters",
       async () => `Bearer ${await sign({ sub: "x".repeat(256) })}`,

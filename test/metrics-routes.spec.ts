@@ -162,6 +162,49 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     expect(n).toBe(50 * 20);
   });
 
+  it("treats any letter case of a job id as the job itself: stored, published and limited under one id", async () => {
+    const rows = await newDeployment(db, "m-user");
+    const seen: number[] = [];
+    let done!: () => void;
+    const published = new Promise<void>((resolve) => (done = resolve));
+    const unlisten = await t.gateway.bus.listen(topics.jobMetric(rows.job.id), (event) => {
+      expect(event.jobId).toBe(rows.job.id);
+      for (const p of event.points) seen.push(p.step);
+      done();
+    });
+    const res = await fetch(`${t.url}/api/training/jobs/${rows.job.id.toUpperCase()}/metrics`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${rows.jobToken}` },
+      body: JSON.stringify(point(7)),
+    });
+    expect(res.status).toBe(200);
+    await published;
+    await unlisten();
+    expect(seen).toEqual([7]);
+    expect((await stored(rows.job.id)).map((r) => r.step)).toEqual([7]);
+  });
+
+  it("refuses progress outside 0..100 and never moves progress back for a late lower step", async () => {
+    const rows = await newDeployment(db, "m-user");
+    const progress = async () =>
+      (
+        await db.query<{ progress: number }[]>(`SELECT progress FROM training_jobs WHERE id = $1`, [
+          rows.job.id,
+        ])
+      )[0].progress;
+    for (const bad of [1e9, 100.5, -1]) {
+      const res = await post(rows, "metrics", point(1, { progress: bad }));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatch(/body\.progress/);
+    }
+    expect(await stored(rows.job.id)).toEqual([]);
+    expect(await post(rows, "metrics", point(900, { progress: 90 }))).toMatchObject({ status: 200 });
+    expect(await post(rows, "metrics", point(100, { progress: 10 }))).toMatchObject({ status: 200 });
+    expect(await progress()).toBe(90);
+    expect(await post(rows, "metrics", point(1000, { progress: 100 }))).toMatchObject({ status: 200 });
+    expect(await progress()).toBe(100);
+  });
+
   it("publishes stored points in step order, after they are committed", async () => {
     const rows = await newDeployment(db, "m-user");
     const seen: number[] = [];

@@ -18,8 +18,8 @@ export type TokenVerifier = (token: string) => Promise<Principal>;
 const MAX_SUB_LENGTH = 255;
 
 /**
- * Verifies user tokens: HS256 with `JWT_SECRET`, or RS256/ES256 through `JWKS_URL`. `exp` is enforced when
- * present; the user id is `sub`.
+ * Verifies user tokens: HS256 with `JWT_SECRET`, or RS256/ES256 through `JWKS_URL`. `exp` is required and
+ * enforced (a token without it would never expire); the user id is `sub`.
  */
 export function createTokenVerifier(config: JwtConfig): TokenVerifier {
   const key: Uint8Array | JWTVerifyGetKey =
@@ -29,16 +29,24 @@ export function createTokenVerifier(config: JwtConfig): TokenVerifier {
   const algorithms = config.kind === "secret" ? ["HS256"] : ["RS256", "ES256"];
   return async (token: string) => {
     try {
+      const options = {
+        algorithms,
+        issuer: config.issuer,
+        audience: config.audience,
+        requiredClaims: ["exp"],
+      };
       const { payload } =
         key instanceof Uint8Array
-          ? await jwtVerify(token, key, { algorithms, issuer: config.issuer, audience: config.audience })
-          : await jwtVerify(token, key, { algorithms, issuer: config.issuer, audience: config.audience });
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
       if (typeof payload.sub !== "string" || payload.sub.length === 0) {
         throw new TokenError("token has no subject (sub)");
       }
       if (payload.sub.length > MAX_SUB_LENGTH) {
         throw new TokenError(`token subject is longer than ${MAX_SUB_LENGTH} characters`);
       }
+      // PostgreSQL text cannot hold NUL: such a subject could never be a user id.
+      if (payload.sub.includes("\u0000")) throw new TokenError("token subject contains a NUL character");
       return { userId: payload.sub };
     } catch (error) {
       throw new TokenError(describeJoseError(error));
@@ -50,7 +58,10 @@ function describeJoseError(error: unknown): string {
   if (error instanceof TokenError) return error.message;
   if (error instanceof errors.JWTExpired) return "token expired";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "token signature is invalid";
-  if (error instanceof errors.JWTClaimValidationFailed) return `token claim rejected: ${error.claim}`;
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return error.reason === "missing"
+      ? `token has no ${error.claim} claim`
+      : `token claim rejected: ${error.claim}`;
   if (error instanceof errors.JOSEAlgNotAllowed) return "token algorithm not allowed";
   if (error instanceof errors.JWKSNoMatchingKey) return "no key matches the token";
   if (error instanceof errors.JWKSTimeout) return "could not fetch the signing keys in time";

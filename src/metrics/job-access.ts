@@ -39,9 +39,12 @@ export class JobAccessCache {
   /** The job, when `token` is its token; undefined for a wrong token and an unknown job alike. */
   async authorize(jobId: string, token: string | undefined): Promise<JobAccess | undefined> {
     if (!token || !isUuid(jobId)) return undefined;
-    let entry = this.entries.get(jobId);
+    // A UUID names the same row in any letter case; the row's own spelling (lower case) is the one used for
+    // topics, rate limits and this cache, so every spelling of one job is one job.
+    const id = jobId.toLowerCase();
+    let entry = this.entries.get(id);
     if (!entry || entry.expiresAt <= Date.now()) {
-      entry = await this.load(jobId);
+      entry = await this.load(id);
       if (!entry) return undefined;
     }
     return jobTokenMatches(token, entry.tokenHash) ? entry.access : undefined;
@@ -49,12 +52,13 @@ export class JobAccessCache {
 
   /** Forgets a job, so the next request reads it again (after the gateway itself changed it). */
   invalidate(jobId: string): void {
-    this.entries.delete(jobId);
+    this.entries.delete(jobId.toLowerCase());
   }
 
   private async load(jobId: string): Promise<Entry | undefined> {
     const [row] = await this.db.query<
       {
+        id: string;
         job_token_hash: string;
         user_id: string;
         status: JobStatus;
@@ -63,7 +67,7 @@ export class JobAccessCache {
         stop_requested_at: Date | null;
       }[]
     >(
-      `SELECT j.job_token_hash, j.user_id, j.status, d.id AS deployment_id, d.status AS deployment_status, d.stop_requested_at
+      `SELECT j.id, j.job_token_hash, j.user_id, j.status, d.id AS deployment_id, d.status AS deployment_status, d.stop_requested_at
        FROM training_jobs j JOIN cloud_deployments d ON d.job_id = j.id WHERE j.id = $1`,
       [jobId],
     );
@@ -73,7 +77,7 @@ export class JobAccessCache {
       tokenHash: row.job_token_hash,
       expiresAt: Date.now() + this.ttlMs,
       access: {
-        jobId,
+        jobId: row.id,
         userId: row.user_id,
         deploymentId: row.deployment_id,
         jobStatus: row.status,

@@ -48,7 +48,8 @@ const COLUMNS = [
 
 // One statement for a whole write, and so one round trip and one implicit transaction: the rows travel as one
 // JSON array (cheaper to send than fourteen typed arrays), the same step is replaced (upsert), and each job's
-// progress comes from its highest step in the write. The write's timestamp comes from the gateway, so the
+// progress comes from its highest step in the write, unless a higher step is stored already (a late resend of
+// an early point must not move progress back). The write's timestamp comes from the gateway, so the
 // points it publishes carry exactly what was stored.
 const WRITE = `
   WITH stored AS (
@@ -62,8 +63,9 @@ const WRITE = `
       recorded_at = EXCLUDED.recorded_at
   ), progressed AS (
     UPDATE training_jobs j SET progress = COALESCE(p.progress, j.progress), updated_at = now()
-    FROM unnest($2::uuid[], $3::float8[]) AS p(job_id, progress)
+    FROM unnest($2::uuid[], $3::float8[], $5::int4[]) AS p(job_id, progress, step)
     WHERE j.id = p.job_id
+      AND NOT EXISTS (SELECT 1 FROM training_metrics m WHERE m.job_id = p.job_id AND m.step > p.step)
   )
   SELECT 1`;
 
@@ -168,6 +170,7 @@ export class MetricIngestService {
         [...latest.keys()],
         [...latest.values()].map((v) => v.progress),
         recordedAt,
+        [...latest.values()].map((v) => v.step),
       ]);
     } catch (error) {
       for (const pending of batch) pending.reject(error);

@@ -88,6 +88,9 @@ export function parsePoint(raw: unknown, where: string): MetricPoint {
   for (const [key, target] of Object.entries(FLOAT_KEYS)) {
     point[target] = optionalNumber(raw[key], `${where}.${key}`);
   }
+  if (point.progress !== null && (point.progress < 0 || point.progress > 100)) {
+    throw new PayloadError(`${where}.progress`, "must be a percentage from 0 to 100");
+  }
   for (const [key, target] of Object.entries(SECONDS_KEYS)) {
     const value = optionalNumber(raw[key], `${where}.${key}`);
     if (value !== null && (value < 0 || value > MAX_STEP)) {
