@@ -7,6 +7,7 @@ import { AppError, ErrorCode } from "../errors/app-error";
  * Validates every input-object argument with class-validator and answers BAD_USER_INPUT naming each bad
  * field by its full path (`input.hyperparameters.learningRate`). Runs before the resolver, so bad input
  * changes nothing. Neither the rejected values nor the input object are echoed back (an apiKey may be one).
+ * No string anywhere in an input may hold a NUL character: PostgreSQL text cannot store one.
  */
 export const validateInput: ValidatorFn = async (argValue: unknown, argType, { info }) => {
   if (argValue === null || typeof argValue !== "object" || typeof argType !== "function") return;
@@ -21,7 +22,7 @@ export const validateInput: ValidatorFn = async (argValue: unknown, argType, { i
       validationError: { target: false, value: false },
     });
     const prefix = Array.isArray(argValue) ? `${argName}.${index}` : argName;
-    fields.push(...flattenValidationErrors(errors, prefix));
+    fields.push(...flattenValidationErrors(errors, prefix), ...nulCharacterFields(item, prefix));
   }
   if (fields.length > 0) {
     throw new AppError(ErrorCode.BAD_USER_INPUT, fields.map((f) => `${f.field}: ${f.message}`).join("; "), {
@@ -50,4 +51,15 @@ export function flattenValidationErrors(
     if (error.children?.length) out.push(...flattenValidationErrors(error.children, field));
   }
   return out;
+}
+
+/** Every string field under `value` that holds a NUL character, by its dotted path. */
+function nulCharacterFields(value: unknown, path: string): { field: string; message: string }[] {
+  if (typeof value === "string") {
+    return value.includes("\u0000")
+      ? [{ field: path, message: "must not contain a NUL character (\\u0000)" }]
+      : [];
+  }
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, inner]) => nulCharacterFields(inner, `${path}.${key}`));
 }
