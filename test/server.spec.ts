@@ -74,7 +74,7 @@ describe("query limits", () => {
   it("stops parsing a document with too many tokens", async () => {
     const huge = `{ ${"me { id } ".repeat(2000)} }`;
     const res = await t.gql("limits", huge);
-    expect(res.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
     expect(res.errors?.[0].message).toMatch(/tokens/);
   });
 

@@ -15,6 +15,8 @@ export enum ErrorCode {
   RATE_LIMITED = "RATE_LIMITED",
   QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
+  /** The database or pub/sub is down: HTTP 503 with Retry-After; the caller retries. */
+  SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE",
 }
 
 export interface AppErrorDetails {
@@ -22,7 +24,7 @@ export interface AppErrorDetails {
   field?: string;
   /** Every offending field when more than one was wrong. */
   fields?: { field: string; message: string }[];
-  /** Seconds to wait before retrying (RATE_LIMITED, UPSTREAM_UNAVAILABLE). */
+  /** Seconds to wait before retrying (RATE_LIMITED, UPSTREAM_UNAVAILABLE, SERVICE_UNAVAILABLE). */
   retryAfterSeconds?: number;
   /** Anything else safe to show to the caller. Never secrets, never upstream bodies. */
   [key: string]: unknown;
@@ -56,3 +58,11 @@ export const notAvailableYet = (operation: string): AppError =>
     ErrorCode.INTERNAL_SERVER_ERROR,
     `${operation} is not available yet in this version of the gateway`,
   );
+
+/** Seconds a caller is asked to wait while the database is unreachable. */
+export const SERVICE_RETRY_AFTER_SECONDS = 5;
+
+export const serviceUnavailable = (): AppError =>
+  new AppError(ErrorCode.SERVICE_UNAVAILABLE, "The database is unreachable right now; retry shortly.", {
+    retryAfterSeconds: SERVICE_RETRY_AFTER_SECONDS,
+  });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { bearerToken } from "../auth/jwt";
+import { isDatabaseUnavailable } from "../db/unavailable";
 import type { DeploymentService } from "../deployments/deployment.service";
 import { JobStatus } from "../jobs/training-job.enums";
 import type { JobAccessCache } from "./job-access";
@@ -203,19 +204,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks, size)));
     req.on("error", reject);
   });
-}
-
-/** Connection-level failures: the database is down or unreachable, not a bad query. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code, driverError } = error as Error & { code?: string; driverError?: { code?: string } };
-  const sqlState = driverError?.code ?? code ?? "";
-  return (
-    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|57P0[1-3]|3D000|08\d\d\d)$/.test(sqlState) ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|database has been closed|PGlite is closed|embedded database busy/i.test(
-      error.message,
-    )
-  );
 }
 
 /** A token bucket per job; answers the seconds to wait, 0 when the request may go. */

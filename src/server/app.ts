@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ApolloServer } from "@apollo/server";
+import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -16,7 +16,8 @@ import type { Logger } from "pino";
 import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from "../auth/jwt";
 import type { GatewayContext, Loaders } from "../auth/context";
 import { describeConfig, type Config } from "../config/env";
-import { ErrorCode } from "../errors/app-error";
+import { ErrorCode, SERVICE_RETRY_AFTER_SECONDS, serviceUnavailable } from "../errors/app-error";
+import { isDatabaseUnavailable } from "../db/unavailable";
 import { BudgetWatchdog } from "../costs/budget-watchdog";
 import { CostReportService } from "../costs/cost-report.service";
 import { CostResolver } from "../costs/cost.resolver";
@@ -258,7 +259,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const principal = await authenticate(verifyToken, authorization);
     if (principal.userId) {
-      await services.users.ensure(principal.userId);
+      await services.users.ensure(principal.userId).catch((error: unknown) => {
+        throw isDatabaseUnavailable(error) ? serviceUnavailableError() : error;
+      });
       context.userId = principal.userId;
     } else {
       context.authError = principal.error;
@@ -354,7 +357,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             didEncounterErrors: ({ errors, contextValue }) => {
               for (const error of errors) {
                 const original = unwrapResolverError(error);
-                if (formatError(error.toJSON(), error).message === INTERNAL_MESSAGE) {
+                if (isDatabaseUnavailable(original)) {
+                  logger.warn(
+                    { err: (original as Error).message, requestId: contextValue.requestId },
+                    "database unreachable",
+                  );
+                } else if (formatError(error.toJSON(), error).message === INTERNAL_MESSAGE) {
                   logger.error(
                     { err: original, requestId: contextValue.requestId, path: error.path },
                     "unexpected error",
@@ -365,7 +373,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             },
             willSendResponse: ({ response, contextValue }) => {
               if (response.body.kind === "single") {
-                for (const error of response.body.singleResult.errors ?? []) {
+                const errors = response.body.singleResult.errors ?? [];
+                if (errors.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
+                  response.http.status = 503;
+                  response.http.headers.set("retry-after", String(SERVICE_RETRY_AFTER_SECONDS));
+                }
+                for (const error of errors) {
                   if (error.message === INTERNAL_MESSAGE) {
                     Object.assign(error, {
                       message: `${INTERNAL_MESSAGE} (request ${contextValue.requestId})`,
@@ -468,6 +481,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await db.close();
     },
   };
+}
+
+/**
+ * SERVICE_UNAVAILABLE for a failure before any resolver runs (the user's first-sight insert): Apollo answers
+ * such a context error with the status and headers it carries.
+ */
+function serviceUnavailableError(): GraphQLError {
+  const error = serviceUnavailable();
+  return new GraphQLError(error.message, {
+    extensions: {
+      code: error.code,
+      ...error.details,
+      http: {
+        status: 503,
+        headers: new HeaderMap([["retry-after", String(SERVICE_RETRY_AFTER_SECONDS)]]),
+      },
+    },
+  });
 }
 
 async function authenticate(

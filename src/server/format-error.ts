@@ -1,12 +1,16 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Logger } from "pino";
-import { AppError, ErrorCode } from "../errors/app-error";
+import { isDatabaseUnavailable } from "../db/unavailable";
+import { AppError, ErrorCode, serviceUnavailable } from "../errors/app-error";
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
 /** What an unexpected error says; the request id is added where the caller knows it. */
 export const INTERNAL_MESSAGE = "Internal server error";
+
+/** graphql-js's parser gives up past the token limit (query-limits.ts): the document is too complex, not malformed. */
+const TOO_MANY_TOKENS = /^Syntax Error: Document contains more tha[nt] \d+ tokens/; // graphql 16 writes "that"
 
 /** Codes graphql-js and Apollo use for a request that is wrong in itself; all are the caller's input. */
 const REQUEST_ERROR_CODES = new Set([
@@ -29,8 +33,12 @@ export function formatError(
   logger?: Logger,
   requestId?: string,
 ): GraphQLFormattedError {
-  const original = unwrapAppError(unwrapResolverError(error));
+  const unwrapped = unwrapAppError(unwrapResolverError(error));
   const base = { locations: formatted.locations, path: formatted.path };
+  // An outage is no bug of the gateway's: the caller is told to retry (HTTP 503, see app.ts), not shown a 500.
+  const unavailable = isDatabaseUnavailable(unwrapped);
+  const original = unavailable ? serviceUnavailable() : unwrapped;
+  if (unavailable) logger?.warn({ err: (unwrapped as Error).message, requestId }, "database unreachable");
 
   if (original instanceof AppError) {
     return {
@@ -45,6 +53,16 @@ export function formatError(
   const code =
     typeof causeCode === "string" && PUBLIC_CODES.has(causeCode) ? causeCode : formatted.extensions?.code;
   // INTERNAL_SERVER_ERROR is what Apollo calls every error it does not know: never trust its message.
+  if (TOO_MANY_TOKENS.test(formatted.message)) {
+    return { ...base, message: formatted.message, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } };
+  }
+  if (code === String(ErrorCode.SERVICE_UNAVAILABLE)) {
+    return {
+      ...base,
+      message: formatted.message,
+      extensions: { code, retryAfterSeconds: formatted.extensions?.retryAfterSeconds },
+    };
+  }
   if (
     typeof code === "string" &&
     code !== String(ErrorCode.INTERNAL_SERVER_ERROR) &&
