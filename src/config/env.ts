@@ -31,6 +31,8 @@ export interface Config {
   readonly playgroundEnabled: boolean;
   readonly watchdogIntervalMs: number;
   readonly syncIntervalMs: number;
+  /** How long SIGTERM may take: sockets are drained and writes finished within it, else the process exits 1. */
+  readonly shutdownTimeoutMs: number;
   /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
   readonly generatedSecrets: readonly string[];
 }
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
   const playgroundEnabled = bool("PLAYGROUND_ENABLED", true);
   const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
   const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
+  const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_MS", 10_000, 1_000, 600_000);
 
   // Secrets: required in production, generated once into DATA_DIR otherwise.
   const generatedSecrets: string[] = [];
@@ -204,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     playgroundEnabled,
     watchdogIntervalMs,
     syncIntervalMs,
+    shutdownTimeoutMs,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
 }

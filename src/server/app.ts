@@ -334,6 +334,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     introspection: true,
+    // main.ts owns SIGTERM/SIGINT and closes everything in order; Apollo's own handler would stop it twice.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     persistedQueries: false,
     includeStacktraceInErrorResponses: false,
@@ -348,7 +350,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       error: (message: string) => logger.error(message),
     },
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // In-flight requests get most of the shutdown time; what is still open after that is cut.
+      ApolloServerPluginDrainHttpServer({
+        httpServer,
+        stopGracePeriodMillis: Math.max(500, config.shutdownTimeoutMs - 2_000),
+      }),
       ApolloServerPluginLandingPageDisabled(),
       { serverWillStart: () => Promise.resolve({ drainServer: () => wsCleanup.dispose() }) },
       {

@@ -38,9 +38,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down");
     const force = setTimeout(() => {
-      logger.error("shutdown took longer than 10 s; exiting");
+      logger.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS); exiting`);
       process.exit(1);
-    }, 10_000);
+    }, config.shutdownTimeoutMs);
     force.unref();
     gateway.close().then(
       () => process.exit(0),
