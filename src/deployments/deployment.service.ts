@@ -68,6 +68,7 @@ export const podName = (deploymentId: string): string => `traingate-${deployment
 export class DeploymentService {
   private readonly now: () => Date;
   private readonly finishedListeners: FinishedListener[] = [];
+  private readonly changeListeners: ((deployment: Pick<Deployment, "id" | "jobId">) => void)[] = [];
 
   constructor(
     private readonly db: DataSource,
@@ -377,6 +378,11 @@ export class DeploymentService {
     this.finishedListeners.push(listener);
   }
 
+  /** `listener` is told, synchronously, of every committed change before it is published. */
+  onChanged(listener: (deployment: Pick<Deployment, "id" | "jobId">) => void): void {
+    this.changeListeners.push(listener);
+  }
+
   private async announce(deployment: Deployment, finished: boolean): Promise<void> {
     await this.publish(deployment);
     if (!finished) return;
@@ -422,13 +428,19 @@ export class DeploymentService {
     await this.insertEvent(this.db.manager, deploymentId, kind, detail);
   }
 
-  /** Announces a changed deployment to its subscribers (after the change committed). */
-  async publish(deployment: Pick<Deployment, "id" | "userId">): Promise<void> {
+  /**
+   * Announces a changed deployment (after the change committed): to this replica's change listeners first (the
+   * callback routes' cache, so the pod's next post sees the change), then on the bus to subscribers and to the
+   * other replicas.
+   */
+  async publish(deployment: Pick<Deployment, "id" | "userId" | "jobId">): Promise<void> {
+    for (const listener of this.changeListeners) listener(deployment);
     const event = { deploymentId: deployment.id, userId: deployment.userId };
     try {
       await Promise.all([
         this.bus.publish(topics.deploymentUpdated(deployment.id), event),
         this.bus.publish(topics.userDeploymentUpdated(deployment.userId), event),
+        this.bus.publish(topics.jobAccessChanged, { jobId: deployment.jobId }),
       ]);
     } catch (error) {
       // The change is committed; a subscriber that missed it sees it on its next event or query.

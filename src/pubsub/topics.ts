@@ -13,6 +13,11 @@ export interface DeploymentUpdatedEvent {
   userId: string;
 }
 
+/** Something the pod callbacks answer from (status, stop flag) changed for this job, on any replica. */
+export interface JobAccessChangedEvent {
+  jobId: string;
+}
+
 /** A budget threshold was crossed or a budget stop happened. */
 export interface BudgetAlertEvent {
   deploymentId: string;
@@ -34,6 +39,8 @@ export const topics = {
   /** Any deployment of one user changed. */
   userDeploymentUpdated: (userId: string): Topic<DeploymentUpdatedEvent> =>
     `user/${userId}/deployment-updated`,
+  /** Any job whose callback answers changed (every replica listens, to drop what it cached). */
+  jobAccessChanged: "job-access/changed" as Topic<JobAccessChangedEvent>,
   /** One user's budget alerts. */
   userBudgetAlert: (userId: string): Topic<BudgetAlertEvent> => `user/${userId}/budget-alert`,
 } as const;

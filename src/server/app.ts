@@ -45,6 +45,7 @@ import { CallbackHandler, type CallbackOptions } from "../metrics/callback-handl
 import { SubscriptionService, type SubscriptionOptions } from "./subscription.service";
 import { createEventBus } from "../pubsub/create-event-bus";
 import type { EventBus } from "../pubsub/event-bus";
+import { topics } from "../pubsub/topics";
 import { ProviderSecretResolver } from "../secrets/provider-secret.resolver";
 import { ProviderSecretService } from "../secrets/provider-secret.service";
 import { SecretBox } from "../secrets/secret-box";
@@ -222,6 +223,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     costReports: new CostReportService(ds),
     watchdog,
   };
+  // The callback routes cache each job's state for a moment; every change made here, or on another replica,
+  // drops it, so a pod's next post sees a stop at once.
+  deployments.onChanged((deployment) => services.jobAccess.invalidate(deployment.jobId));
+  await bus.listen(topics.jobAccessChanged, ({ jobId }) => services.jobAccess.invalidate(jobId));
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
     [
