@@ -12,6 +12,8 @@ export interface IngestOptions {
   maxRowsPerWrite?: number;
   /** Told after every committed write (for /metrics). */
   onCommitted?: (points: number, seconds: number) => void;
+  /** How long a failed publish of committed points is retried before it is given up (default 60 s). */
+  publishRetryMs?: number;
 }
 
 /** The queue is full: the caller should answer 503 and let the trainer retry later. */
@@ -102,6 +104,9 @@ export class MetricIngestService {
   private readonly maxQueuedPoints: number;
   private readonly maxRowsPerWrite: number;
   private readonly onCommitted?: (points: number, seconds: number) => void;
+  private readonly publishRetryMs: number;
+  /** Per job, the end of its chain of publications (see `publish`). */
+  private readonly publishing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: DataSource,
@@ -112,6 +117,7 @@ export class MetricIngestService {
     this.maxQueuedPoints = options.maxQueuedPoints ?? 50_000;
     this.maxRowsPerWrite = options.maxRowsPerWrite ?? 5_000;
     this.onCommitted = options.onCommitted;
+    this.publishRetryMs = options.publishRetryMs ?? 60_000;
   }
 
   /** Resolves once the points are committed (and then published). */
@@ -178,29 +184,56 @@ export class MetricIngestService {
     }
     this.onCommitted?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
     for (const pending of batch) pending.resolve();
-    await this.publish(rows, recordedAt);
+    this.publish(rows, recordedAt);
   }
 
-  private async publish(rows: (MetricPoint & { jobId: string })[], recordedAt: string) {
+  /**
+   * Hands committed points to the bus without making the next write wait: each job has its own chain, so its
+   * points are published in commit order, and a failed publish is retried (with backoff, up to
+   * `publishRetryMs`) before the job's later points go. While Redis is down the writes go on; its subscribers
+   * have been told to resubscribe (EventBus.onInterrupted) and replay from the table.
+   */
+  private publish(rows: (MetricPoint & { jobId: string })[], recordedAt: string): void {
     const byJob = new Map<string, MetricEvent[]>();
     for (const row of rows) {
       const events = byJob.get(row.jobId) ?? [];
       events.push({ ...row, recordedAt });
       byJob.set(row.jobId, events);
     }
-    await Promise.all(
-      [...byJob].map(async ([jobId, points]) => {
-        points.sort((a, b) => a.step - b.step);
-        try {
-          await this.bus.publish(topics.jobMetric(jobId), { jobId, points });
-        } catch (error) {
-          // Stored all the same; a subscriber resuming with afterStep gets them from the table.
+    for (const [jobId, points] of byJob) {
+      points.sort((a, b) => a.step - b.step);
+      const tail = (this.publishing.get(jobId) ?? Promise.resolve()).then(() =>
+        this.publishWithRetry(jobId, points),
+      );
+      this.publishing.set(jobId, tail);
+      void tail.then(() => {
+        if (this.publishing.get(jobId) === tail) this.publishing.delete(jobId);
+      });
+    }
+  }
+
+  private async publishWithRetry(jobId: string, points: MetricEvent[]): Promise<void> {
+    const giveUpAt = Date.now() + this.publishRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.bus.publish(topics.jobMetric(jobId), { jobId, points });
+        return;
+      } catch (error) {
+        if (Date.now() >= giveUpAt) {
+          // Stored all the same: a subscriber resuming with afterStep gets them from the table.
           this.logger.warn(
-            { jobId, err: error instanceof Error ? error.message : String(error) },
-            "could not publish metrics",
+            { jobId, points: points.length, err: error instanceof Error ? error.message : String(error) },
+            "could not publish metrics; gave up",
           );
+          return;
         }
-      }),
-    );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)).unref());
+      }
+    }
+  }
+
+  /** Jobs whose points are still on their way to the bus. */
+  get publishingJobs(): number {
+    return this.publishing.size;
   }
 }

@@ -19,6 +19,13 @@ export interface EventBus {
    * subscriber read history after subscribing without a gap.
    */
   listen<T>(topic: Topic<T>, handler: (payload: T) => void): Promise<Unlisten>;
+  /**
+   * `handler` runs whenever events may have been lost: the connection to the transport dropped, so every
+   * listener registered before then may have missed some (the transport resubscribes, but what was published
+   * in between is gone). Live streams end on it, so their clients resubscribe and replay from the database.
+   * Returns a function that removes the handler.
+   */
+  onInterrupted(handler: () => void): () => void;
   /** Whether the transport is reachable (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

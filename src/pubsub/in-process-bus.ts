@@ -32,6 +32,11 @@ export class InProcessEventBus implements EventBus {
     });
   }
 
+  /** One process, no connection: nothing published here is ever lost between publish and listeners. */
+  onInterrupted(): () => void {
+    return () => undefined;
+  }
+
   ping(): Promise<boolean> {
     return Promise.resolve(true);
   }

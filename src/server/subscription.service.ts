@@ -163,7 +163,22 @@ export class SubscriptionService {
   }
 
   /** Counts a subscription as live until its channel closes. */
-  private markLive(userId: string, channel: { onEnd(handler: () => void): void }): void {
+  private markLive(
+    userId: string,
+    channel: { onEnd(handler: () => void): void; fail(error: unknown): void },
+  ): void {
+    // Events published while the bus was unreachable are gone: the stream ends with a code that says to
+    // subscribe again (metrics with afterStep, which replays from the database without a gap), never silence.
+    const offInterrupted = this.bus.onInterrupted(() =>
+      channel.fail(
+        new AppError(
+          ErrorCode.UPSTREAM_UNAVAILABLE,
+          "live events were interrupted (the pub/sub connection dropped); subscribe again, with afterStep for metrics, to continue without a gap",
+          { retryAfterSeconds: 1 },
+        ),
+      ),
+    );
+    channel.onEnd(offInterrupted);
     this.live += 1;
     this.livePerUser.set(userId, this.openFor(userId) + 1);
     channel.onEnd(() => {
