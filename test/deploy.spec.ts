@@ -437,6 +437,24 @@ describe("deployTraining against the RunPod simulator", () => {
       networkVolumeId: volumes[0].id,
       dataCenterId: volumes[0].dataCenterId,
     });
+
+    // /workspace is then the network volume: its size, not volumeSizeGb, must hold a FULL run of 8B.
+    const full = await s.newConfig("dep-vol", { modelName: "meta-llama/Llama-3.1-8B", method: "FULL" });
+    s.sim.clearRequests();
+    const tooSmall = await deploy("dep-vol", {
+      trainingConfigId: full,
+      volumeSizeGb: 4000,
+      output: { networkVolumeId: volumes[0].id },
+    });
+    expect(tooSmall.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.output.networkVolumeId",
+      givenGb: volumes[0].sizeGb,
+    });
+    expect(tooSmall.errors?.[0].message).toContain(
+      `network volume ${volumes[0].id} has ${volumes[0].sizeGb} GB`,
+    );
+    expect(creates()).toHaveLength(0);
   });
 
   it.each<[string, Record<string, unknown>, string]>([

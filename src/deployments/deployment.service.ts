@@ -707,7 +707,8 @@ export class DeploymentService {
 
   /**
    * Refuses a run whose `/workspace` (the pod volume, or the network volume mounted there) cannot hold the
-   * model cache and the checkpoints (see workspaceGbNeeded). A model whose size is unknown is not checked.
+   * model cache and the checkpoints (see workspaceGbNeeded). A model (or network volume) whose size is unknown
+   * is not checked.
    */
   private async checkDisk(
     request: ResolvedDeployInput,
@@ -715,6 +716,8 @@ export class DeploymentService {
     networkVolume: NetworkVolume | undefined,
     hfToken: string | undefined,
   ): Promise<void> {
+    // A network volume whose size RunPod did not say (0) cannot be judged.
+    if (networkVolume && networkVolume.sizeGb <= 0) return;
     const model = await this.options.modelSizes.modelSize(config.modelName, hfToken);
     if (model === null) return;
     const needed = workspaceGbNeeded(model, config);
