@@ -1,4 +1,7 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { hashJobToken } from "../src/auth/job-token";
+import { DEFAULT_TRAINER_IMAGE } from "../src/config/env";
 import { topics } from "../src/pubsub/topics";
 import { NO_CAPACITY_MESSAGE } from "../src/runpod-sim/runpod-simulator";
 import { POD_DOCKER_ARGS } from "../src/trainer/pod-bootstrap";
@@ -24,11 +27,34 @@ type Deployed = {
   trainingConfig: { id: string; name: string };
 };
 
+/**
+ * A stand-in for the Hub's model metadata (`GET /api/models/<id>`) on a local port: tests never reach the
+ * internet. Models it does not list answer 404, so their size comes from the model id.
+ */
+const hubModels: Record<string, unknown> = {
+  "acme/mystery-model": { id: "acme/mystery-model", safetensors: { parameters: { BF16: 3e9, F32: 1e6 } } },
+  "acme/gated-model": { id: "acme/gated-model", safetensors: { parameters: { BF16: 1e9 } } },
+};
+const hubRequests: { path: string; headers: IncomingHttpHeaders }[] = [];
+let hub: Server;
+
 let s: SimulatedSetup;
 beforeAll(async () => {
-  s = await startSimulatedGateway();
+  hub = createServer((req, res) => {
+    hubRequests.push({ path: req.url ?? "", headers: req.headers });
+    const info = hubModels[decodeURIComponent((req.url ?? "").replace(/^\/api\/models\//, ""))];
+    res.writeHead(info ? 200 : 404, { "content-type": "application/json" });
+    res.end(JSON.stringify(info ?? { error: "Repository not found" }));
+  });
+  await new Promise<void>((resolve) => hub.listen(0, "127.0.0.1", resolve));
+  s = await startSimulatedGateway({
+    env: { HF_ENDPOINT: `http://127.0.0.1:${(hub.address() as AddressInfo).port}` },
+  });
 });
-afterAll(() => s.close());
+afterAll(async () => {
+  await s.close();
+  await new Promise((resolve) => hub.close(resolve));
+});
 
 /** The create calls the simulator received, in order. */
 const creates = () =>
@@ -74,6 +100,10 @@ describe("deployTraining against the RunPod simulator", () => {
       cloudType: "SECURE",
       dockerArgs: POD_DOCKER_ARGS,
       volumeMountPath: "/workspace",
+      // The default image is built for CUDA 12.8: only hosts whose driver supports it.
+      imageName: DEFAULT_TRAINER_IMAGE,
+      minCudaVersion: "12.8",
+      allowedCudaVersions: ["12.8", "12.9", "13.0"],
     });
     const env = Object.fromEntries(
       (input.env as { key: string; value: string }[]).map((e) => [e.key, e.value]),
@@ -82,8 +112,11 @@ describe("deployTraining against the RunPod simulator", () => {
       JOB_ID: d.job.id,
       METRICS_API_URL: `${s.t.gateway.config.publicUrl}/api/training/jobs`,
       TRAINGATE_DEPLOYMENT_ID: d.id,
+      TRAINGATE_GPU_COUNT: "1",
       WANDB_PROJECT: "tg 'quoted' $(x)",
     });
+    // No Hugging Face token saved: none is sent.
+    expect(env).not.toHaveProperty("HF_TOKEN");
     const [{ job_token_hash }] = await s.t.gateway.db.dataSource.query<{ job_token_hash: string }[]>(
       `SELECT job_token_hash FROM training_jobs WHERE id = $1`,
       [d.job.id],
@@ -274,6 +307,114 @@ describe("deployTraining against the RunPod simulator", () => {
     expect(JSON.stringify(res) + s.t.logs.text).not.toContain("hf_hubtokenhubtoken1234");
   });
 
+  /** The env of the latest create call, as a record. */
+  const lastCreateEnv = () =>
+    Object.fromEntries(
+      (creates().at(-1)!.env as { key: string; value: string }[]).map((e) => [e.key, e.value]),
+    );
+  const rowsOf = async (user: string) =>
+    (
+      await s.t.gateway.db.dataSource.query<{ n: number }[]>(
+        `SELECT (SELECT count(*) FROM cloud_deployments WHERE user_id = $1)::int
+              + (SELECT count(*) FROM training_jobs WHERE user_id = $1)::int AS n`,
+        [user],
+      )
+    )[0].n;
+
+  it("hands a saved Hugging Face token to the pod without a Hub push (gated models and datasets)", async () => {
+    const token = "hf_gatedgatedgated5678";
+    await s.withRunpodKey("dep-gated");
+    const configId = await s.newConfig("dep-gated", { modelName: "acme/gated-model" });
+    await s.t.gql(
+      "dep-gated",
+      `mutation($k: String!) { setProviderSecret(input: { provider: HUGGINGFACE, apiKey: $k }) { last4 } }`,
+      { k: token },
+    );
+    s.sim.clearRequests();
+    hubRequests.length = 0;
+    const res = await deploy("dep-gated", { trainingConfigId: configId });
+    expect(res.errors).toBeUndefined();
+    expect(lastCreateEnv().HF_TOKEN).toBe(token);
+    // The gated model's metadata was asked for with the caller's token.
+    expect(hubRequests.map((r) => [r.path, r.headers.authorization])).toEqual([
+      ["/api/models/acme/gated-model", `Bearer ${token}`],
+    ]);
+    expect(JSON.stringify(res) + s.t.logs.text).not.toContain(token);
+  });
+
+  it("refuses more than one GPU for QLoRA or a quantized base, naming gpuCount, and passes the count to the pod", async () => {
+    await s.withRunpodKey("dep-gpus");
+    const qlora = await s.newConfig("dep-gpus", { method: "QLORA" });
+    const int8 = await s.newConfig("dep-gpus", { hyperparameters: { quantization: "INT8" } });
+    const lora = await s.newConfig("dep-gpus");
+    s.sim.clearRequests();
+    for (const configId of [qlora, int8]) {
+      const res = await deploy("dep-gpus", { trainingConfigId: configId, gpuCount: 2, gpuType: "A40" });
+      expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.gpuCount" });
+      expect(res.errors?.[0].message).toMatch(/one GPU.*LORA or FULL/);
+    }
+    expect(creates()).toHaveLength(0);
+    expect(await rowsOf("dep-gpus")).toBe(0);
+
+    const one = await deploy("dep-gpus", { trainingConfigId: qlora, gpuCount: 1 });
+    expect(one.errors).toBeUndefined();
+    const multi = await deploy("dep-gpus", { trainingConfigId: lora, gpuCount: 2, gpuType: "A40" });
+    expect(multi.errors).toBeUndefined();
+    expect(creates().at(-1)).toMatchObject({ gpuCount: 2 });
+    expect(lastCreateEnv().TRAINGATE_GPU_COUNT).toBe("2");
+  });
+
+  it("refuses an env that would take the pod over RunPod's 50 variables, with the numbers", async () => {
+    await s.withRunpodKey("dep-env50");
+    const configId = await s.newConfig("dep-env50");
+    const vars = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `V${i}`, value: "x" }));
+    s.sim.clearRequests();
+    const res = await deploy("dep-env50", { trainingConfigId: configId, env: vars(42) });
+    expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.env" });
+    expect(res.errors?.[0].message).toBe(
+      "input.env: RunPod allows 50 environment variables per pod and the gateway sets 9 itself, so at most 41 may be given (got 42)",
+    );
+    expect(creates()).toHaveLength(0);
+    expect(await rowsOf("dep-env50")).toBe(0);
+    const fits = await deploy("dep-env50", { trainingConfigId: configId, env: vars(41) });
+    expect(fits.errors).toBeUndefined();
+    expect(creates().at(-1)!.env).toHaveLength(50);
+  });
+
+  it("refuses a volume that cannot hold the model and its checkpoints, naming the field with the numbers", async () => {
+    await s.withRunpodKey("dep-disk");
+    // 1.1B parameters from the name: a FULL run keeps two checkpoints with optimizer state (~26 GB).
+    const full = await s.newConfig("dep-disk", { method: "FULL" });
+    s.sim.clearRequests();
+    const res = await deploy("dep-disk", { trainingConfigId: full });
+    expect(res.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.volumeSizeGb",
+      neededGb: 32,
+      givenGb: 20,
+    });
+    expect(res.errors?.[0].message).toMatch(
+      /^input\.volumeSizeGb: TinyLlama\/TinyLlama-1\.1B-Chat-v1\.0 \(1\.1B parameters, estimated from its name\) needs about 32 GB .* 20 GB were given; set volumeSizeGb to at least 32$/,
+    );
+    // 3B parameters per the Hub's metadata (none in the name): 6 GB of bf16 weights fit a LoRA run in 10 GB.
+    const mystery = await s.newConfig("dep-disk", { modelName: "acme/mystery-model" });
+    const small = await deploy("dep-disk", { trainingConfigId: mystery, volumeSizeGb: 5 });
+    expect(small.errors?.[0].extensions).toMatchObject({
+      field: "input.volumeSizeGb",
+      neededGb: 8,
+      givenGb: 5,
+    });
+    expect(small.errors?.[0].message).toContain("(3B parameters, per the Hub)");
+    expect(creates()).toHaveLength(0);
+    expect(await rowsOf("dep-disk")).toBe(0);
+
+    expect((await deploy("dep-disk", { trainingConfigId: full, volumeSizeGb: 32 })).errors).toBeUndefined();
+    expect((await deploy("dep-disk", { trainingConfigId: mystery, volumeSizeGb: 8 })).errors).toBeUndefined();
+    // A model neither the Hub nor its name sizes is not checked.
+    const unknown = await s.newConfig("dep-disk", { modelName: "acme/unsized", method: "FULL" });
+    expect((await deploy("dep-disk", { trainingConfigId: unknown, volumeSizeGb: 1 })).errors).toBeUndefined();
+  });
+
   it("mounts a network volume in its own data center, and refuses an unknown one", async () => {
     const apiKey = await s.withRunpodKey("dep-vol");
     const configId = await s.newConfig("dep-vol");
@@ -296,6 +437,24 @@ describe("deployTraining against the RunPod simulator", () => {
       networkVolumeId: volumes[0].id,
       dataCenterId: volumes[0].dataCenterId,
     });
+
+    // /workspace is then the network volume: its size, not volumeSizeGb, must hold a FULL run of 8B.
+    const full = await s.newConfig("dep-vol", { modelName: "meta-llama/Llama-3.1-8B", method: "FULL" });
+    s.sim.clearRequests();
+    const tooSmall = await deploy("dep-vol", {
+      trainingConfigId: full,
+      volumeSizeGb: 4000,
+      output: { networkVolumeId: volumes[0].id },
+    });
+    expect(tooSmall.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.output.networkVolumeId",
+      givenGb: volumes[0].sizeGb,
+    });
+    expect(tooSmall.errors?.[0].message).toContain(
+      `network volume ${volumes[0].id} has ${volumes[0].sizeGb} GB`,
+    );
+    expect(creates()).toHaveLength(0);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -307,6 +466,7 @@ describe("deployTraining against the RunPod simulator", () => {
     ["a lower-case env name", { env: [{ name: "path", value: "x" }] }, "input.env.0.name"],
     ["a reserved env name", { env: [{ name: "JOB_TOKEN", value: "x" }] }, "input.env.0.name"],
     ["a RunPod env name", { env: [{ name: "RUNPOD_API_KEY", value: "x" }] }, "input.env.0.name"],
+    ["the GPU count's env name", { env: [{ name: "TRAINGATE_GPU_COUNT", value: "8" }] }, "input.env.0.name"],
     [
       "a repeated env name",
       {

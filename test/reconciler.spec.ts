@@ -7,7 +7,12 @@ import { signDevToken } from "../src/auth/jwt";
 import { DeploymentReconciler } from "../src/deployments/deployment-reconciler";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
-import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, startTestGateway } from "./support/gateway";
+import {
+  CLOSED_HUB_ENDPOINT,
+  TEST_ENCRYPTION_KEY,
+  TEST_JWT_SECRET,
+  startTestGateway,
+} from "./support/gateway";
 import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 
@@ -127,6 +132,42 @@ describe("status sync and orphan reaper", () => {
     expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
   });
 
+  it("fails a run whose container never starts, terminating its pod after the start-up deadline", async () => {
+    s.sim.faults.containerNeverStarts();
+    let d: Awaited<ReturnType<typeof deployed>>;
+    try {
+      d = await deployed("sync-nostart");
+    } finally {
+      s.sim.faults.reset();
+    }
+    const healthy = await deployed("sync-started");
+    s.sim.advance(3600); // an hour of RunPod time: any image would be pulled and up by now
+    await s.t.gateway.services.reconciler.tick();
+    // Within the deadline: still waiting, pod untouched.
+    expect(await statusOf("sync-nostart", d.id)).toMatchObject({
+      status: "STARTING",
+      job: { status: "PENDING" },
+    });
+    expect(s.sim.pod(d.podId)?.desiredStatus).toBe("RUNNING");
+
+    const later = new DeploymentReconciler(
+      s.t.gateway.db.dataSource,
+      s.t.gateway.runpod,
+      s.t.gateway.services.secrets,
+      s.t.gateway.services.deployments,
+      s.t.gateway.logger,
+      { podStartTimeoutMs: 15 * 60_000, now: () => new Date(Date.now() + 16 * 60_000) },
+    );
+    await later.tick();
+    const failed = await statusOf("sync-nostart", d.id);
+    expect(failed).toMatchObject({ status: "FAILED", stopReason: "FAILED", job: { status: "FAILED" } });
+    expect(failed.errorMessage).toMatch(/container never started.*15 minutes.*CUDA driver/);
+    expect(s.sim.pod(d.podId)?.desiredStatus).toBe("TERMINATED");
+    // A pod whose container came up is left alone, however old.
+    expect(await statusOf("sync-started", healthy.id)).toMatchObject({ status: "RUNNING" });
+    expect(s.sim.pod(healthy.podId)?.desiredStatus).toBe("RUNNING");
+  });
+
   it("finishes a user's stop whose terminate call failed", async () => {
     const d = await deployed("sync-stopfail");
     s.sim.faults.failNext(20, { field: "podTerminate", status: 503 });
@@ -164,6 +205,8 @@ describe("a gateway killed between pod creation and the database update", () => 
       JWT_SECRET: TEST_JWT_SECRET,
       ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       RUNPOD_API_URL: simulator.url,
+      RUNPOD_API_SIMULATED: "true",
+      HF_ENDPOINT: CLOSED_HUB_ENDPOINT,
       DATA_DIR: dataDir,
       REDIS_URL: "",
       DATABASE_URL: database.databaseUrl ?? "",

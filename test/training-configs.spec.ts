@@ -114,6 +114,12 @@ describe("training configs", () => {
     ["a model id with '--'", { ...valid, modelName: "org/a--b" }, "input.modelName"],
     ["an http dataset URL", { ...valid, datasetUrl: "http://example.com/d.jsonl" }, "input.datasetUrl"],
     ["a dataset path", { ...valid, datasetUrl: "/etc/passwd" }, "input.datasetUrl"],
+    ["a Hub URL without datasets/", { ...valid, datasetUrl: "hf://tatsu-lab/alpaca" }, "input.datasetUrl"],
+    [
+      "a Hub dataset URL that climbs out",
+      { ...valid, datasetUrl: "hf://datasets/tatsu-lab/alpaca/../x" },
+      "input.datasetUrl",
+    ],
     ["zero epochs", hp({ epochs: 0 }), "input.hyperparameters.epochs"],
     ["a batch size of 0", hp({ batchSize: 0 }), "input.hyperparameters.batchSize"],
     [
@@ -149,6 +155,47 @@ describe("training configs", () => {
     expect(res.errors?.[0].extensions?.field).toBe(field);
     expect(res.errors?.[0].message).toContain(field);
     expect(await countConfigs("cfg-invalid")).toBe(before);
+  });
+
+  it("accepts a Hugging Face dataset as hf://datasets/<owner>/<name>[/<file>][@<revision>], on create and update", async () => {
+    const hub = "hf://datasets/tatsu-lab/alpaca/data/train-00000-of-00001.parquet@main";
+    const created = await t.gql<{ createTrainingConfig: { id: string; datasetUrl: string } }>(
+      "cfg-hub",
+      CREATE,
+      {
+        input: { ...valid, datasetUrl: "hf://datasets/tatsu-lab/alpaca" },
+      },
+    );
+    expect(created.errors).toBeUndefined();
+    expect(created.data?.createTrainingConfig.datasetUrl).toBe("hf://datasets/tatsu-lab/alpaca");
+    const id = created.data!.createTrainingConfig.id;
+    const updated = await t.gql<{ updateTrainingConfig: { id: string } }>("cfg-hub", UPDATE, {
+      id,
+      input: { ...valid, datasetUrl: hub },
+    });
+    expect(updated.errors).toBeUndefined();
+    const read = await t.gql<{ trainingConfig: { datasetUrl: string } }>(
+      "cfg-hub",
+      `query($id: ID!) { trainingConfig(id: $id) { datasetUrl } }`,
+      { id },
+    );
+    expect(read.data?.trainingConfig.datasetUrl).toBe(hub);
+
+    const refused = await t.gql("cfg-hub", UPDATE, {
+      id,
+      input: { ...valid, datasetUrl: "hf://tatsu-lab/alpaca" },
+    });
+    expect(refused.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.datasetUrl",
+    });
+    expect(refused.errors?.[0].message).toContain("hf://datasets/tatsu-lab/alpaca");
+    const after = await t.gql<{ trainingConfig: { datasetUrl: string } }>(
+      "cfg-hub",
+      `query($id: ID!) { trainingConfig(id: $id) { datasetUrl } }`,
+      { id },
+    );
+    expect(after.data?.trainingConfig.datasetUrl).toBe(hub);
   });
 
   it("refuses an unknown enum value as BAD_USER_INPUT", async () => {

@@ -29,11 +29,23 @@ describe("loadConfig", () => {
       metricsApiUrl: "http://localhost:4000/api/training/jobs",
       runpodApiUrl: "https://api.runpod.io/graphql",
       runpodSimulator: false,
+      upstreamSimulated: false,
+      trainerImage: "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2204",
+      podStartTimeoutSeconds: 900,
+      hubEndpoint: "https://huggingface.co",
       logLevel: "info",
     });
     expect(config.databaseUrl).toBeUndefined();
     expect(config.redisUrl).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("treats the upstream as simulated with the built-in simulator or RUNPOD_API_SIMULATED", () => {
+    expect(loadConfig({ DATA_DIR: tmp(), RUNPOD_SIMULATOR: "true" }).upstreamSimulated).toBe(true);
+    expect(loadConfig({ DATA_DIR: tmp(), RUNPOD_API_SIMULATED: "true" }).upstreamSimulated).toBe(true);
+    expect(
+      loadConfig({ DATA_DIR: tmp(), RUNPOD_API_URL: "http://127.0.0.1:9/graphql" }).upstreamSimulated,
+    ).toBe(false);
   });
 
   it("derives the callback URL from PUBLIC_URL and PORT", () => {
@@ -53,8 +65,12 @@ describe("loadConfig", () => {
       LOG_LEVEL: "loud",
       ENCRYPTION_KEY: "short",
       JWT_SECRET: "short",
+      POD_START_TIMEOUT_SECONDS: "soon",
+      HF_ENDPOINT: "ftp://hub",
     });
     const named = [
+      "POD_START_TIMEOUT_SECONDS",
+      "HF_ENDPOINT",
       "PORT",
       "PUBLIC_URL",
       "DATABASE_URL",

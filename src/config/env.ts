@@ -27,6 +27,15 @@ export interface Config {
   readonly simulatorSpeed: number;
   /** The image pods run when a deployment names none. */
   readonly trainerImage: string;
+  /**
+   * Whether the upstream is a RunPod simulator (the built-in one, or `RUNPOD_API_SIMULATED=true` for one the
+   * tests start): its pods run on this machine, so a loopback `PUBLIC_URL` reaches them.
+   */
+  readonly upstreamSimulated: boolean;
+  /** Seconds a created pod may take to report its container up before it is terminated and the run failed. */
+  readonly podStartTimeoutSeconds: number;
+  /** The Hugging Face Hub's base URL (`HF_ENDPOINT`, the Hub libraries' own variable), for model metadata. */
+  readonly hubEndpoint: string;
   readonly logLevel: LogLevel;
   readonly playgroundEnabled: boolean;
   readonly watchdogIntervalMs: number;
@@ -58,6 +67,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** The image pods run when neither the deployment nor `TRAINER_IMAGE` names one. */
+export const DEFAULT_TRAINER_IMAGE = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2204";
 
 /** Reads and validates the configuration. Throws one `ConfigError` listing every problem. */
 export function loadConfig(env: Env = process.env): Config {
@@ -111,8 +123,14 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(str("DATA_DIR") ?? "./.data");
   const runpodSimulator = bool("RUNPOD_SIMULATOR", false);
   const simulatorSpeed = int("RUNPOD_SIMULATOR_SPEED", 5, 1, 100_000);
-  const trainerImage =
-    str("TRAINER_IMAGE") ?? "runpod/pytorch:2.8.0-py3.11-cuda12.8.1-cudnn-devel-ubuntu22.04";
+  // RunPod's official image naming: <image version>-cu<CUDA>-torch<torch>-<os>. CUDA 12.8 needs a 12.8 driver.
+  const trainerImage = str("TRAINER_IMAGE") ?? DEFAULT_TRAINER_IMAGE;
+  const upstreamSimulated = runpodSimulator || bool("RUNPOD_API_SIMULATED", false);
+  const podStartTimeoutSeconds = int("POD_START_TIMEOUT_SECONDS", 900, 60, 86_400);
+  const hubEndpoint = (url("HF_ENDPOINT", "https://huggingface.co", ["http:", "https:"]) ?? "").replace(
+    /\/+$/,
+    "",
+  );
   const runpodApiUrl = url("RUNPOD_API_URL", "https://api.runpod.io/graphql", ["http:", "https:"]) ?? "";
   const logLevelRaw = (str("LOG_LEVEL") ?? "info").toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
@@ -203,6 +221,9 @@ export function loadConfig(env: Env = process.env): Config {
     runpodSimulator,
     simulatorSpeed,
     trainerImage,
+    upstreamSimulated,
+    podStartTimeoutSeconds,
+    hubEndpoint,
     logLevel: logLevelRaw as LogLevel,
     playgroundEnabled,
     watchdogIntervalMs,
@@ -253,6 +274,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ? `built-in simulator (x${config.simulatorSpeed})`
       : config.runpodApiUrl,
     trainerImage: config.trainerImage,
+    podStartTimeoutSeconds: config.podStartTimeoutSeconds,
+    hubEndpoint: config.hubEndpoint,
     logLevel: config.logLevel,
     playgroundEnabled: config.playgroundEnabled,
   };

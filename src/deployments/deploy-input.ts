@@ -1,6 +1,8 @@
 import { AppError, ErrorCode } from "../errors/app-error";
 import { usdToMicros, type Micros } from "../costs/money";
 import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import { GATEWAY_ENV_NAMES } from "../trainer/pod-bootstrap";
+import { Quantization, TrainingMethod } from "../training-configs/training-config.enums";
 import { CompletionAction } from "./deployment.enums";
 import { RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, type DeployTrainingInput } from "./deployment.types";
 
@@ -56,7 +58,10 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
 
   const dockerImage = input.dockerImage?.trim() || defaultImage;
   if (!IMAGE_REFERENCE.test(dockerImage)) {
-    throw bad("input.dockerImage", "must be a Docker image reference such as runpod/pytorch:2.8.0-py3.11");
+    throw bad(
+      "input.dockerImage",
+      "must be a Docker image reference such as runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2204",
+    );
   }
 
   const hubRepoId = input.output?.hubRepoId ?? null;
@@ -88,6 +93,46 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
         (hubRepoId || networkVolumeId ? CompletionAction.TERMINATE : CompletionAction.STOP),
     },
   };
+}
+
+/** RunPod takes at most this many environment variables per pod. */
+export const RUNPOD_MAX_ENV_VARS = 50;
+
+/**
+ * Refuses a caller's env that, with the gateway's own variables (and HF_TOKEN when a Hugging Face token goes
+ * to the pod), exceeds RunPod's limit per pod. Variables RunPod injects itself (RUNPOD_*) do not count.
+ */
+export function checkEnvLimit(env: Readonly<Record<string, string>>, withHfToken: boolean): void {
+  const own = GATEWAY_ENV_NAMES.length + (withHfToken ? 1 : 0);
+  const total = Object.keys(env).length + own;
+  if (total > RUNPOD_MAX_ENV_VARS) {
+    throw bad(
+      "input.env",
+      `RunPod allows ${RUNPOD_MAX_ENV_VARS} environment variables per pod and the gateway sets ${own} itself, ` +
+        `so at most ${RUNPOD_MAX_ENV_VARS - own} may be given (got ${Object.keys(env).length})`,
+    );
+  }
+}
+
+/**
+ * Refuses more than one GPU for a quantized base (QLoRA, INT4/INT8): bitsandbytes loads it onto one GPU, so
+ * the others would be billed and idle.
+ */
+export function checkGpuCount(
+  gpuCount: number,
+  config: { method: TrainingMethod; hyperparameters: { quantization: Quantization } },
+): void {
+  if (gpuCount <= 1) return;
+  const quantized =
+    config.method === TrainingMethod.QLORA || config.hyperparameters.quantization !== Quantization.NONE;
+  if (quantized) {
+    throw bad(
+      "input.gpuCount",
+      `a ${config.method} run on a ${config.hyperparameters.quantization} base uses one GPU ` +
+        `(the quantized model is pinned to a single device), so ${gpuCount} GPUs would idle; ` +
+        "use gpuCount 1, or LORA or FULL without quantization for multi-GPU training",
+    );
+  }
 }
 
 function bad(field: string, message: string): AppError {

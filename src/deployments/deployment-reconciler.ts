@@ -21,6 +21,12 @@ export interface ReconcilerOptions {
    * upstream create and the database update). Longer than a create call can take. Default 2 minutes.
    */
   orphanGraceMs?: number;
+  /**
+   * How long after its creation a pod may go without its container up (the deployment still STARTING, the
+   * job still PENDING) before it is terminated and the run failed. Default 15 minutes
+   * (POD_START_TIMEOUT_SECONDS): large images take minutes to pull, a container that cannot start never does.
+   */
+  podStartTimeoutMs?: number;
   /** How far back the reaper looks for users whose accounts may hold TrainGate pods. Default 30 days. */
   lookbackMs?: number;
   now?: () => Date;
@@ -45,12 +51,15 @@ const FINISHED_POD_GRACE_MS = 10 * 60_000;
  *   the deployment);
  * - a deployment stuck in CREATING past the grace period lost its creator mid-create: its pod, found by name, is
  *   terminated (ORPHANED);
+ * - a deployment whose pod has not had its container up within the start-up deadline is failed and its pod
+ *   terminated: the container is never going to start (an image whose CUDA the host's driver lacks, say);
  * - every `traingate-*` pod that no deployment owns, or whose deployment is finished, is terminated, except the
  *   stopped pod a completed run keeps on purpose (onComplete STOP).
  */
 export class DeploymentReconciler {
   private readonly orphanGraceMs: number;
   private readonly lookbackMs: number;
+  private readonly podStartTimeoutMs: number;
   private readonly now: () => Date;
 
   constructor(
@@ -63,6 +72,7 @@ export class DeploymentReconciler {
   ) {
     this.orphanGraceMs = options.orphanGraceMs ?? 120_000;
     this.lookbackMs = options.lookbackMs ?? 30 * 24 * 3600_000;
+    this.podStartTimeoutMs = options.podStartTimeoutMs ?? 15 * 60_000;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -112,6 +122,9 @@ export class DeploymentReconciler {
         const pod = byId.get(deployment.podId) ?? (await this.runpod.getPod(apiKey, deployment.podId));
         await this.observeOrStop(apiKey, deployment, pod);
         report.observed += 1;
+        if (pod?.status === PodStatus.STARTING && this.startOverdue(deployment)) {
+          await this.failStart(apiKey, deployment, pod.id);
+        }
       } else if (
         deployment.status === DeploymentStatus.CREATING &&
         this.now().getTime() - deployment.createdAt.getTime() > this.orphanGraceMs
@@ -174,6 +187,44 @@ export class DeploymentReconciler {
         if (action === "terminate" && owner.podId === pod.id)
           await this.deployments.podTerminated(owner.id, "reaper");
       }
+    }
+  }
+
+  private startOverdue(deployment: Deployment): boolean {
+    return (
+      deployment.status === DeploymentStatus.STARTING &&
+      this.now().getTime() - deployment.createdAt.getTime() > this.podStartTimeoutMs
+    );
+  }
+
+  /**
+   * Fails a run whose container never came up, then terminates its pod. The state machine decides under the row
+   * lock (a trainer report that just arrived wins); a terminate that fails is retried by the reaper, which ends
+   * a finished deployment's running pod.
+   */
+  private async failStart(apiKey: string, deployment: Deployment, podId: string): Promise<void> {
+    const minutes = Math.round(this.podStartTimeoutMs / 60_000);
+    const message =
+      `the pod's container never started: it did not report running within ${minutes} minutes of creation, ` +
+      "most likely because the host's CUDA driver is older than the image needs or the image cannot be " +
+      "pulled; the pod was terminated";
+    const failed = await this.deployments.signal(
+      deployment.id,
+      { type: "START_TIMED_OUT" },
+      { errorMessage: message },
+      { errorMessage: message },
+    );
+    if (!failed) return;
+    this.logger.warn({ deploymentId: deployment.id, podId }, "a pod's container never started");
+    try {
+      await this.runpod.terminatePod(apiKey, podId);
+      await this.deployments.podTerminated(deployment.id, "start-timeout");
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      this.logger.warn(
+        { deploymentId: deployment.id, podId, err: error.message },
+        "could not terminate a pod whose container never started",
+      );
     }
   }
 

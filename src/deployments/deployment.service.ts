@@ -16,13 +16,16 @@ import type { EventBus } from "../pubsub/event-bus";
 import { topics } from "../pubsub/topics";
 import { gpuCatalogueEntry, type GpuType } from "../runpod/gpu-catalogue";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
-import { PodStatus, type PodInfo, type RunpodClient } from "../runpod/runpod-client";
+import { PodStatus, type NetworkVolume, type PodInfo, type RunpodClient } from "../runpod/runpod-client";
 import { Provider } from "../secrets/provider";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { snapshotOf } from "../training-configs/training-config.snapshot";
 import { renderPod } from "../trainer/pod-bootstrap";
-import { resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
+import type { ModelSize } from "../hub/model-size";
+import type { TrainingConfig } from "../training-configs/training-config.entity";
+import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
+import { formatParameters, workspaceGbNeeded } from "./disk-sizing";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
@@ -48,6 +51,13 @@ export interface DeploymentServiceOptions {
   terminateAfterGraceSeconds?: number;
   /** The image pods run when the caller names none. */
   defaultImage: string;
+  /**
+   * Set when no pod could ever call `metricsApiUrl` back (a loopback or private PUBLIC_URL with the real
+   * RunPod): why, for the refusal. Deploys are refused while it is set.
+   */
+  callbackUnreachable?: string;
+  /** Where model sizes come from (the Hub's metadata, else the model id), for the disk check. */
+  modelSizes: { modelSize(modelId: string, hfToken?: string): Promise<ModelSize | null> };
   now?: () => Date;
 }
 
@@ -86,27 +96,39 @@ export class DeploymentService {
 
   /** DESIGN.md's deploy flow. Answers the deployment, or the error that ended it (the FAILED row stays). */
   async deploy(userId: string, input: DeployTrainingInput): Promise<Deployment> {
+    if (this.options.callbackUnreachable) {
+      throw new AppError(
+        ErrorCode.INVALID_STATE,
+        `no pod could report back to this gateway: PUBLIC_URL ${this.options.callbackUnreachable}; ` +
+          "set PUBLIC_URL to an address the pod can reach",
+      );
+    }
     const request = resolveDeployInput(input, this.options.defaultImage);
     if (request.idempotencyKey) {
       const existing = await this.byIdempotencyKey(userId, request.idempotencyKey);
       if (existing) return existing;
     }
     const config = await this.configs.get(userId, request.trainingConfigId);
+    checkGpuCount(request.gpuCount, config);
     const apiKey = await this.requireKey(
       userId,
       Provider.RUNPOD,
       "a RunPod API key (setProviderSecret with provider RUNPOD)",
     );
+    // Any saved Hugging Face token goes to the pod: gated models and datasets need it, not only Hub pushes.
     const hfToken = request.output.hubRepoId
       ? await this.requireKey(
           userId,
           Provider.HUGGINGFACE,
           "a Hugging Face token (setProviderSecret with provider HUGGINGFACE) to push to the Hub",
         )
+      : ((await this.secrets.reveal(userId, Provider.HUGGINGFACE)) ?? undefined);
+    checkEnvLimit(request.env, hfToken !== undefined);
+    const networkVolume = request.output.networkVolumeId
+      ? await this.networkVolume(apiKey, request.output.networkVolumeId)
       : undefined;
-    const dataCenterId = request.output.networkVolumeId
-      ? await this.networkVolumeDataCenter(apiKey, request.output.networkVolumeId)
-      : undefined;
+    await this.checkDisk(request, config, networkVolume, hfToken);
+    const dataCenterId = networkVolume?.dataCenterId ?? undefined;
 
     const { token, hash } = newJobToken();
     const created = await this.createRows(userId, request, config.id, snapshotOf(config), hash);
@@ -171,6 +193,7 @@ export class DeploymentService {
           hyperparameters: config.hyperparameters,
           output: request.output,
         },
+        gpuCount: request.gpuCount,
         hfToken,
         userEnv: request.env,
       });
@@ -681,10 +704,7 @@ export class DeploymentService {
     return key;
   }
 
-  private async networkVolumeDataCenter(
-    apiKey: string,
-    networkVolumeId: string,
-  ): Promise<string | undefined> {
+  private async networkVolume(apiKey: string, networkVolumeId: string): Promise<NetworkVolume> {
     const volumes = await this.runpod.listNetworkVolumes(apiKey);
     const volume = volumes.find((v) => v.id === networkVolumeId);
     if (!volume) {
@@ -694,7 +714,40 @@ export class DeploymentService {
         { field: "input.output.networkVolumeId" },
       );
     }
-    return volume.dataCenterId ?? undefined;
+    return volume;
+  }
+
+  /**
+   * Refuses a run whose `/workspace` (the pod volume, or the network volume mounted there) cannot hold the
+   * model cache and the checkpoints (see workspaceGbNeeded). A model (or network volume) whose size is unknown
+   * is not checked.
+   */
+  private async checkDisk(
+    request: ResolvedDeployInput,
+    config: TrainingConfig,
+    networkVolume: NetworkVolume | undefined,
+    hfToken: string | undefined,
+  ): Promise<void> {
+    // A network volume whose size RunPod did not say (0) cannot be judged.
+    if (networkVolume && networkVolume.sizeGb <= 0) return;
+    const model = await this.options.modelSizes.modelSize(config.modelName, hfToken);
+    if (model === null) return;
+    const needed = workspaceGbNeeded(model, config);
+    const [field, givenGb] = networkVolume
+      ? ["input.output.networkVolumeId", networkVolume.sizeGb]
+      : ["input.volumeSizeGb", request.volumeSizeGb];
+    if (givenGb >= needed.total) return;
+    const what =
+      `${config.modelName} (${formatParameters(model.parameters)} parameters, ${model.source === "hub" ? "per the Hub" : "estimated from its name"}) ` +
+      `needs about ${needed.total} GB under /workspace for a ${config.method} run: ` +
+      `${needed.modelCache} GB of model cache and ${needed.checkpoints} GB of checkpoints and output`;
+    throw new AppError(
+      ErrorCode.BAD_USER_INPUT,
+      networkVolume
+        ? `${field}: ${what}, and network volume ${networkVolume.id} has ${givenGb} GB`
+        : `${field}: ${what}, and ${givenGb} GB were given; set volumeSizeGb to at least ${needed.total}`,
+      { field, neededGb: needed.total, givenGb },
+    );
   }
 
   private async findPodByName(apiKey: string, name: string): Promise<PodInfo | undefined> {

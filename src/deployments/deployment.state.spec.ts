@@ -108,6 +108,24 @@ describe("deployment state machine", () => {
       null,
     ],
     [
+      "the container never came up",
+      state(D.STARTING),
+      { type: "START_TIMED_OUT" },
+      [D.FAILED, R.FAILED, JobStatus.FAILED],
+    ],
+    [
+      "a start deadline after the container came up changes nothing",
+      state(D.RUNNING),
+      { type: "START_TIMED_OUT" },
+      null,
+    ],
+    [
+      "a start deadline after the trainer reported changes nothing",
+      state(D.STARTING, JobStatus.RUNNING),
+      { type: "START_TIMED_OUT" },
+      null,
+    ],
+    [
       "observations before the pod exists are ignored",
       state(D.CREATING),
       { type: "POD_OBSERVED", state: "GONE" },

@@ -7,7 +7,9 @@ export type DeploymentSignal =
   | { type: "CREATE_FAILED" }
   | { type: "POD_OBSERVED"; state: "STARTING" | "RUNNING" | "STOPPED" | "GONE" }
   | { type: "JOB_REPORTED"; status: "running" | "completed" | "failed" | "stopped" }
-  | { type: "STOP"; reason: StopReason };
+  | { type: "STOP"; reason: StopReason }
+  /** The pod's container did not come up within the start-up deadline. */
+  | { type: "START_TIMED_OUT" };
 
 export interface DeploymentState {
   status: DeploymentStatus;
@@ -64,6 +66,10 @@ export function nextState(current: DeploymentState, signal: DeploymentSignal): T
       return stopped(signal.reason);
     case "CREATE_FAILED":
       return current.status === DeploymentStatus.CREATING ? failed() : null;
+    case "START_TIMED_OUT":
+      return current.status === DeploymentStatus.STARTING && current.jobStatus === JobStatus.PENDING
+        ? failed()
+        : null;
     case "POD_CREATED":
       return current.status === DeploymentStatus.CREATING ? same(DeploymentStatus.STARTING) : null;
     case "POD_OBSERVED":

@@ -30,6 +30,7 @@ export const RESERVED_ENV_NAMES = [
   "BUDGET_DEADLINE",
   "HF_TOKEN",
   "PUBLIC_KEY",
+  "TRAINGATE_GPU_COUNT",
 ] as const;
 /** Prefixes of variables that RunPod or the gateway own. */
 export const RESERVED_ENV_PREFIXES = ["RUNPOD_", "TRAINGATE_"] as const;
@@ -140,7 +141,8 @@ export class DeployTrainingInput {
     defaultValue: [],
     description: "names [A-Z_][A-Z0-9_]*; reserved names (JOB_ID, JOB_TOKEN, ...) refused",
   })
-  @ArrayMaxSize(40)
+  // RunPod's own limit; the gateway's variables count against it too (checked with the numbers at deploy).
+  @ArrayMaxSize(50)
   @ValidateNested({ each: true })
   env?: EnvVarInput[] | null;
 

@@ -452,6 +452,18 @@ describe("RunPod simulator (GraphQL)", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(280);
     });
 
+    it("keeps a pod's container from ever starting: RUNNING and billing, runtime null", async () => {
+      sim.faults.containerNeverStarts("acme/needs-newer-driver:cu130");
+      const stuck = await deployPod(sim, key, { imageName: "acme/needs-newer-driver:cu130" });
+      const fine = await deployPod(sim, key);
+      sim.advance(3600);
+      const pod = await getPod(stuck);
+      expect(pod).toMatchObject({ desiredStatus: "RUNNING", runtime: null });
+      expect(pod?.costPerHr).toBeGreaterThan(0);
+      expect(pod?.uptimeSeconds).toBeGreaterThanOrEqual(3600);
+      expect((await getPod(fine))?.runtime).not.toBeNull();
+    });
+
     it("forces 401", async () => {
       sim.faults.forceUnauthorized();
       expect((await gql(sim, "{ gpuTypes { id } }")).status).toBe(401);

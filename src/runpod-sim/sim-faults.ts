@@ -39,6 +39,14 @@ export class SimFaults {
     else this.world.noCapacity.delete(gpuTypeId);
   }
 
+  /**
+   * Pods created from `imageName` (or every image, "*") never get their container up, as on a host whose
+   * driver is older than the image's CUDA: RunPod keeps the pod RUNNING and billing with `runtime` null.
+   */
+  containerNeverStarts(imageName = "*"): void {
+    this.world.neverStarts.add(imageName);
+  }
+
   /** The next `count` matching requests answer HTTP `status` (default 503) with a non-JSON body, doing nothing. */
   failNext(count: number, options: FaultScope & { status?: number } = {}): void {
     this.rules.push({ kind: "fail", remaining: count, field: options.field, status: options.status ?? 503 });
@@ -83,11 +91,12 @@ export class SimFaults {
     this.unauthorized = on;
   }
 
-  /** Clears every fault, capacity included. */
+  /** Clears every fault, capacity and container start included. */
   reset(): void {
     this.rules = [];
     this.unauthorized = false;
     this.world.noCapacity.clear();
+    this.world.neverStarts.clear();
   }
 
   /** @internal */

@@ -133,6 +133,8 @@ export class SimWorld {
   readonly pods = new Map<string, SimPod>();
   /** gpuTypeId (or "*") -> clouds with no capacity ("*" = both). */
   readonly noCapacity = new Map<string, SimCloud | "*">();
+  /** Image names (or "*") whose containers never come up: the pod bills with `runtime` null for good. */
+  readonly neverStarts = new Set<string>();
   restUrl = "";
   private readonly accountsByKey = new Map<string, SimAccount>();
   private readonly podIdsByPodKey = new Map<string, string>();
@@ -294,7 +296,10 @@ export class SimWorld {
       runningSinceSimMs: now,
       closedRunMs: 0,
       closedCostUsd: 0,
-      containerUpAtSimMs: now + this.options.startupSeconds * 1000,
+      containerUpAtSimMs:
+        this.neverStarts.has("*") || this.neverStarts.has(imageName)
+          ? null
+          : now + this.options.startupSeconds * 1000,
       restartCount: 0,
       lastStatusChange: `Rented by User: ${new Date(now).toString()}`,
       endReason: null,

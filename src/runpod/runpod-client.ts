@@ -77,11 +77,6 @@ export interface PodInfo {
   /** RunPod's `machine.gpuDisplayName`, e.g. `H100 SXM`. */
   readonly gpuDisplayName: string | null;
   readonly imageName: string | null;
-  /**
-   * The pod's environment as RunPod echoes it, parsed from `["K=V"]` (see {@link parsePodEnv}). Holds secrets
-   * (JOB_TOKEN, the user's env): read labels such as TRAINGATE_DEPLOYMENT_ID from it, never log or return it.
-   */
-  readonly env: Readonly<Record<string, string>>;
   /** RunPod's free-text description of the last lifecycle event. Not a timestamp: never parse it. */
   readonly lastStatusChange: string | null;
   readonly machineId: string | null;
@@ -221,23 +216,4 @@ export function mapPodStatus(desiredStatus: string | null | undefined, runtime: 
       // CREATED, RESTARTING and anything new.
       return PodStatus.STARTING;
   }
-}
-
-/**
- * Parses RunPod's env OUTPUT, a list of `"KEY=value"` strings (runpod-api.md §6.11), into a record. The value
- * is everything after the FIRST `=`, so values may contain `=` (base64 padding, URLs with queries). Entries
- * without `=` or with an empty key, and nulls, are skipped. A later duplicate key wins. Pure.
- */
-export function parsePodEnv(
-  entries: readonly (string | null | undefined)[] | null | undefined,
-): Record<string, string> {
-  // A Map then fromEntries, so that a key such as `__proto__` becomes an own property, not a prototype.
-  const env = new Map<string, string>();
-  for (const entry of entries ?? []) {
-    if (typeof entry !== "string") continue;
-    const eq = entry.indexOf("=");
-    if (eq <= 0) continue;
-    env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return Object.fromEntries(env);
 }

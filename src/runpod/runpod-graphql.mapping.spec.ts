@@ -193,7 +193,6 @@ describe("toPodInfo", () => {
       gpuType: GpuType.RTX_A6000,
       gpuDisplayName: "RTX A6000",
       imageName: "runpod/pytorch",
-      env: { JOB_ID: "j1", B64: "YQ==" },
       lastStatusChange: "Rented by User: Tue Nov 28 2025",
       machineId: "hpvdausak8xb",
       podHostId: "50qynxzilsxoey-64410065",
@@ -207,7 +206,7 @@ describe("toPodInfo", () => {
     [
       "just created",
       { id: "abc", desiredStatus: "RUNNING", runtime: null, costPerHr: 0.25 },
-      { status: PodStatus.STARTING, runtimeUp: false, uptimeSeconds: 0, env: {}, ports: [], gpuType: null },
+      { status: PodStatus.STARTING, runtimeUp: false, uptimeSeconds: 0, ports: [], gpuType: null },
     ],
     [
       "exited",
@@ -222,7 +221,7 @@ describe("toPodInfo", () => {
     [
       "wrong types are dropped",
       { id: "abc", costPerHr: "0.5", gpuCount: 1.5, env: "A=1" },
-      { costPerHr: null, gpuCount: 0, env: {} },
+      { costPerHr: null, gpuCount: 0 },
     ],
   ])("%s", (_name, input, expected) => {
     const pod = toPodInfo(input);
@@ -287,6 +286,33 @@ describe("toCreatePodInput", () => {
     });
     // undefined fields vanish on the wire rather than being sent as null.
     expect(JSON.parse(JSON.stringify(input))).not.toHaveProperty("dataCenterId");
+  });
+
+  const spec = (imageName: string) => ({
+    name: "traingate-d1",
+    gpuType: GpuType.RTX_5090,
+    gpuCount: 1,
+    cloudType: CloudType.SECURE,
+    imageName,
+    dockerArgs: "bash",
+    env: {},
+    volumeInGb: 20,
+    containerDiskInGb: 20,
+  });
+
+  it("asks for hosts whose driver supports the image's CUDA", () => {
+    expect(
+      toCreatePodInput(spec("runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2204"), undefined),
+    ).toMatchObject({ minCudaVersion: "12.8", allowedCudaVersions: ["12.8", "12.9", "13.0"] });
+    expect(
+      toCreatePodInput(spec("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"), undefined),
+    ).toMatchObject({ minCudaVersion: "12.4" });
+  });
+
+  it("sends no CUDA constraint for an image whose tag names none", () => {
+    const wire = JSON.parse(JSON.stringify(toCreatePodInput(spec("acme/trainer:v3"), undefined))) as object;
+    expect(wire).not.toHaveProperty("minCudaVersion");
+    expect(wire).not.toHaveProperty("allowedCudaVersions");
   });
 });
 

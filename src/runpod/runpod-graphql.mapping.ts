@@ -11,6 +11,7 @@ import {
   gpuTypeFromRunpodId,
   runpodGpuTypeId,
 } from "./gpu-catalogue";
+import { cudaHostConstraint } from "./image-cuda";
 import {
   type GpuOffer,
   type GpuOfferQuery,
@@ -19,7 +20,6 @@ import {
   type PodPort,
   type PodSpec,
   mapPodStatus,
-  parsePodEnv,
 } from "./runpod-client";
 
 export const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -54,7 +54,6 @@ export function toPodInfo(raw: unknown): PodInfo | null {
     publicPort: int(p.publicPort),
     type: str(p.type),
   }));
-  const envList = (list(raw.env) ?? []).map((e) => str(e));
   return {
     id,
     name: str(raw.name) ?? "",
@@ -68,7 +67,6 @@ export function toPodInfo(raw: unknown): PodInfo | null {
     gpuType: gpuTypeFromDisplayName(gpuDisplayName) ?? null,
     gpuDisplayName,
     imageName: str(raw.imageName),
-    env: parsePodEnv(envList),
     lastStatusChange: str(raw.lastStatusChange),
     machineId: str(raw.machineId),
     podHostId: str(machine?.podHostId),
@@ -167,6 +165,9 @@ export function toCreatePodInput(spec: PodSpec, dataCenterId: string | undefined
     dataCenterId,
     terminateAfter: spec.terminateAfter?.toISOString(),
     stopAfter: spec.stopAfter?.toISOString(),
+    // A host whose driver is older than the image's CUDA never starts the container. A custom image whose tag
+    // names no CUDA version gets no constraint: what it needs cannot be known from its name.
+    ...cudaHostConstraint(spec.imageName),
   };
 }
 

@@ -1,6 +1,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Kind, type ValueNode, parse, validate, visit } from "graphql";
+import {
+  Kind,
+  TypeInfo,
+  type ValueNode,
+  getNamedType,
+  parse,
+  validate,
+  visit,
+  visitWithTypeInfo,
+} from "graphql";
 import { buildRunpodSchema } from "./runpod-schema";
 import { RUNPOD_DOCUMENTS } from "./runpod.documents";
 
@@ -70,6 +79,28 @@ describe("RunPod documents", () => {
           "GpuLowestPriceInput",
         ]).toContain(name);
       }
+    },
+  );
+
+  it.each(Object.entries(RUNPOD_DOCUMENTS))(
+    "%s uses no fragment and never selects a pod's env (it echoes the job token)",
+    (_name, text) => {
+      const document = parse(text);
+      expect(document.definitions.map((d) => d.kind)).toEqual([Kind.OPERATION_DEFINITION]);
+      const typeInfo = new TypeInfo(schema);
+      const podEnv: string[] = [];
+      visit(
+        document,
+        visitWithTypeInfo(typeInfo, {
+          InlineFragment: () => void podEnv.push("inline fragment"),
+          Field(node) {
+            const parent = typeInfo.getParentType();
+            if (parent && getNamedType(parent).name === "Pod" && node.name.value === "env")
+              podEnv.push("env");
+          },
+        }),
+      );
+      expect(podEnv).toEqual([]);
     },
   );
 

@@ -11,33 +11,34 @@
  * - Documents are composed by concatenating constants, never by template interpolation.
  */
 
-/** Every pod field TrainGate reads (the union of what runpodctl, runpod-python and dstack select, §1a). */
-export const POD_FIELDS_FRAGMENT =
-  "fragment TrainGatePod on Pod {\n" +
-  "  id\n  name\n  imageName\n  desiredStatus\n  lastStatusChange\n  costPerHr\n  uptimeSeconds\n" +
-  "  gpuCount\n  vcpuCount\n  memoryInGb\n  containerDiskInGb\n  volumeInGb\n  volumeMountPath\n" +
-  "  ports\n  env\n  machineId\n" +
-  "  machine { podHostId gpuDisplayName location }\n" +
-  "  runtime { uptimeInSeconds ports { ip isIpPublic privatePort publicPort type } }\n" +
-  "}\n";
+/**
+ * Every pod field TrainGate reads (the union of what runpodctl, runpod-python and dstack select, §1a), inlined
+ * into each document as those clients do: a fragment would need a type condition, and no official client
+ * names RunPod's pod type. `env` is left out: it echoes the job token and the ~47 KB trainer bundle on every
+ * poll, and nothing TrainGate does reads it back (pods are found again by name).
+ */
+const POD_SELECTION =
+  "{\n" +
+  "    id\n    name\n    imageName\n    desiredStatus\n    lastStatusChange\n    costPerHr\n    uptimeSeconds\n" +
+  "    gpuCount\n    vcpuCount\n    memoryInGb\n    containerDiskInGb\n    volumeInGb\n    volumeMountPath\n" +
+  "    ports\n    machineId\n" +
+  "    machine { podHostId gpuDisplayName location }\n" +
+  "    runtime { uptimeInSeconds ports { ip isIpPublic privatePort publicPort type } }\n" +
+  "  }";
 
 /** `podFindAndDeployOnDemand`: creates an on-demand pod. Returns null data plus errors on no capacity. */
 export const CREATE_POD_DOCUMENT =
   "mutation CreatePod($input: PodFindAndDeployOnDemandInput!) {\n" +
-  "  podFindAndDeployOnDemand(input: $input) { ...TrainGatePod }\n" +
-  "}\n" +
-  POD_FIELDS_FRAGMENT;
+  "  podFindAndDeployOnDemand(input: $input) " +
+  POD_SELECTION +
+  "\n}\n";
 
 /** `pod(input: {podId})`: one pod, null when unknown or terminated. */
 export const GET_POD_DOCUMENT =
-  "query GetPod($podId: String!) {\n" +
-  "  pod(input: { podId: $podId }) { ...TrainGatePod }\n" +
-  "}\n" +
-  POD_FIELDS_FRAGMENT;
+  "query GetPod($podId: String!) {\n" + "  pod(input: { podId: $podId }) " + POD_SELECTION + "\n}\n";
 
 /** `myself { pods }`: every non-terminated pod of the key's account. */
-export const LIST_PODS_DOCUMENT =
-  "query ListPods {\n" + "  myself { pods { ...TrainGatePod } }\n" + "}\n" + POD_FIELDS_FRAGMENT;
+export const LIST_PODS_DOCUMENT = "query ListPods {\n" + "  myself { pods " + POD_SELECTION + " }\n" + "}\n";
 
 /** `podStop`: selects what the docs' sample answer shows (§1a). */
 export const STOP_POD_DOCUMENT =
@@ -48,9 +49,9 @@ export const STOP_POD_DOCUMENT =
 /** `podResume` with the GPU count to come back with. */
 export const RESUME_POD_DOCUMENT =
   "mutation ResumePod($podId: String!, $gpuCount: Int!) {\n" +
-  "  podResume(input: { podId: $podId, gpuCount: $gpuCount }) { ...TrainGatePod }\n" +
-  "}\n" +
-  POD_FIELDS_FRAGMENT;
+  "  podResume(input: { podId: $podId, gpuCount: $gpuCount }) " +
+  POD_SELECTION +
+  "\n}\n";
 
 /** `podTerminate` returns a scalar, so it has no selection set (§1a; runpodctl only checks the key exists). */
 export const TERMINATE_POD_DOCUMENT =

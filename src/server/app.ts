@@ -15,7 +15,9 @@ import { GraphQLError, OperationTypeNode, type GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { bearerToken, createTokenVerifier, TokenError, type TokenVerifier } from "../auth/jwt";
 import type { GatewayContext, Loaders } from "../auth/context";
+import { unreachableCallbackReason } from "../config/callback-url";
 import { describeConfig, type Config } from "../config/env";
+import { HubModelInfoClient } from "../hub/hub-model-info";
 import { ErrorCode, SERVICE_RETRY_AFTER_SECONDS, serviceUnavailable } from "../errors/app-error";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import { BudgetWatchdog } from "../costs/budget-watchdog";
@@ -117,6 +119,16 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/**
+ * Why the pods could not reach PUBLIC_URL, or undefined when they can. A simulated upstream runs its pods on
+ * this machine, so any address reaches them there.
+ */
+function callbackProblem(config: Config): string | undefined {
+  if (config.upstreamSimulated) return undefined;
+  const reason = unreachableCallbackReason(config.publicUrl);
+  return reason === null ? undefined : `${config.publicUrl} cannot be reached from a pod: ${reason}`;
+}
+
 /** Wires every part of the gateway together. Nothing listens until `listen`. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
@@ -125,6 +137,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger.warn(`generated ${generated}: fine for a laptop; set it explicitly in production`);
   }
   logger.debug({ config: describeConfig(config) }, "configuration");
+  const callbackUnreachable = callbackProblem(config);
+  if (callbackUnreachable) {
+    logger.warn(
+      { publicUrl: config.publicUrl },
+      `PUBLIC_URL ${callbackUnreachable}: no RunPod pod can report back, so deployTraining is refused; set PUBLIC_URL to an address the pods can reach`,
+    );
+  }
 
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -171,6 +190,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       metricsApiUrl: config.metricsApiUrl,
       defaultImage: config.trainerImage,
       terminateAfterGraceSeconds: Math.ceil(config.watchdogIntervalMs / 1000),
+      callbackUnreachable,
+      modelSizes: new HubModelInfoClient({
+        endpoint: config.hubEndpoint,
+        logger: logger.child({ component: "hub" }),
+      }),
     },
   );
   const reconciler = new DeploymentReconciler(
@@ -179,7 +203,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     secrets,
     deployments,
     logger.child({ component: "reconciler" }),
-    options.reconciler,
+    { podStartTimeoutMs: config.podStartTimeoutSeconds * 1000, ...options.reconciler },
   );
   const watchdog = new BudgetWatchdog(
     ds,

@@ -15,6 +15,24 @@ const TRAINER_FILES = [
   { name: "train.py", mode: 0o755 },
   { name: "metrics_reporter.py", mode: 0o644 },
   { name: "hub_push.py", mode: 0o755 },
+  // The pinned pod Python stack bootstrap.sh installs.
+  { name: "requirements.txt", mode: 0o644 },
+] as const;
+
+/**
+ * Every variable the gateway sets in a pod's environment, besides `HF_TOKEN` (set when the caller has a
+ * Hugging Face token). RunPod takes at most 50 variables per pod, these included.
+ */
+export const GATEWAY_ENV_NAMES = [
+  "JOB_ID",
+  "JOB_TOKEN",
+  "METRICS_API_URL",
+  "TRAINGATE_DEPLOYMENT_ID",
+  "BUDGET_DEADLINE",
+  "TRAINGATE_CONFIG_B64",
+  "TRAINGATE_HOME",
+  "TRAINGATE_BUNDLE_B64",
+  "TRAINGATE_GPU_COUNT",
 ] as const;
 
 /**
@@ -48,7 +66,9 @@ export interface PodRenderInput {
   /** The trainer checkpoints and stops on its own before this instant. */
   budgetDeadline: Date;
   config: TrainerConfig;
-  /** Only when the adapter is pushed to the Hub: the caller's HUGGINGFACE key, nowhere else. */
+  /** GPUs in the pod; above 1 the bootstrap launches one trainer process per GPU (torchrun). */
+  gpuCount: number;
+  /** The caller's HUGGINGFACE key when they saved one (gated models and datasets, Hub pushes), nowhere else. */
   hfToken?: string;
   /** The caller's own variables (names already validated). */
   userEnv: Readonly<Record<string, string>>;
@@ -56,7 +76,7 @@ export interface PodRenderInput {
 
 /** A pod's command and environment for one training job. */
 export function renderPod(input: PodRenderInput): { dockerArgs: string; env: Record<string, string> } {
-  const env: Record<string, string> = {
+  const env: Record<(typeof GATEWAY_ENV_NAMES)[number], string> & Record<string, string> = {
     ...input.userEnv,
     JOB_ID: input.jobId,
     JOB_TOKEN: input.jobToken,
@@ -66,6 +86,7 @@ export function renderPod(input: PodRenderInput): { dockerArgs: string; env: Rec
     TRAINGATE_CONFIG_B64: Buffer.from(JSON.stringify(input.config), "utf8").toString("base64"),
     TRAINGATE_HOME: TRAINER_HOME,
     TRAINGATE_BUNDLE_B64: trainerBundle(),
+    TRAINGATE_GPU_COUNT: String(input.gpuCount),
   };
   if (input.hfToken) env.HF_TOKEN = input.hfToken;
   return { dockerArgs: POD_DOCKER_ARGS, env };

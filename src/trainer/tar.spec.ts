@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { POD_DOCKER_ARGS, renderPod, trainerBundle } from "./pod-bootstrap";
+import { GATEWAY_ENV_NAMES, POD_DOCKER_ARGS, renderPod, trainerBundle } from "./pod-bootstrap";
 import { tar } from "./tar";
 
 describe("tar", () => {
@@ -29,15 +29,25 @@ describe("tar", () => {
 });
 
 describe("the pod bundle", () => {
-  it("carries exactly the four trainer scripts, unpacked by the pod command", () => {
+  it("carries exactly the four trainer scripts and the pinned requirements, unpacked by the pod command", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "traingate-bundle-"));
     const archive = gunzipSync(Buffer.from(trainerBundle(), "base64"));
     const listing = execFileSync("tar", ["-tf", "-"], { input: archive }).toString().trim().split("\n");
-    expect(listing.sort()).toEqual(["bootstrap.sh", "hub_push.py", "metrics_reporter.py", "train.py"]);
+    expect(listing.sort()).toEqual([
+      "bootstrap.sh",
+      "hub_push.py",
+      "metrics_reporter.py",
+      "requirements.txt",
+      "train.py",
+    ]);
     execFileSync("tar", ["-xf", "-", "-C", dir], { input: archive });
-    expect(readFileSync(path.join(dir, "train.py"), "utf8")).toBe(
-      readFileSync(path.join(__dirname, "../../trainer-scripts/train.py"), "utf8"),
-    );
+    for (const file of ["train.py", "requirements.txt"]) {
+      expect(readFileSync(path.join(dir, file), "utf8")).toBe(
+        readFileSync(path.join(__dirname, "../../trainer-scripts", file), "utf8"),
+      );
+    }
+    expect(statSync(path.join(dir, "requirements.txt")).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(dir, "bootstrap.sh")).mode & 0o777).toBe(0o755);
     expect(POD_DOCKER_ARGS).not.toMatch(/JOB_TOKEN|\{\{/);
   });
 
@@ -56,6 +66,7 @@ describe("the pod bundle", () => {
         hyperparameters: {} as never,
         output: { hubRepoId: null, hubPrivate: true, networkVolumeId: null, onComplete: "STOP" as never },
       },
+      gpuCount: 1,
       userEnv: { WANDB_NOTES: hostile },
     });
     expect(env.WANDB_NOTES).toBe(hostile);
@@ -66,5 +77,28 @@ describe("the pod bundle", () => {
     expect(decodeURIComponent(config.datasetUrl.split("q=")[1])).toBe(hostile);
     expect(dockerArgs).toBe(POD_DOCKER_ARGS);
     expect(env.HF_TOKEN).toBeUndefined();
+  });
+
+  it("sets exactly the gateway's own variables besides the caller's, the GPU count among them", () => {
+    const render = (hfToken?: string) =>
+      renderPod({
+        jobId: "job-1",
+        jobToken: "tok",
+        deploymentId: "dep-1",
+        metricsApiUrl: "http://gw/api/training/jobs",
+        budgetDeadline: new Date("2026-11-28T21:00:00Z"),
+        config: {} as never,
+        gpuCount: 4,
+        hfToken,
+        userEnv: { WANDB_PROJECT: "p" },
+      }).env;
+    expect(Object.keys(render()).sort()).toEqual(["WANDB_PROJECT", ...GATEWAY_ENV_NAMES].sort());
+    expect(render().TRAINGATE_GPU_COUNT).toBe("4");
+    expect(render("hf_x").HF_TOKEN).toBe("hf_x");
+    expect(Object.keys(render("hf_x"))).toHaveLength(GATEWAY_ENV_NAMES.length + 2);
+  });
+
+  it("stays small enough to travel in one environment variable", () => {
+    expect(trainerBundle().length).toBeLessThan(96 * 1024);
   });
 });

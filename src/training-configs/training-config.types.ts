@@ -1,7 +1,6 @@
 import {
   ArrayMaxSize,
   ArrayMinSize,
-  IsUrl,
   Matches,
   Max,
   MaxLength,
@@ -11,6 +10,7 @@ import {
   ValidateNested,
 } from "class-validator";
 import { Field, Float, InputType, Int, ObjectType } from "type-graphql";
+import { IsDatasetUrl } from "./dataset-url";
 import { Quantization, TrainingMethod } from "./training-config.enums";
 
 /** The hyperparameters a config runs with; every default written once, here. */
@@ -150,12 +150,12 @@ export class TrainingConfigInput {
   @NotContains("..", { message: "modelName must not contain '..'" })
   modelName: string;
 
-  @Field({ description: "https URL of a JSON or JSONL dataset" })
+  @Field({
+    description:
+      "https URL of a JSON/JSONL dataset, or hf://datasets/<owner>/<name>[/<file>][@<revision>] (downloaded with the caller's HUGGINGFACE token)",
+  })
   @MaxLength(2048)
-  @IsUrl(
-    { protocols: ["https"], require_protocol: true, require_tld: false },
-    { message: "datasetUrl must be an https URL" },
-  )
+  @IsDatasetUrl()
   datasetUrl: string;
 
   @Field(() => TrainingMethod, { nullable: true, defaultValue: TrainingMethod.LORA })

@@ -11,6 +11,8 @@ import { freshDatabase, type TestDatabaseTarget } from "./database";
 
 export const TEST_JWT_SECRET = "test-secret-that-is-at-least-32-characters-long";
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
+/** A Hub endpoint nothing listens on (connection refused at once). */
+export const CLOSED_HUB_ENDPOINT = "http://127.0.0.1:1";
 
 /** Every line the gateway logged, as text, for assertions that secrets never reach a log. */
 export class LogCapture extends Writable {
@@ -58,6 +60,10 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
     ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     REDIS_URL: process.env.REDIS_URL,
     LOG_LEVEL: "info",
+    // Test upstreams are simulators on this machine, so pods reach a loopback PUBLIC_URL.
+    RUNPOD_API_SIMULATED: "true",
+    // Tests never reach the internet: a closed local port, so model sizes come from the model id.
+    HF_ENDPOINT: CLOSED_HUB_ENDPOINT,
     ...env,
   });
 }

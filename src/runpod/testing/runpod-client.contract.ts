@@ -122,8 +122,10 @@ export function describeRunpodClientContract(
         runtimeUp: false,
         gpuCount: 1,
         gpuType: GpuType.H100_SXM,
-        env: { JOB_ID: "job-1", JOB_TOKEN, TRICKY: tricky },
       });
+      // The env is never read back: it would carry the job token (and the trainer bundle) on every poll.
+      expect(pod).not.toHaveProperty("env");
+      expect(JSON.stringify(pod)).not.toContain(JOB_TOKEN);
       expect(pod.costPerHr).toBeGreaterThan(0);
 
       const sent = h.sim.requests.filter((r) => r.fields.includes("podFindAndDeployOnDemand"));
@@ -132,6 +134,10 @@ export function describeRunpodClientContract(
       expect(input.gpuTypeId).toBe("NVIDIA H100 80GB HBM3");
       expect(input.cloudType).toBe("SECURE");
       expect(input.terminateAfter).toBe(terminateAfter.toISOString());
+      // The image is built for CUDA 12.4: only hosts whose driver supports it.
+      expect(input.minCudaVersion).toBe("12.4");
+      expect(input.allowedCudaVersions).toContain("12.4");
+      expect(input.allowedCudaVersions).not.toContain("12.3");
       expect(input.env).toEqual([
         { key: "JOB_ID", value: "job-1" },
         { key: "JOB_TOKEN", value: JOB_TOKEN },
