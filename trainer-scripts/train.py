@@ -1232,6 +1232,7 @@ def run_training(
                 "global_step": result.global_step,
                 "stopped_early": result.stopped_reason,
                 "world_size": dist.world_size,
+                "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
                 "hyperparameters": dataclasses.asdict(hp),
             },
             handle,

@@ -190,6 +190,10 @@ def _family_builders() -> Dict[str, Callable[[], Any]]:
                 pad_token_id=ids()["pad_token_id"], eos_token_id=ids()["eos_token_id"],
             )
         ),
+        # Outside train.py's table: LoRA falls back to the model's linear layers.
+        "gptj": lambda: t.GPTJForCausalLM(
+            t.GPTJConfig(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, rotary_dim=4, n_positions=256, **ids())
+        ),
         "bert": lambda: t.BertForMaskedLM(
             t.BertConfig(
                 vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,

@@ -84,6 +84,32 @@ class LoraAndFullRunsTest(RealTestCase):
         self.assertEqual(tokenizer.decode(feature["labels"][prompt_len:]), "4<|im_end|>\n")
 
 
+class RefusalsTest(RealTestCase):
+    def test_an_architecture_outside_the_table_trains_its_linear_layers(self) -> None:
+        self.write_dataset(fixtures.chat_rows(4))
+        self.assertNotIn("gptj", train.TARGET_MODULES)
+        self.assertEqual(self.run_main(fixtures.job_config(fixtures.model_dir("gptj"))), train.EXIT_OK, self.stderr.getvalue()[-2000:])
+        with open(self.output("adapter_config.json")) as handle:
+            targets = sorted(json.load(handle)["target_modules"])
+        self.assertEqual(targets, ["fc_in", "fc_out", "k_proj", "out_proj", "q_proj", "v_proj"])
+
+    def test_a_deadline_already_near_stops_with_exit_3_before_loading_anything(self) -> None:
+        import datetime as dt  # noqa: PLC0415
+
+        self.write_dataset(fixtures.chat_rows(4))
+        soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        config = fixtures.job_config(fixtures.model_dir("llama"))
+        self.assertEqual(self.run_main(config, BUDGET_DEADLINE=soon), train.EXIT_STOPPED)
+        with open(os.path.join(self.workspace, train.STOP_MARKER)) as handle:
+            self.assertIn("deadline", json.load(handle)["reason"])
+        self.assertFalse(os.path.exists(self.output()))
+
+    def test_a_dataset_of_unknown_shape_exits_2_naming_the_shapes(self) -> None:
+        self.write_dataset([{"question": "no known shape"}])
+        self.assertEqual(self.run_main(fixtures.job_config(fixtures.model_dir("llama"))), train.EXIT_CONFIG)
+        self.assertIn("unrecognised dataset row", self.stderr.getvalue())
+
+
 class MetricsTest(RealTestCase):
     def test_eval_split_gives_eval_loss_and_every_library_metric_reaches_the_gateway_non_null(self) -> None:
         gateway = ScriptedGateway(TOKEN)
