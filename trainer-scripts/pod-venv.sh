@@ -21,9 +21,20 @@ if ! command -v "$base_python" >/dev/null 2>&1; then
   exit 1
 fi
 if ! "$base_python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  echo "pod-venv.sh: Python's venv module is missing (apt-get install -y python3-venv)" >&2
-  exit 1
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "pod-venv.sh: Python's venv module is missing: apt-get install -y python3-venv" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; } >/dev/null 2>&1 || true
+  fi
+  if ! "$base_python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    echo "pod-venv.sh: Python's venv module is missing: install it (apt-get install -y python3-venv)" >&2
+    exit 1
+  fi
 fi
+
+# One creator at a time (jest's pod spec and npm run test:pod may both ask for it).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 
 stamp=$({
   cat "$requirements"
@@ -40,7 +51,6 @@ fi
 start=$(date +%s)
 echo "pod-venv.sh: creating $venv ($torch_pin, then $requirements)" >&2
 rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
 "$base_python" -m venv "$venv"
 constraints="$venv/traingate-constraints.txt"
 echo "$torch_pin" >"$constraints"
