@@ -14,8 +14,14 @@ Exit codes (the contract with bootstrap.sh):
   3  stopped early on request (gateway "stop": true, BUDGET_DEADLINE near, SIGTERM/SIGINT):
      a checkpoint was saved and the partial result is in <workspace>/output; the file
      <workspace>/.traingate-stopped holds {"reason": ..., "step": ...}
-  2  the configuration, dataset or architecture is unusable (message on stderr)
+  2  the configuration, dataset or architecture is unusable, the Hub refused the model (gated or
+     private), or quantization was asked for without CUDA or on several processes (message on stderr)
   1  anything else failed (traceback on stderr)
+
+Under torchrun (RANK/LOCAL_RANK/WORLD_SIZE set) every rank trains (DDP, one GPU each, no device_map);
+only rank 0 reports metrics and writes output/ and the stop marker; a stop seen by any rank stops all
+at the same step. torchrun itself exits 1 when a rank exits non-zero, so under torchrun the stop
+marker, not the exit code, tells a stop (3) from a failure.
 
 The pure helpers at the top (config parsing, architecture detection, row formatting, deadline
 math, checkpoint discovery, TrainingArguments mapping) import nothing heavy so that they are
