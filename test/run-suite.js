@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the jest suite (TypeScript: unit, service and end-to-end tests), then, when no test filter was
-// given, the trainer scripts' own suite (shellcheck, py_compile, Python unittest). Ends with one line that
-// counts both: "Summary: N passed, N failed".
+// given, the trainer scripts' own suite (shellcheck, py_compile, Python unittest without torch), then the
+// real-library pod suite (`npm run test:pod`: train.py on tiny models with the pinned torch/transformers stack
+// in a venv it creates on first use). Ends with one line that counts all three: "Summary: N passed, N failed".
 const { spawnSync } = require("node:child_process");
 const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
@@ -36,22 +37,30 @@ try {
 }
 rmSync(scratch, { recursive: true, force: true });
 
-let pythonStatus = 0;
-if (!filtered) {
-  const python = spawnSync("bash", [path.join(root, "trainer-scripts/run-tests.sh")], {
+/** Runs one of the Python suites; adds its closing "N passed, N failed" line to the counts. */
+function pythonSuite(script) {
+  const python = spawnSync("bash", [path.join(root, script)], {
     cwd: root,
     encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
   });
-  process.stdout.write(python.stdout);
-  process.stderr.write(python.stderr);
-  const counts = /(\d+) passed, (\d+) failed\s*$/.exec(python.stdout.trim());
+  process.stdout.write(python.stdout ?? "");
+  process.stderr.write(python.stderr ?? "");
+  const counts = /(\d+) passed, (\d+) failed\s*$/.exec((python.stdout ?? "").trim());
   if (counts) {
     passed += Number(counts[1]);
     failed += Number(counts[2]);
   } else {
     failed += 1;
   }
-  pythonStatus = python.status ?? 1;
+  return python.status ?? 1;
+}
+
+let pythonStatus = 0;
+if (!filtered) {
+  pythonStatus = pythonSuite("trainer-scripts/run-tests.sh");
+  const podStatus = pythonSuite("trainer-scripts/run-pod-tests.sh");
+  if (pythonStatus === 0) pythonStatus = podStatus;
 }
 
 console.log(`Summary: ${passed} passed, ${failed} failed`);

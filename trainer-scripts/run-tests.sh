@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Checks everything under trainer-scripts/: shellcheck, a compile of every Python file, and the
-# unittest suite. Runs from any directory; needs bash, python3 (3.9+), curl and shellcheck.
+# plain-python3 unittest suite (tests/: no torch). Runs from any directory; needs bash, python3 (3.9+),
+# curl and shellcheck (installed here when missing, where root and apt-get allow). The real-library
+# suite (tests_real/, torch and the pinned stack in a venv) is run-pod-tests.sh (npm run test:pod).
 set -euo pipefail
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
-if ! command -v shellcheck >/dev/null 2>&1; then
-  echo "run-tests.sh: shellcheck is required (apt-get install -y shellcheck)" >&2
-  exit 1
-fi
+# System tools: install a missing one where this machine allows it (root + apt-get), else stop at once.
+need_tool() {
+  local tool=$1 package=$2
+  command -v "$tool" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run-tests.sh: $tool is missing: apt-get install -y $package" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"; } >/dev/null 2>&1 || true
+  fi
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "run-tests.sh: $tool is required: install it (apt-get install -y $package)" >&2
+    exit 1
+  fi
+}
+need_tool shellcheck shellcheck
+need_tool curl curl
 shellcheck "$here"/*.sh
 
 # Compile into a scratch folder so that no __pycache__ lands in the work tree.
@@ -20,7 +33,11 @@ import sys
 import tempfile
 
 here = sys.argv[1]
-files = sorted(glob.glob(os.path.join(here, "*.py")) + glob.glob(os.path.join(here, "tests", "*.py")))
+files = sorted(
+    glob.glob(os.path.join(here, "*.py"))
+    + glob.glob(os.path.join(here, "tests", "*.py"))
+    + glob.glob(os.path.join(here, "tests_real", "*.py"))
+)
 with tempfile.TemporaryDirectory() as scratch:
     for number, path in enumerate(files):
         py_compile.compile(path, cfile=os.path.join(scratch, f"{number}.pyc"), doraise=True)

@@ -14,8 +14,14 @@ Exit codes (the contract with bootstrap.sh):
   3  stopped early on request (gateway "stop": true, BUDGET_DEADLINE near, SIGTERM/SIGINT):
      a checkpoint was saved and the partial result is in <workspace>/output; the file
      <workspace>/.traingate-stopped holds {"reason": ..., "step": ...}
-  2  the configuration, dataset or architecture is unusable (message on stderr)
+  2  the configuration, dataset or architecture is unusable, the Hub refused the model (gated or
+     private), or quantization was asked for without CUDA or on several processes (message on stderr)
   1  anything else failed (traceback on stderr)
+
+Under torchrun (RANK/LOCAL_RANK/WORLD_SIZE set) every rank trains (DDP, one GPU each, no device_map);
+only rank 0 reports metrics and writes output/ and the stop marker; a stop seen by any rank stops all
+at the same step. torchrun itself exits 1 when a rank exits non-zero, so under torchrun the stop
+marker, not the exit code, tells a stop (3) from a failure.
 
 The pure helpers at the top (config parsing, architecture detection, row formatting, deadline
 math, checkpoint discovery, TrainingArguments mapping) import nothing heavy so that they are
@@ -73,6 +79,10 @@ DEFAULT_HYPERPARAMETERS: Dict[str, Any] = {
     "gradientCheckpointing": True,
     "evalSplit": 0.0,
 }
+
+
+#: API.md's Hub form of datasetUrl; bootstrap.sh downloads it, train.py only keys checkpoints by it.
+HF_DATASET_URL = re.compile(r"hf://datasets/[A-Za-z0-9][\w.-]*/[\w.-]+(/[^@\s]+)?(@[\w./-]+)?")
 
 
 class ConfigError(ValueError):
@@ -180,8 +190,10 @@ def parse_config(raw: Any) -> TrainConfig:
         errors.append("modelName must be a non-empty string")
         model_name = ""
     dataset_url = raw.get("datasetUrl")
-    if not isinstance(dataset_url, str) or not re.match(r"^https?://", dataset_url or ""):
-        errors.append("datasetUrl must be an http(s) URL")
+    if not isinstance(dataset_url, str) or not (
+        re.match(r"^https?://", dataset_url) or HF_DATASET_URL.fullmatch(dataset_url)
+    ):
+        errors.append("datasetUrl must be an http(s) URL or hf://datasets/<owner>/<name>[/<file>][@<revision>]")
         dataset_url = ""
     method = raw.get("method") or "LORA"
     if method not in METHODS:
@@ -384,6 +396,123 @@ def model_kind(model_type: Optional[str], is_encoder_decoder: bool) -> str:
     if (model_type or "").lower() in ENCODER_ONLY:
         return "masked"
     return "causal"
+
+
+#: Sub-modules of multimodal models (Gemma 3 4B and up, ...) that text-only LoRA leaves alone.
+_NON_TEXT_TOWERS = ("vision_tower", "vision_model", "multi_modal_projector", "audio_tower")
+
+
+def lora_target_modules(
+    model_type: Optional[str],
+    override: Optional[Sequence[str]],
+    module_names: Sequence[Tuple[str, Any]],
+) -> Any:
+    """detect_target_modules, narrowed to the language model when the model also has a vision (or
+    audio) tower whose layers share the table's names (Gemma3ForConditionalGeneration's SigLIP has
+    q_proj/k_proj/v_proj): then a regex that peft matches against each module's full name."""
+    names = detect_target_modules(model_type, override, module_names)
+    towers = [t for t in _NON_TEXT_TOWERS if any(f".{t}." in f".{q}." for q, _ in module_names)]
+    if override or not towers:
+        return names
+    leaves = "|".join(re.escape(n) for n in names)
+    excluded = "|".join(re.escape(t) for t in towers)
+    return rf"^(?!(?:.*\.)?(?:{excluded})\.).*\.(?:{leaves})$"
+
+
+def has_fused_experts(parameter_names: Iterable[str]) -> bool:
+    """True when MoE experts are stacked parameters (transformers 5's Mixtral: `experts.gate_up_proj`),
+    not Linear modules: peft then adapts them through its ParamWrapper, which needs lora_dropout 0."""
+    return any(re.search(r"\.experts\.(gate_up_proj|down_proj)$", name) for name in parameter_names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed runs (torchrun) and the Hub
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedInfo:
+    """This process's place in a torchrun launch (RANK/LOCAL_RANK/WORLD_SIZE); 0/0/1 without one."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "DistributedInfo":
+        def number(key: str, default: int) -> int:
+            value = (env.get(key) or "").strip()
+            if not value:
+                return default
+            if not value.isdigit():
+                raise ConfigError(f"{key} must be a non-negative integer, got {value!r}")
+            return int(value)
+
+        world = max(1, number("WORLD_SIZE", 1))
+        rank = number("RANK", 0)
+        if rank >= world:
+            raise ConfigError(f"RANK {rank} is not below WORLD_SIZE {world}")
+        return cls(rank=rank, local_rank=number("LOCAL_RANK", 0), world_size=world)
+
+
+def check_distributed(cfg: TrainConfig, dist: DistributedInfo) -> None:
+    """Quantized (bitsandbytes) models are placed whole on one GPU: no data-parallel training."""
+    if dist.world_size > 1 and cfg.quantization_bits:
+        raise ConfigError(
+            f"{cfg.method} with quantization {cfg.hyperparameters.quantization} cannot run on {dist.world_size} "
+            "processes (WORLD_SIZE > 1): quantized models train on one GPU; use one GPU, or LORA/FULL without "
+            "quantization for several"
+        )
+
+
+def all_ranks_any(flag: bool) -> bool:
+    """True on every rank when it is True on any (a no-op without an initialised process group), so
+    that a stop seen by rank 0 alone (the gateway's answer) ends every rank at the same step."""
+    try:
+        import torch  # noqa: PLC0415
+        import torch.distributed as torch_dist  # noqa: PLC0415
+    except ImportError:
+        return flag
+    if not (torch_dist.is_available() and torch_dist.is_initialized()) or torch_dist.get_world_size() < 2:
+        return flag
+    device = torch.device("cpu")
+    if torch_dist.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    value = torch.tensor([1 if flag else 0], device=device)
+    torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def hub_access_problem(exc: BaseException, model_name: str) -> Optional[str]:
+    """A readable message when loading `model_name` failed because the Hub refused access (401/403,
+    gated or private repository); None for any other failure. Looks through the exception chain:
+    transformers wraps huggingface_hub's errors in OSError."""
+    seen: Set[int] = set()
+    current: Optional[BaseException] = exc
+    status: Optional[int] = None
+    gated = False
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        response = getattr(current, "response", None)
+        code = getattr(response, "status_code", None)
+        if isinstance(code, int) and code in (401, 403):
+            status = code
+        if name == "GatedRepoError" or "gated repo" in str(current).lower():
+            gated = True
+        current = current.__cause__ or current.__context__
+    if status is None and not gated:
+        return None
+    what = f"HTTP {status}" if status else "gated repository"
+    return (
+        f"the Hugging Face Hub refused access to {model_name!r} ({what}): the model is gated or private. "
+        "Accept the model's licence on its Hub page, and save a HUGGINGFACE token that can read it "
+        "(provider secret HUGGINGFACE); then deploy again"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,9 +860,15 @@ class StopController:
 class StopCallbackMixin:
     """Trainer callback: after each step, save a checkpoint and end training when told to."""
 
-    def __init__(self, controller: StopController, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        controller: StopController,
+        clock: Callable[[], float] = time.monotonic,
+        sync: Optional[Callable[[bool], bool]] = None,
+    ) -> None:
         self.controller = controller
         self._clock = clock
+        self._sync = sync  # under torchrun: all_ranks_any, so that every rank stops at the same step
         self._last_step_end: Optional[float] = None
         self.stopped_reason: Optional[str] = None
         self.stopped_step: Optional[int] = None
@@ -749,6 +884,8 @@ class StopCallbackMixin:
             self.controller.observe_step(now - self._last_step_end)
         self._last_step_end = now
         reason = self.controller.reason()
+        if self._sync is not None and self._sync(reason is not None) and not reason:
+            reason = "another rank is stopping"
         if reason and self.stopped_reason is None:
             LOG.warning("stopping at step %s: %s; saving a checkpoint", getattr(state, "global_step", "?"), reason)
             self.stopped_reason = reason
@@ -763,14 +900,14 @@ class StopCallbackMixin:
         return control
 
 
-def create_stop_callback(controller: StopController) -> StopCallbackMixin:
+def create_stop_callback(controller: StopController, sync: Optional[Callable[[bool], bool]] = None) -> StopCallbackMixin:
     try:
         from transformers import TrainerCallback  # noqa: PLC0415
 
         cls = type("TrainGateStopCallback", (StopCallbackMixin, TrainerCallback), {})
     except Exception:  # noqa: BLE001
         cls = type("TrainGateStopCallback", (StopCallbackMixin,), {})
-    return cls(controller)
+    return cls(controller, sync=sync)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -860,7 +997,75 @@ def _tokenize_examples(tokenizer: Any, examples: Sequence[Example], kind: str, m
     return features
 
 
-def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: StopController) -> RunResult:
+def quantization_config(bits: int, compute_dtype: Any) -> Any:
+    """transformers' BitsAndBytesConfig: 4-bit NF4 with double quantization (QLoRA), or 8-bit."""
+    from transformers import BitsAndBytesConfig  # noqa: PLC0415
+
+    if bits == 4:
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
+def check_quantization_possible(cfg: TrainConfig, cuda: bool) -> None:
+    """bitsandbytes quantization needs a CUDA GPU and the bitsandbytes package: refuse readably."""
+    if not cfg.quantization_bits:
+        return
+    what = f"{cfg.method} ({cfg.quantization_bits}-bit quantization through bitsandbytes)"
+    if not cuda:
+        raise ConfigError(
+            f"{what} needs a CUDA GPU and none is visible to torch on this machine: deploy on a GPU, "
+            "or use method LORA/FULL with quantization NONE"
+        )
+    try:
+        import bitsandbytes  # noqa: F401, PLC0415
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a broken CUDA setup inside bitsandbytes
+        raise ConfigError(f"{what} needs the bitsandbytes package, which cannot be imported: {exc}") from exc
+
+
+class TokenTypeIdsCollator:
+    """Adds all-zero token_type_ids (every token is text) to each batch: Gemma 3's multimodal class
+    (Gemma3ForConditionalGeneration, model_type gemma3) requires them in training in some
+    transformers releases ("`token_type_ids` is required as a model input when training")."""
+
+    def __init__(self, inner: Callable[[Any], Any]) -> None:
+        self.inner = inner
+
+    def __call__(self, features: Any) -> Any:
+        batch = self.inner(features)
+        if "token_type_ids" not in batch:
+            import torch  # noqa: PLC0415
+
+            batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        return batch
+
+
+#: model_types whose model class takes token_type_ids to tell image tokens from text.
+NEEDS_TOKEN_TYPE_IDS = frozenset({"gemma3"})
+
+
+def _from_pretrained(loader: Callable[..., Any], model_name: str, **kwargs: Any) -> Any:
+    """loader(model_name, ...), with the Hub refusing access turned into a readable ConfigError."""
+    try:
+        return loader(model_name, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        problem = hub_access_problem(exc, model_name)
+        if problem:
+            raise ConfigError(problem) from exc
+        raise
+
+
+def run_training(
+    cfg: TrainConfig,
+    paths: Paths,
+    reporter: Any,
+    controller: StopController,
+    dist: Optional[DistributedInfo] = None,
+) -> RunResult:
     import inspect  # noqa: PLC0415
 
     import torch  # noqa: PLC0415
@@ -870,17 +1075,20 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
     import metrics_reporter  # noqa: PLC0415
 
     hp = cfg.hyperparameters
+    dist = dist or DistributedInfo()
     if controller.reason():
         # Install and download ate the time that was left: leave before loading anything.
         return RunResult(stopped_reason=controller.reason(), stopped_step=0)
-    auto_config = AutoConfig.from_pretrained(cfg.model_name)
+    cuda = torch.cuda.is_available()
+    check_quantization_possible(cfg, cuda)
+    auto_config = _from_pretrained(AutoConfig.from_pretrained, cfg.model_name)
     model_type = getattr(auto_config, "model_type", None)
     kind = model_kind(model_type, bool(getattr(auto_config, "is_encoder_decoder", False)))
     if cfg.uses_lora and not hp.target_modules and model_type not in TARGET_MODULES:
         LOG.warning("architecture %r is not in the LoRA table; its linear layers will be used", model_type)
 
     # Data first: a bad dataset should fail before minutes of weight download.
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model_name)
+    tokenizer = _from_pretrained(AutoTokenizer.from_pretrained, cfg.model_name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if kind == "causal":
@@ -897,25 +1105,16 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
     eval_features = _tokenize_examples(tokenizer, eval_examples, kind, hp.max_seq_length) if eval_examples else []
     LOG.info("dataset: %d training and %d evaluation examples", len(train_features), len(eval_features))
 
-    cuda = torch.cuda.is_available()
     precision = choose_precision(cuda, cuda and torch.cuda.is_bf16_supported())
     torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
     load_kwargs: Dict[str, Any] = {dtype_kwarg(transformers.__version__): torch_dtype}
     bits = cfg.quantization_bits
     if bits:
-        from transformers import BitsAndBytesConfig  # noqa: PLC0415
-
-        if bits == 4:
-            load_kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=torch_dtype,
-            )
-        else:
-            load_kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        load_kwargs["quantization_config"] = quantization_config(bits, torch_dtype)
         # Quantized weights cannot be moved after loading: place them on this process's GPU now.
-        load_kwargs["device_map"] = {"": torch.cuda.current_device() if cuda else "cpu"}
+        # (LoRA and FULL get no device_map: Trainer moves the model, and under torchrun DDP places
+        # one replica per process on its LOCAL_RANK GPU.)
+        load_kwargs["device_map"] = {"": torch.cuda.current_device()}
 
     if kind == "seq2seq":
         from transformers import AutoModelForSeq2SeqLM as model_class  # noqa: PLC0415
@@ -934,9 +1133,11 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
         # Pads input_ids and labels separately (labels with -100), so the eos token stays learnable
         # even when pad == eos, which DataCollatorForLanguageModeling would mask.
         collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+    if model_type in NEEDS_TOKEN_TYPE_IDS:
+        collator = TokenTypeIdsCollator(collator)
 
     LOG.info("loading %s (%s, %s, %s)", cfg.model_name, kind, precision, f"{bits}-bit" if bits else "unquantized")
-    model = model_class.from_pretrained(cfg.model_name, **load_kwargs)
+    model = _from_pretrained(model_class.from_pretrained, cfg.model_name, **load_kwargs)
     if hp.gradient_checkpointing and hasattr(model, "config"):
         model.config.use_cache = False  # the KV cache is useless in training and clashes with checkpointing
 
@@ -947,12 +1148,16 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=hp.gradient_checkpointing
             )
-        targets = detect_target_modules(model_type, hp.target_modules, model.named_modules())
+        targets = lora_target_modules(model_type, hp.target_modules, list(model.named_modules()))
         task_type = {"causal": TaskType.CAUSAL_LM, "seq2seq": TaskType.SEQ_2_SEQ_LM}.get(kind)
+        dropout = hp.lora_dropout
+        if dropout and has_fused_experts(name for name, _ in model.named_parameters()):
+            LOG.warning("the MoE experts are fused parameters: peft adapts them only with lora_dropout 0 (was %s)", dropout)
+            dropout = 0.0
         lora = LoraConfig(
             r=hp.lora_r,
             lora_alpha=hp.lora_alpha,
-            lora_dropout=hp.lora_dropout,
+            lora_dropout=dropout,
             target_modules=targets,
             bias="none",
             task_type=task_type,
@@ -960,13 +1165,17 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
         model = get_peft_model(model, lora)
         if hp.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
             model.enable_input_require_grads()  # checkpointing needs a grad path through frozen embeddings
-        model.print_trainable_parameters()
+        if dist.is_main:
+            model.print_trainable_parameters()
 
     if controller.reason():
         # The deadline came while the weights loaded: leave without training.
         return RunResult(stopped_reason=controller.reason(), stopped_step=0)
 
-    world_size = max(1, torch.cuda.device_count()) if cuda and not bits else 1
+    if dist.world_size > 1:
+        world_size = dist.world_size  # torchrun: one process per GPU (DDP)
+    else:  # one process: Trainer uses every visible GPU (DataParallel), except for quantized models
+        world_size = max(1, torch.cuda.device_count()) if cuda and not bits else 1
     total_steps = estimate_total_steps(len(train_features), hp.batch_size, hp.gradient_accumulation_steps, hp.epochs, world_size)
     supported = set(inspect.signature(TrainingArguments.__init__).parameters)
     args = TrainingArguments(
@@ -988,14 +1197,17 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
     except ImportError:
         train_dataset, eval_dataset = train_features, (eval_features or None)
 
-    stop_callback = create_stop_callback(controller)
+    stop_callback = create_stop_callback(controller, sync=all_ranks_any if dist.world_size > 1 else None)
+    callbacks: List[Any] = [stop_callback]
+    if dist.is_main:  # one report per step, from rank 0
+        callbacks.insert(0, metrics_reporter.create_callback(reporter))
     trainer_kwargs: Dict[str, Any] = {
         "model": model,
         "args": args,
         "train_dataset": train_dataset,
         "eval_dataset": eval_dataset,
         "data_collator": collator,
-        "callbacks": [metrics_reporter.create_callback(reporter), stop_callback],
+        "callbacks": callbacks,
     }
     tokenizer_key = trainer_tokenizer_kwarg(set(inspect.signature(Trainer.__init__).parameters))
     if tokenizer_key:
@@ -1008,11 +1220,15 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
         LOG.info("resuming from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
 
-    staged = paths.output + ".tmp"
-    shutil.rmtree(staged, ignore_errors=True)
-    trainer.save_model(staged)  # the adapter only for a PeftModel, the full model otherwise
-    tokenizer.save_pretrained(staged)
     result = RunResult(stop_callback.stopped_reason, stop_callback.stopped_step, int(trainer.state.global_step))
+    staged = paths.output + ".tmp"
+    if dist.is_main:
+        shutil.rmtree(staged, ignore_errors=True)
+    # Every rank calls save_model (it may gather a sharded model); only rank 0 writes files.
+    trainer.save_model(staged)  # the adapter only for a PeftModel, the full model otherwise
+    if not dist.is_main:
+        return result
+    tokenizer.save_pretrained(staged)
     with open(os.path.join(staged, "traingate_training.json"), "w", encoding="utf-8") as handle:
         json.dump(
             {
@@ -1021,6 +1237,8 @@ def run_training(cfg: TrainConfig, paths: Paths, reporter: Any, controller: Stop
                 "quantization": hp.quantization,
                 "global_step": result.global_step,
                 "stopped_early": result.stopped_reason,
+                "world_size": dist.world_size,
+                "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
                 "hyperparameters": dataclasses.asdict(hp),
             },
             handle,
@@ -1047,6 +1265,8 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
     try:
         cfg = load_config(env)
         deadline = parse_deadline(env.get("BUDGET_DEADLINE"))
+        dist = DistributedInfo.from_env(env)
+        check_distributed(cfg, dist)
     except ConfigError as exc:
         print(f"traingate: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -1054,7 +1274,8 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
 
     import metrics_reporter  # noqa: PLC0415
 
-    reporter = metrics_reporter.MetricsReporter.from_env(env)
+    # Under torchrun only rank 0 talks to the gateway; the others get a reporter that sends nothing.
+    reporter = metrics_reporter.MetricsReporter.from_env(env if dist.is_main else {})
     margin = float(env.get("TRAINGATE_DEADLINE_MARGIN_SECONDS") or 120)
     controller = StopController(deadline, reporter.stop_requested, base_margin=margin)
 
@@ -1065,7 +1286,7 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
         signal.signal(sig, on_signal)
 
     try:
-        result = run_training(cfg, paths, reporter, controller)
+        result = run_training(cfg, paths, reporter, controller, dist)
     except ConfigError as exc:
         print(f"traingate: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -1077,7 +1298,8 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
         reporter.close(timeout=float(env.get("TRAINGATE_METRICS_CLOSE_SECONDS") or 30))
 
     if result.stopped_reason:
-        write_stop_marker(paths.stop_marker, result.stopped_reason, result.stopped_step)
+        if dist.is_main:
+            write_stop_marker(paths.stop_marker, result.stopped_reason, result.stopped_step)
         print(f"traingate: stopped early at step {result.stopped_step}: {result.stopped_reason}", file=sys.stderr)
         return EXIT_STOPPED
     print(f"traingate: training finished after {result.global_step} steps", file=sys.stderr)
