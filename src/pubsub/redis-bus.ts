@@ -22,7 +22,10 @@ export class RedisEventBus implements EventBus {
     subscriber.on("close", () => {
       if (!connected) return;
       connected = false;
-      logger.warn({ listeners: this.interruptions.size }, "redis subscriber connection lost: live streams end");
+      logger.warn(
+        { listeners: this.interruptions.size },
+        "redis subscriber connection lost: live streams end",
+      );
       for (const handler of [...this.interruptions]) handler();
     });
   }
