@@ -62,6 +62,16 @@ const creates = () =>
     .filter((r) => r.fields.includes("podFindAndDeployOnDemand"))
     .map((r) => (r.variables as { input: Record<string, unknown> }).input);
 
+/** How many deployment and job rows `user` has. */
+async function storedRows(user: string): Promise<{ deployments: number; jobs: number }> {
+  const [row] = await s.t.gateway.db.dataSource.query<{ deployments: number; jobs: number }[]>(
+    `SELECT (SELECT count(*)::int FROM cloud_deployments WHERE user_id = $1) AS deployments,
+            (SELECT count(*)::int FROM training_jobs WHERE user_id = $1) AS jobs`,
+    [user],
+  );
+  return row;
+}
+
 async function deploy(user: string, input: Record<string, unknown>) {
   return s.t.gql<{ deployTraining: Deployed }>(user, DEPLOY, { input });
 }
@@ -226,9 +236,10 @@ describe("deployTraining against the RunPod simulator", () => {
       gpuType: "H200",
       maxPricePerHourUsd: 0.5,
     });
-    expect(res.errors?.[0].extensions?.code).toBe("GPU_UNAVAILABLE");
+    expect(res.errors?.[0].extensions).toEqual({ code: "GPU_UNAVAILABLE" });
     expect(res.errors?.[0].message).toMatch(/above maxPricePerHourUsd/);
     expect(s.sim.pods(apiKey)).toEqual([]);
+    expect(await storedRows("dep-max")).toEqual({ deployments: 0, jobs: 0 });
   });
 
   it("answers BUDGET_EXCEEDED, with the numbers, when the budget cannot pay for 10 minutes", async () => {
@@ -240,7 +251,8 @@ describe("deployTraining against the RunPod simulator", () => {
       gpuCount: 8,
       budgetLimitUsd: 1,
     });
-    expect(res.errors?.[0].extensions).toMatchObject({
+    // A refusal before any pod is asked for stores nothing: no FAILED deployment in the caller's list.
+    expect(res.errors?.[0].extensions).toEqual({
       code: "BUDGET_EXCEEDED",
       field: "input.budgetLimitUsd",
     });
@@ -248,6 +260,12 @@ describe("deployTraining against the RunPod simulator", () => {
       /budgetLimitUsd \$1 pays for less than 10 minutes: H200 x8 costs \$[\d.]+\/h/,
     );
     expect(s.sim.pods(apiKey)).toEqual([]);
+    expect(await storedRows("dep-budget")).toEqual({ deployments: 0, jobs: 0 });
+    const listed = await s.t.gql<{ deployments: { totalCount: number } }>(
+      "dep-budget",
+      `{ deployments { totalCount } }`,
+    );
+    expect(listed.data?.deployments.totalCount).toBe(0);
   });
 
   it("answers NOT_FOUND for another user's config and creates nothing upstream", async () => {

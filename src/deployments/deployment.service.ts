@@ -130,36 +130,26 @@ export class DeploymentService {
     await this.checkDisk(request, config, networkVolume, hfToken);
     const dataCenterId = networkVolume?.dataCenterId ?? undefined;
 
-    const { token, hash } = newJobToken();
-    const created = await this.createRows(userId, request, config.id, snapshotOf(config), hash);
-    if (!created.isNew) return created.deployment;
-    const deployment = created.deployment;
-    await this.publish(deployment);
-
+    // Which offers the request can take is known before anything is stored: a deploy refused here (no price,
+    // over maxPricePerHourUsd, over budget) leaves no row behind and calls RunPod for nothing but prices.
     const offers = await this.offers
       .list({ cloudType: request.cloudType, gpuCount: request.gpuCount })
       .catch((error: unknown) => {
-        this.logger.warn({ err: describe(error), deploymentId: deployment.id }, "could not read GPU prices");
+        this.logger.warn({ err: describe(error), userId }, "could not read GPU prices");
         return [];
       });
     const refusals: string[] = [];
-    let capacityMessage: string | undefined;
+    const candidates: { gpuType: GpuType; priceMicros: Micros; affordable: number }[] = [];
     let cheapestUnaffordable: { gpuType: GpuType; perHour: Micros } | undefined;
-
     for (const gpuType of request.gpuTypes) {
       const offer = offers.find((o) => o.gpuType === gpuType);
       const priceMicros = offer?.pricePerHourUsd == null ? null : usdToMicros(offer.pricePerHourUsd);
       if (priceMicros === null || priceMicros <= 0) {
         refusals.push(`${gpuType}: RunPod quotes no price`);
-        await this.recordEvent(deployment.id, "offer.unpriced", { gpuType });
         continue;
       }
       if (request.maxPricePerHourMicros !== null && priceMicros > request.maxPricePerHourMicros) {
         refusals.push(`${gpuType}: $${microsToUsd(priceMicros)}/h is above maxPricePerHourUsd`);
-        await this.recordEvent(deployment.id, "offer.refused", {
-          gpuType,
-          pricePerHourUsd: microsToUsd(priceMicros),
-        });
         continue;
       }
       const perHour = runningMicrosPerHour(priceMicros, {
@@ -171,13 +161,32 @@ export class DeploymentService {
         if (!cheapestUnaffordable || perHour < cheapestUnaffordable.perHour)
           cheapestUnaffordable = { gpuType, perHour };
         refusals.push(`${gpuType}: the budget pays for ${Math.floor(affordable / 60)} min`);
-        await this.recordEvent(deployment.id, "offer.over_budget", {
-          gpuType,
-          affordableSeconds: affordable,
-        });
         continue;
       }
+      candidates.push({ gpuType, priceMicros, affordable });
+    }
+    if (candidates.length === 0) {
+      if (cheapestUnaffordable) {
+        throw new AppError(
+          ErrorCode.BUDGET_EXCEEDED,
+          `budgetLimitUsd $${microsToUsd(request.budgetLimitMicros)} pays for less than ${MIN_AFFORDABLE_SECONDS / 60} minutes: ` +
+            `${cheapestUnaffordable.gpuType} x${request.gpuCount} costs $${microsToUsd(cheapestUnaffordable.perHour)}/h ` +
+            `(${MIN_AFFORDABLE_SECONDS / 60} minutes need $${microsToUsd(Math.ceil((cheapestUnaffordable.perHour * MIN_AFFORDABLE_SECONDS) / 3600))})`,
+          { field: "input.budgetLimitUsd" },
+        );
+      }
+      throw new AppError(ErrorCode.GPU_UNAVAILABLE, `no GPU available: ${refusals.join("; ")}`);
+    }
 
+    const { token, hash } = newJobToken();
+    const created = await this.createRows(userId, request, config.id, snapshotOf(config), hash);
+    if (!created.isNew) return created.deployment;
+    const deployment = created.deployment;
+    await this.publish(deployment);
+    if (refusals.length > 0) await this.recordEvent(deployment.id, "offers.refused", { refusals });
+
+    let capacityMessage: string | undefined;
+    for (const { gpuType, priceMicros, affordable } of candidates) {
       const createdAt = this.now();
       const deadlines = this.deadlines(createdAt, affordable, request.maxDurationMinutes);
       const rendered = renderPod({
@@ -242,25 +251,10 @@ export class DeploymentService {
       });
     }
 
-    if (cheapestUnaffordable && !capacityMessage) {
-      const message =
-        `budgetLimitUsd $${microsToUsd(request.budgetLimitMicros)} pays for less than ${MIN_AFFORDABLE_SECONDS / 60} minutes: ` +
-        `${cheapestUnaffordable.gpuType} x${request.gpuCount} costs $${microsToUsd(cheapestUnaffordable.perHour)}/h ` +
-        `(${MIN_AFFORDABLE_SECONDS / 60} minutes need $${microsToUsd(Math.ceil((cheapestUnaffordable.perHour * MIN_AFFORDABLE_SECONDS) / 3600))})`;
-      await this.fail(deployment.id, message);
-      throw new AppError(ErrorCode.BUDGET_EXCEEDED, message, {
-        field: "input.budgetLimitUsd",
-        deploymentId: deployment.id,
-      });
-    }
-    const message = capacityMessage
-      ? `no GPU available: ${refusals.join("; ")}. RunPod said: ${capacityMessage}`
-      : `no GPU available: ${refusals.join("; ")}`;
+    // Every candidate was asked and none had capacity: RunPod was called, so the deployment stays, FAILED.
+    const message = `no GPU available: ${refusals.join("; ")}. RunPod said: ${capacityMessage ?? "no capacity"}`;
     await this.fail(deployment.id, message);
-    throw new AppError(ErrorCode.GPU_UNAVAILABLE, message, {
-      deploymentId: deployment.id,
-      tried: request.gpuTypes,
-    });
+    throw new AppError(ErrorCode.GPU_UNAVAILABLE, message, { deploymentId: deployment.id });
   }
 
   /**
