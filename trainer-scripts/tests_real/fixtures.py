@@ -56,13 +56,15 @@ def _cache_root() -> str:
 
 def _cached(name: str, build: Callable[[str], None]) -> str:
     """A folder built once by `build(path)` and reused; built in a scratch folder, then renamed, under
-    a lock so that parallel test processes (torchrun ranks, jest) never see half a model."""
+    a lock of its own so that parallel test processes (torchrun ranks, jest) never see half a model. One lock
+    per folder, not one for the cache: building a model takes the tokenizer's folder, which must not wait on
+    the lock its own build holds."""
     root = _cache_root()
     os.makedirs(root, exist_ok=True)
     final = os.path.join(root, name)
     if os.path.isfile(os.path.join(final, ".complete")):
         return final
-    with open(os.path.join(root, ".lock"), "w") as lock:
+    with open(os.path.join(root, f".lock-{name}"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.isfile(os.path.join(final, ".complete")):
             return final
