@@ -8,9 +8,12 @@ const { mkdtempSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
+const { preflight } = require("./preflight");
+
 const root = path.resolve(__dirname, "..");
 const args = process.argv.slice(2);
 const filtered = args.some((arg) => !arg.startsWith("-"));
+if (!filtered) preflight();
 const scratch = mkdtempSync(path.join(os.tmpdir(), "traingate-suite-"));
 const report = path.join(scratch, "jest.json");
 
