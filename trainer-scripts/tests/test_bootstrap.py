@@ -81,28 +81,48 @@ class BootstrapTest(unittest.TestCase):
         self.bin = os.path.join(self.tmp, "bin")
         os.makedirs(self.bin)
         self.pip_log = os.path.join(self.tmp, "pip.log")
+        self.launch_log = os.path.join(self.tmp, "launch.log")
         self.pwned = os.path.join(self.tmp, "pwned")
+        # Two module folders: one with a fake torch (an image's interpreter), one where torch fails to import.
+        self.with_torch = os.path.join(self.tmp, "with-torch")
+        self.without_torch = os.path.join(self.tmp, "without-torch")
+        os.makedirs(os.path.join(self.with_torch, "torch"))
+        os.makedirs(self.without_torch)
+        with open(os.path.join(self.with_torch, "torch", "__init__.py"), "w") as handle:
+            handle.write('__version__ = "2.8.0+cu128"\n')
+        with open(os.path.join(self.without_torch, "torch.py"), "w") as handle:
+            handle.write('raise ImportError("No module named torch")\n')
+        self.python_stub(self.bin, "python3", torch=True)
+
+    def python_stub(self, folder: str, name: str, torch: bool) -> str:
+        """A Python interpreter for bootstrap.sh: `-m pip` and training launches are recorded (train.py
+        runs tests/fake_trainer.py); every other call runs the real interpreter, with or without torch."""
+        modules = self.with_torch if torch else self.without_torch
         self._write_stub(
-            "pip",
+            os.path.join(folder, name),
             "#!/bin/sh\n"
-            '# Records its arguments, one per line, then a blank line.\n'
-            'for arg in "$@"; do printf \'%s\\n\' "$arg"; done >>"$FAKE_PIP_LOG"\n'
-            'printf \'\\n\' >>"$FAKE_PIP_LOG"\n'
-            'echo "Collecting packages (stub pip)"\n'
-            'if [ -n "${FAKE_PIP_FAIL:-}" ]; then echo "ERROR: No matching distribution found for transformers" >&2; exit 1; fi\n',
-        )
-        self._write_stub(
-            "python3",
-            "#!/bin/sh\n"
-            '# train.py needs torch and a GPU: run the fake trainer instead; everything else is real.\n'
+            f'PYTHONPATH="{modules}${{PYTHONPATH:+:$PYTHONPATH}}"; export PYTHONPATH\n'
+            'record() { log=$1; shift; { echo "interpreter=$(basename "$0")"; echo "hf_token=${HF_TOKEN:+set}";'
+            ' for arg in "$@"; do printf \'%s\\n\' "$arg"; done; printf \'\\n\'; } >>"$log"; }\n'
+            'if [ "$1" = -m ] && [ "$2" = pip ]; then\n'
+            '  shift 2; record "$FAKE_PIP_LOG" "$@"\n'
+            '  echo "Collecting packages (stub pip)"\n'
+            '  if [ -n "${FAKE_PIP_FAIL:-}" ]; then echo "ERROR: No matching distribution found for transformers" >&2; exit 1; fi\n'
+            "  exit 0\n"
+            "fi\n"
+            'if [ "$1" = -m ] && [ "$2" = torch.distributed.run ]; then\n'
+            '  record "$FAKE_LAUNCH_LOG" "$@"; shift 2\n'
+            '  while [ $# -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done\n'
+            '  shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@"\n'
+            "fi\n"
             'case "$1" in\n'
-            '  */train.py) shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@" ;;\n'
+            '  */train.py) record "$FAKE_LAUNCH_LOG" "$@"; shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@" ;;\n'
             "esac\n"
             'exec "$REAL_PYTHON" "$@"\n',
         )
+        return os.path.join(folder, name)
 
-    def _write_stub(self, name: str, text: str) -> None:
-        path = os.path.join(self.bin, name)
+    def _write_stub(self, path: str, text: str) -> None:
         with open(path, "w") as handle:
             handle.write(text)
         os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -133,6 +153,8 @@ class BootstrapTest(unittest.TestCase):
             "REAL_PYTHON": sys.executable,
             "FAKE_TRAINER": os.path.join(HERE, "fake_trainer.py"),
             "FAKE_PIP_LOG": self.pip_log,
+            "FAKE_LAUNCH_LOG": self.launch_log,
+            "TRAINGATE_GPU_COUNT": "1",
             "TRAINGATE_PYTHON": os.path.join(self.bin, "python3"),
             "TRAINGATE_WORKSPACE": self.workspace,
             "TRAINGATE_RETRY_BASE_SECONDS": "0.01",
@@ -180,11 +202,22 @@ class BootstrapTest(unittest.TestCase):
         with open(os.path.join(self.workspace, "fake-trainer-seen.json")) as handle:
             return json.load(handle)
 
-    def pip_calls(self) -> List[List[str]]:
-        if not os.path.exists(self.pip_log):
+    @staticmethod
+    def _records(path: str) -> List[Dict[str, Any]]:
+        if not os.path.exists(path):
             return []
-        with open(self.pip_log) as handle:
-            return [block.split("\n") for block in handle.read().split("\n\n") if block.strip()]
+        with open(path) as handle:
+            blocks = [block.split("\n") for block in handle.read().split("\n\n") if block.strip()]
+        return [
+            {"interpreter": b[0].split("=", 1)[1], "hf_token": b[1].split("=", 1)[1] == "set", "args": b[2:]}
+            for b in blocks
+        ]
+
+    def pip_calls(self) -> List[List[str]]:
+        return [record["args"] for record in self._records(self.pip_log)]
+
+    def launches(self) -> List[Dict[str, Any]]:
+        return self._records(self.launch_log)
 
     # -- tests ----------------------------------------------------------------------------------
 
@@ -199,13 +232,22 @@ class BootstrapTest(unittest.TestCase):
         # No Hub, no network volume: onComplete defaults to STOP so the adapter survives.
         self.assertEqual(self.pod_calls(), [f"POST /v1/pods/{POD_ID}/stop"])
 
-        (pip_args,) = self.pip_calls()
+        (pip,) = self._records(self.pip_log)
+        pip_args = pip["args"]
         self.assertEqual(pip_args[0], "install")
-        self.assertIn("transformers==4.57.1", pip_args)
-        self.assertIn("peft==0.17.1", pip_args)
-        self.assertIn("accelerate==1.11.0", pip_args)
-        self.assertIn("datasets==4.2.0", pip_args)
-        self.assertFalse(any(a.startswith("bitsandbytes") for a in pip_args))
+        # Exactly requirements.txt, beside bootstrap.sh; the image's torch is held by a constraints file.
+        self.assertEqual(pip_args[pip_args.index("-r") + 1], os.path.join(os.path.dirname(BOOTSTRAP), "requirements.txt"))
+        self.assertIn("-c", pip_args)
+        self.assertFalse(any("==" in a for a in pip_args), "no pins beside requirements.txt")
+        self.assertFalse(pip["hf_token"], "pip must not see HF_TOKEN")
+
+        seen = self.seen_by_trainer()
+        self.assertTrue(seen["hf_token_visible"], "train.py needs HF_TOKEN for gated models")
+        self.assertEqual(seen["hf_home"], os.path.join(self.workspace, ".cache", "huggingface"))
+        self.assertEqual(seen["torch_home"], os.path.join(self.workspace, ".cache", "torch"))
+        self.assertEqual(seen["triton_cache_dir"], os.path.join(self.workspace, ".cache", "triton"))
+        (launch,) = self.launches()
+        self.assertEqual(launch["args"], [os.path.join(os.path.dirname(BOOTSTRAP), "train.py")])
 
         seen = self.seen_by_trainer()
         self.assertEqual(seen["dataset"], DATASET)
@@ -240,7 +282,6 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(len(self.hub.storage.matching("PUT", r"/object/[0-9a-f]{64}")), 1)  # via LFS
         self.assertEqual(self.hub.commits[0][0]["value"]["summary"], f"TrainGate job {JOB_ID}")
         self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
-        self.assertTrue(any(a == "bitsandbytes==0.48.2" for a in self.pip_calls()[0]))
 
     def test_a_failed_hub_upload_reports_failed_and_stops_the_pod_to_keep_the_result(self) -> None:
         self.hub.fail("POST", r"/api/repos/create", Reply(403, {"error": "You don't have the rights"}), Reply(403, {"error": "no rights"}))
