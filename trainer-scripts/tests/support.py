@@ -259,7 +259,7 @@ class FakeHub:
     def _dataset(self, request: Request) -> Optional[Reply]:
         """GET /api/datasets/<repo>/revision/<rev>[?blobs=true] and GET /datasets/<repo>/resolve/<rev>/<path>,
         the latter answered with a redirect to the storage origin, as the Hub does for large files."""
-        path, _, query = request.path.partition("?")
+        path = request.path
         info = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/revision/([^/]+)", path)
         resolve = re.fullmatch(r"/datasets/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         match = info or resolve
@@ -276,7 +276,7 @@ class FakeHub:
             return Reply(403, {"error": f"Access to dataset {repo} is restricted and you are not in the authorized list."})
         files = self.datasets[repo]
         if info:
-            blobs = "blobs=true" in query
+            blobs = request.query.get("blobs") == ["true"]
             siblings = [{"rfilename": name, **({"size": len(data)} if blobs else {})} for name, data in sorted(files.items())]
             return Reply(200, {"id": repo, "sha": "1" * 40, "siblings": siblings})
         name = urllib.parse.unquote(match.group(3))
@@ -337,7 +337,7 @@ class FakeHub:
                 return Reply(400, "sha256 mismatch")
             self.lfs[match.group(1)] = request.body
             return Reply(200)
-        match = re.fullmatch(r"/blob/([0-9a-f]{64})", request.path.partition("?")[0])
+        match = re.fullmatch(r"/blob/([0-9a-f]{64})", request.path)
         if match and request.method == "GET" and match.group(1) in self.blobs:
             return Reply(200, self.blobs[match.group(1)])
         match = re.fullmatch(r"/part/([0-9a-f]{64})/(\d+)", request.path)
