@@ -221,13 +221,23 @@ class FakeHub:
         if request.method == "POST" and path == "/api/repos/create":
             payload = request.json()
             self.create_payloads.append(payload)
+            if "private" in payload and "visibility" in payload:
+                return Reply(400, {"error": "send either private or visibility"})
             repo = f"{payload.get('organization') or self.user}/{payload['name']}"
             if repo in self.repos:
                 return Reply(409, {"error": "You already created this model repo", "url": f"{self.url}/{repo}"})
-            self.repos[repo] = {"private": bool(payload.get("private")), "files": {}}
+            private = payload["private"] if "private" in payload else payload.get("visibility") == "private"
+            self.repos[repo] = {"private": bool(private), "files": {}}
             return Reply(200, {"url": f"{self.url}/{repo}"})
+        match = re.fullmatch(r"/api/models/([^/]+/[^/]+)", path)
+        if match and request.method == "GET":  # repo_info
+            if match.group(1) not in self.repos:
+                return Reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            return Reply(200, {"id": match.group(1), "private": self.repos[match.group(1)]["private"], "sha": "0" * 40})
         match = re.fullmatch(r"/api/models/([^/]+/[^/]+)/preupload/main", path)
         if match and request.method == "POST":
+            if match.group(1) not in self.repos:
+                return Reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
             files = request.json()["files"]
             return Reply(
                 200,
