@@ -641,6 +641,12 @@ run_training() {
   exec {tee_fd}>&-
   wait "$tee_pid" 2>/dev/null || true
   log "train.py exited with $TRAIN_RC"
+  if ((${#TRAIN_CMD[@]} > 2 && TRAIN_RC != 0 && TRAIN_RC != EXIT_STOPPED)) && [[ -s $STOP_MARKER ]]; then
+    # torchrun turns its workers' exit 3 into a failure of its own; rank 0's stop marker (removed
+    # before the launch) says that they stopped early with a checkpoint.
+    log "torchrun exited with $TRAIN_RC, but the trainer wrote its stop marker: stopped early"
+    TRAIN_RC=$EXIT_STOPPED
+  fi
 }
 
 push_to_hub() {

@@ -115,7 +115,8 @@ class BootstrapTest(unittest.TestCase):
             'if [ "$1" = -m ] && [ "$2" = torch.distributed.run ]; then\n'
             '  record "$FAKE_LAUNCH_LOG" "$@"; shift 2\n'
             '  while [ $# -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done\n'
-            '  shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@"\n'
+            '  shift; "$REAL_PYTHON" "$FAKE_TRAINER" "$@" || exit 1\n'  # torchrun: any failing worker is exit 1
+            "  exit 0\n"
             "fi\n"
             'case "$1" in\n'
             '  */train.py) record "$FAKE_LAUNCH_LOG" "$@"; shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@" ;;\n'
@@ -469,6 +470,20 @@ class BootstrapTest(unittest.TestCase):
                 self.assertEqual((launch["interpreter"], launch["args"]), ("python3", expected))
                 if expected == [train] and env.get("TRAINGATE_GPU_COUNT", "1") != "1":
                     self.assertIn("trains in one process", result.stderr)
+
+    def test_a_stop_under_torchrun_is_reported_stopped_although_torchrun_exits_1(self) -> None:
+        result = self.run_bootstrap(self.config(output={"networkVolumeId": "vol-9"}), FAKE_TRAIN_MODE="stop", TRAINGATE_GPU_COUNT="2")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("train.py exited with 1", result.stderr)
+        final = self.world.statuses[-1]
+        self.assertEqual((final["status"], final["artifact_uri"]), ("stopped", "runpod-volume://vol-9/output"))
+        self.assertEqual(final["message"], "stopped early at step 40: the gateway asked the trainer to stop")
+
+        # A failing torchrun without the marker stays a failure.
+        self.world.statuses.clear()
+        shutil.rmtree(os.path.join(self.workspace, ".traingate"))
+        self.run_bootstrap(FAKE_TRAIN_MODE="fail", TRAINGATE_GPU_COUNT="2")
+        self.assertEqual(self.world.statuses[-1]["status"], "failed")
 
     def test_sigterm_reaches_the_trainer_which_saves_a_checkpoint_and_the_job_is_reported_stopped(self) -> None:
         started = os.path.join(self.workspace, "fake-trainer-started")
