@@ -19,7 +19,8 @@ Hub's HTTP API, in the flow huggingface_hub's create_commit uses:
   4. POST {endpoint}/api/models/{repo}/commit/{revision} as NDJSON: a header line, then one
      "file" line (base64 content) per regular file and one "lfsFile" line per lfs file.
 
-Usage: hub_push.py --repo-id=OWNER/NAME --folder=DIR [--public] [--commit-message=TEXT]
+Usage: hub_push.py --repo-id=[OWNER/]NAME --folder=DIR [--private=true|false] [--commit-message=TEXT]
+                   [--revision=main] [--result-file=PATH]
 The token comes from HF_TOKEN, the endpoint from HF_ENDPOINT (default https://huggingface.co).
 The token is sent only to the endpoint's own origin (never to the storage URLs the Hub hands
 out for uploads) and is never printed. Calls are retried on network errors, 429 and 5xx.

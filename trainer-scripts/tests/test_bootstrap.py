@@ -177,7 +177,7 @@ class BootstrapTest(unittest.TestCase):
             env.pop(name, None)
         self.last_env = env
         if stdin:  # piped into bash, as a renderer might run it: no file, so TRAINGATE_HOME says where
-            env["TRAINGATE_HOME"] = os.path.dirname(BOOTSTRAP)
+            env.setdefault("TRAINGATE_HOME", os.path.dirname(BOOTSTRAP))
             with open(BOOTSTRAP) as handle:
                 script = handle.read()
             result = subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=120)
@@ -372,6 +372,17 @@ class BootstrapTest(unittest.TestCase):
                 self.assertIn("larger than the limit of 1000 bytes", message)
                 self.assertEqual(len(self.server.matching("GET", "/data/train.jsonl")) - before, 1)
                 self.assertIn(f"DELETE /v1/pods/{POD_ID}", self.pod_calls())
+
+    def test_a_bundle_without_requirements_txt_fails_before_installing(self) -> None:
+        home = os.path.join(self.tmp, "bundle")
+        os.makedirs(home)
+        for name in ("bootstrap.sh", "train.py", "metrics_reporter.py", "hub_push.py"):
+            shutil.copy(os.path.join(os.path.dirname(BOOTSTRAP), name), home)
+        self.run_bootstrap(stdin=True, TRAINGATE_HOME=home)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "failed")
+        self.assertTrue(final["message"].startswith(f"requirements.txt is missing beside bootstrap.sh in {home}"), final["message"])
+        self.assertEqual(self.pip_calls(), [])
 
     def test_an_invalid_config_fails_fast_naming_the_field(self) -> None:
         self.run_bootstrap(self.config(method="DPO"))
