@@ -175,7 +175,6 @@ class BootstrapTest(unittest.TestCase):
         env.update(env_overrides)
         for name in drop:
             env.pop(name, None)
-        self.last_env = env
         if stdin:  # piped into bash, as a renderer might run it: no file, so TRAINGATE_HOME says where
             env.setdefault("TRAINGATE_HOME", os.path.dirname(BOOTSTRAP))
             with open(BOOTSTRAP) as handle:
