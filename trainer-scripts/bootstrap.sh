@@ -13,13 +13,8 @@
 # never sleeps to keep the pod alive. README.md beside this file lists the environment contract.
 set -euo pipefail
 
-# Pinned Python packages, a set used together publicly on torch 2.6-2.8 (the torch that the runpod/pytorch
-# image ships is kept: a constraints file stops pip from replacing it).
-readonly PIN_TRANSFORMERS=4.57.1
-readonly PIN_PEFT=0.17.1
-readonly PIN_ACCELERATE=1.11.0
-readonly PIN_DATASETS=4.2.0
-readonly PIN_BITSANDBYTES=0.48.2
+# The Python packages come from requirements.txt beside this file (pinned; the torch that the
+# runpod/pytorch image ships is kept: a constraints file stops pip from replacing it).
 
 # train.py's exit code for "stopped early on request, checkpoint saved" (see train.py).
 readonly EXIT_STOPPED=3
@@ -34,6 +29,9 @@ FAIL_REASON=""
 END_ACTION="TERMINATE"
 PRIVATE_DIR=""
 STOP_ASKED=0
+FAIL_NO_TAIL=0
+TRAIN_PID=""
+WAIT_INTERRUPTED=0
 
 log() {
   printf '%s traingate: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -239,7 +237,7 @@ finalize() {
 failure_message() {
   local rc=$1 message tail
   message=${FAIL_REASON:-"$STEP failed (exit $rc)"}
-  if [[ -n $STEP_LOG ]]; then
+  if [[ -n $STEP_LOG ]] && ((FAIL_NO_TAIL == 0)); then
     tail=$(tail_of "$STEP_LOG")
     if [[ -n $tail ]]; then
       message+=$'\n'"--- last output of $STEP ---"$'\n'"$tail"
@@ -250,6 +248,14 @@ failure_message() {
 
 on_signal() {
   SIGNAL_RECEIVED=$1
+  if [[ -n $TRAIN_PID ]] && kill -0 "$TRAIN_PID" 2>/dev/null; then
+    # The trainer saves a checkpoint and exits 3 on SIGTERM/SIGINT: pass the signal on and let
+    # run_training's wait loop see it end (bash runs this trap while `wait` waits).
+    WAIT_INTERRUPTED=1
+    log "received SIG$1: passing it to the trainer (pid $TRAIN_PID) so that it saves a checkpoint"
+    kill -s "$1" "$TRAIN_PID" 2>/dev/null || true
+    return 0
+  fi
   exit $((128 + $2))
 }
 
@@ -330,17 +336,17 @@ PY
 }
 
 pip_install() {
-  env -u RUNPOD_API_KEY -u JOB_TOKEN -u HF_TOKEN "$PIP" install --no-cache-dir --disable-pip-version-check \
+  # No secret reaches pip (or the setup code of whatever it builds).
+  env -u RUNPOD_API_KEY -u JOB_TOKEN -u HF_TOKEN "${PIP[@]}" install --no-cache-dir --disable-pip-version-check \
     --progress-bar off --retries 5 --timeout 60 -c "$PRIVATE_DIR/constraints.txt" "$@"
 }
 
 install_deps() {
-  local packages=("transformers==$PIN_TRANSFORMERS" "peft==$PIN_PEFT" "accelerate==$PIN_ACCELERATE"
-    "datasets==$PIN_DATASETS")
-  if [[ $NEEDS_BITSANDBYTES == true ]]; then
-    packages+=("bitsandbytes==$PIN_BITSANDBYTES")
+  local requirements="$TRAINGATE_HOME/requirements.txt" torch_version=""
+  if [[ ! -s $requirements ]]; then
+    FAIL_REASON="requirements.txt is missing beside bootstrap.sh in $TRAINGATE_HOME"
+    return "$EXIT_PERMANENT"
   fi
-  local torch_version=""
   # Keep the image's CUDA build of torch: a pin that needs another torch fails loudly instead.
   torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null) || torch_version=""
   if [[ -n $torch_version ]]; then
@@ -349,7 +355,9 @@ install_deps() {
   else
     : >"$PRIVATE_DIR/constraints.txt"
   fi
-  if ! with_retries 3 "pip install" pip_install "${packages[@]}"; then
+  # All of requirements.txt, bitsandbytes included even when this job does not quantize: the
+  # installed set is always the one the real-library suite tested (its marker skips non-x86 hosts).
+  if ! with_retries 3 "pip install" pip_install -r "$requirements"; then
     FAIL_REASON="installing the Python packages failed"
     return 1
   fi
@@ -377,16 +385,209 @@ fetch_dataset() {
   fi
 }
 
+# fetch_hub_dataset URL DIR: download hf://datasets/<owner>/<name>[/<file>][@<revision>] over the
+# Hub's HTTP API (what huggingface_hub does: the revision's file list, then each file's resolve
+# URL), HF_TOKEN as bearer on the Hub's origin only, and leave one JSON or JSONL file in DIR; its
+# path goes to DIR/.result, a refusal's explanation to DIR/.error (exit EXIT_PERMANENT).
+fetch_hub_dataset() {
+  "$PYTHON" - "$1" "$2" "$MAX_DATASET_BYTES" "$DOWNLOAD_TIMEOUT" "$EXIT_PERMANENT" <<'PY'
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+url, folder, limit, timeout, permanent = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+token = os.environ.get("HF_TOKEN") or ""
+FORMATS = ("parquet", "jsonl", "json", "csv")  # preference when a repo holds several
+METADATA = {"dataset_infos.json", "dataset_info.json", "dataset_dict.json", "state.json"}
+
+
+class Refused(Exception):
+    pass
+
+
+def fail(message):
+    with open(os.path.join(folder, ".error"), "w", encoding="utf-8") as handle:
+        handle.write(message)
+    print(f"traingate: {message}", file=sys.stderr)
+    sys.exit(permanent)
+
+
+match = re.fullmatch(r"hf://datasets/([A-Za-z0-9][\w.-]*)/([\w.-]+)((?:/[^@\s]+)?)(?:@([\w./-]+))?", url)
+if not match or ".." in url:
+    fail(f"not a Hub dataset URL: {url}")
+repo, path, revision = f"{match.group(1)}/{match.group(2)}", match.group(3).lstrip("/"), match.group(4) or "main"
+page = f"{endpoint}/datasets/{repo}"
+origin = urllib.parse.urlsplit(endpoint)[:2]
+
+
+class SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Redirects (the Hub sends file downloads to a CDN) never carry the token to another origin."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl)[:2] != origin:
+            new.remove_header("Authorization")
+        return new
+
+
+opener = urllib.request.build_opener(SameOriginAuth)
+
+
+def get(address):
+    headers = {"User-Agent": "traingate-bootstrap/1"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        return opener.open(urllib.request.Request(address, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(300).decode("utf-8", "replace").replace("\n", " ")
+        if exc.code in (401, 403):
+            who = "the saved HUGGINGFACE token" if token else "no HUGGINGFACE token (none is saved)"
+            fail(
+                f"the Hugging Face Hub refused access to the dataset {repo} ({exc.code}) with {who}. "
+                f"If the dataset is gated, accept its terms at {page} with the account of the token; "
+                "if it is private, save a HUGGINGFACE token that can read it; then deploy again"
+            )
+        if exc.code == 404:
+            what = f"file {path} at revision {revision}" if path else f"revision {revision}"
+            fail(f"the Hub has no {what} of the dataset {repo} (404; see {page})")
+        if exc.code in (408, 429) or exc.code >= 500:
+            print(f"traingate: the Hub answered {exc.code} for {repo}: {detail}", file=sys.stderr)
+            sys.exit(1)
+        fail(f"the Hub answered {exc.code} for the dataset {repo}: {detail}")
+
+
+def quoted(text, safe="/"):
+    return urllib.parse.quote(text, safe=safe)
+
+
+def download(name, size_hint):
+    target = os.path.join(folder, "hub", *name.split("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    address = f"{endpoint}/datasets/{repo}/resolve/{quoted(revision, '')}/{quoted(name)}"
+    total = 0
+    with get(address) as response, open(target + ".part", "wb") as out:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            total += len(block)
+            if total > limit:
+                fail(f"the dataset is larger than the limit of {limit} bytes (TRAINGATE_MAX_DATASET_BYTES)")
+            out.write(block)
+    os.replace(target + ".part", target)
+    print(f"downloaded {name} ({total} bytes)")
+    return target
+
+
+def extension(name):
+    lowered = name.lower()
+    if lowered.endswith(".ndjson"):
+        return "jsonl"
+    return lowered.rsplit(".", 1)[-1] if "." in lowered else ""
+
+
+if path:
+    names = [(path, None)]
+else:
+    with get(f"{endpoint}/api/datasets/{repo}/revision/{quoted(revision, '')}?blobs=true") as response:
+        info = json.loads(response.read().decode("utf-8"))
+    files = [
+        (s["rfilename"], s.get("size"))
+        for s in info.get("siblings") or []
+        if extension(s.get("rfilename", "")) in FORMATS and s["rfilename"].rsplit("/", 1)[-1] not in METADATA
+    ]
+    train = [f for f in files if re.search(r"(^|[/_.-])train([/_.-]|$)", f[0].lower())]
+    files = train or files
+    fmt = next((x for x in FORMATS if any(extension(n) == x for n, _ in files)), None)
+    if fmt is None:
+        fail(f"the dataset {repo} has no JSON, JSONL, Parquet or CSV file at revision {revision} (see {page})")
+    names = sorted(f for f in files if extension(f[0]) == fmt)
+    known = sum(size or 0 for _, size in names)
+    if known > limit:
+        fail(f"the dataset is larger than the limit of {limit} bytes (TRAINGATE_MAX_DATASET_BYTES)")
+    print(f"dataset {repo}@{revision}: {', '.join(n for n, _ in names)}")
+
+local = [download(name, size) for name, size in names]
+result = os.path.join(folder, "dataset.jsonl")
+if len(local) == 1 and extension(local[0]) in ("json", "jsonl"):
+    result = os.path.join(folder, "dataset." + extension(local[0]))
+    shutil.move(local[0], result)
+else:
+    # train.py reads one JSON or JSONL file: rows of every file go into one JSONL file.
+    def rows(file):
+        kind = extension(file)
+        if kind == "parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                fail("reading a Parquet dataset needs pyarrow, which the installed packages should provide")
+            for batch in pq.ParquetFile(file).iter_batches():
+                yield from batch.to_pylist()
+        elif kind == "csv":
+            with open(file, newline="", encoding="utf-8-sig") as handle:
+                yield from csv.DictReader(handle)
+        else:
+            with open(file, encoding="utf-8-sig") as handle:
+                text = handle.read()
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            if isinstance(data, dict):
+                data = next((data[k] for k in ("data", "rows", "train", "examples") if isinstance(data.get(k), list)), [data])
+            yield from data
+
+    count = 0
+    with open(result + ".part", "w", encoding="utf-8") as out:
+        try:
+            for file in local:
+                for row in rows(file):
+                    out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    count += 1
+        except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+            fail(f"a file of the dataset {repo} could not be read: {exc}")
+    os.replace(result + ".part", result)
+    print(f"converted {len(local)} file(s) to {count} JSONL rows")
+if os.path.getsize(result) == 0:
+    fail(f"the dataset {repo} is empty")
+with open(os.path.join(folder, ".result"), "w", encoding="utf-8") as handle:
+    handle.write(result)
+PY
+}
+
 download_dataset() {
-  local path extension
+  local path extension data="$WORKSPACE/data" rc=0
+  mkdir -p -- "$data"
+  if [[ $DATASET_URL == hf://* ]]; then
+    log "downloading the dataset $DATASET_URL from the Hub"
+    rm -rf -- "$data/hub" "$data/.result" "$data/.error"
+    with_retries 5 "dataset download" fetch_hub_dataset "$DATASET_URL" "$data" || rc=$?
+    if ((rc != 0)); then
+      if [[ -s $data/.error ]]; then
+        FAIL_REASON=$(<"$data/.error")
+        FAIL_NO_TAIL=1 # the reason says what to do; the log adds nothing
+      else
+        FAIL_REASON="the dataset could not be downloaded from $DATASET_URL"
+      fi
+      return 1
+    fi
+    DATASET_PATH=$(<"$data/.result")
+    rm -rf -- "$data/hub" "$data/.result"
+    log "dataset: $(wc -c <"$DATASET_PATH") bytes"
+    return 0
+  fi
   path=$(redact_url "$DATASET_URL")
   case ${path,,} in
     *.jsonl | *.ndjson) extension=jsonl ;;
     *.json) extension=json ;;
     *) extension=data ;;
   esac
-  mkdir -p -- "$WORKSPACE/data"
-  DATASET_PATH="$WORKSPACE/data/dataset.$extension"
+  DATASET_PATH="$data/dataset.$extension"
   log "downloading the dataset from $path"
   if ! with_retries 5 "dataset download" fetch_dataset "$DATASET_URL" "$DATASET_PATH.part"; then
     FAIL_REASON="the dataset could not be downloaded from $path"
@@ -396,13 +597,56 @@ download_dataset() {
   log "dataset: $(wc -c <"$DATASET_PATH") bytes"
 }
 
+# train_command: the trainer's command line in TRAIN_CMD. One process per GPU (torchrun, in its
+# module form so that it runs on the same interpreter) for LORA and FULL on a multi-GPU pod.
+train_command() {
+  TRAIN_CMD=("$PYTHON" "$TRAINGATE_HOME/train.py")
+  if ((GPU_COUNT <= 1)); then
+    return 0
+  fi
+  if [[ $METHOD == QLORA || $NEEDS_BITSANDBYTES == true ]]; then
+    log "$GPU_COUNT GPUs, but $METHOD with $QUANTIZATION quantization trains in one process (bitsandbytes quantized models are not data-parallel here)"
+    return 0
+  fi
+  log "$GPU_COUNT GPUs: one training process per GPU (torch.distributed.run)"
+  TRAIN_CMD=("$PYTHON" -m torch.distributed.run --standalone "--nproc_per_node=$GPU_COUNT" "$TRAINGATE_HOME/train.py")
+}
+
+# run_training: the trainer in the background, so that a SIGTERM/SIGINT to this script (RunPod
+# stopping the pod, spot preemption) reaches it at once: it saves a checkpoint and exits 3.
 run_training() {
+  local rc result="" tee_fd tee_pid
   rm -f -- "$STOP_MARKER"
-  TRAIN_RC=0
+  train_command
+  log "running: ${TRAIN_CMD[*]}"
+  exec {tee_fd}> >(tee -a "$STEP_LOG")
+  tee_pid=$!
   # The RunPod key only ends the pod; the training code (and whatever it loads) never sees it.
+  # HF_TOKEN stays: transformers reads it for gated models.
   env -u RUNPOD_API_KEY TRAINGATE_DATASET_PATH="$DATASET_PATH" TRAINGATE_WORKSPACE="$WORKSPACE" \
-    PYTHONUNBUFFERED=1 "$PYTHON" "$TRAINGATE_HOME/train.py" 2>&1 | tee -a "$STEP_LOG" || TRAIN_RC=$?
+    PYTHONUNBUFFERED=1 "${TRAIN_CMD[@]}" >&"$tee_fd" 2>&1 &
+  TRAIN_PID=$!
+  while :; do
+    WAIT_INTERRUPTED=0
+    rc=0
+    wait "$TRAIN_PID" || rc=$?
+    # 127: already reaped (a signal came right after it ended); the earlier status stands.
+    if [[ -z $result || $rc != 127 ]]; then
+      result=$rc
+    fi
+    ((WAIT_INTERRUPTED)) || break # a trapped signal ends `wait` early: wait again for the trainer
+  done
+  TRAIN_PID=""
+  TRAIN_RC=$result
+  exec {tee_fd}>&-
+  wait "$tee_pid" 2>/dev/null || true
   log "train.py exited with $TRAIN_RC"
+  if ((${#TRAIN_CMD[@]} > 2 && TRAIN_RC != 0 && TRAIN_RC != EXIT_STOPPED)) && [[ -s $STOP_MARKER ]]; then
+    # torchrun turns its workers' exit 3 into a failure of its own; rank 0's stop marker (removed
+    # before the launch) says that they stopped early with a checkpoint.
+    log "torchrun exited with $TRAIN_RC, but the trainer wrote its stop marker: stopped early"
+    TRAIN_RC=$EXIT_STOPPED
+  fi
 }
 
 push_to_hub() {
@@ -432,11 +676,16 @@ deliver() {
     fi
   fi
   if [[ -z $ARTIFACT_URI ]]; then
-    if [[ -n $NETWORK_VOLUME_ID ]]; then
-      ARTIFACT_URI="runpod-volume://$NETWORK_VOLUME_ID/output"
-    else
-      ARTIFACT_URI="pod://${RUNPOD_POD_ID:-local}/workspace/output"
-    fi
+    ARTIFACT_URI=$(kept_uri)
+  fi
+}
+
+# kept_uri: where output/ stays when it is not pushed anywhere.
+kept_uri() {
+  if [[ -n $NETWORK_VOLUME_ID ]]; then
+    printf 'runpod-volume://%s/output' "$NETWORK_VOLUME_ID"
+  else
+    printf 'pod://%s/workspace/output' "${RUNPOD_POD_ID:-local}"
   fi
 }
 
@@ -453,11 +702,35 @@ PY
 
 # --- main --------------------------------------------------------------------------------------
 
+# pick_python: PYTHON, the first interpreter that imports torch. RunPod's current images link
+# python (and pip) to one Python and keep python3 as the system one, without torch.
+pick_python() {
+  local candidate found
+  local candidates=(python python3 python3.13 python3.12 python3.11 python3.10 python3.9)
+  if [[ -n ${TRAINGATE_PYTHON:-} ]]; then
+    candidates=("$TRAINGATE_PYTHON" "${candidates[@]}")
+  fi
+  for candidate in "${candidates[@]}"; do
+    found=$(command -v -- "$candidate" 2>/dev/null) || continue
+    if "$found" -c 'import torch' >/dev/null 2>&1; then
+      PYTHON=$found
+      log "python: $PYTHON (imports torch)"
+      return 0
+    fi
+  done
+  PYTHON=${TRAINGATE_PYTHON:-python3}
+  log "no interpreter on PATH imports torch; using $PYTHON"
+}
+
 init() {
   TRAINGATE_HOME=${TRAINGATE_HOME:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]:-$0}")" && pwd)}
   WORKSPACE=${TRAINGATE_WORKSPACE:-/workspace}
-  PYTHON=${TRAINGATE_PYTHON:-python3}
-  PIP=${TRAINGATE_PIP:-pip}
+  pick_python
+  if [[ -n ${TRAINGATE_PIP:-} ]]; then
+    PIP=("$TRAINGATE_PIP")
+  else
+    PIP=("$PYTHON" -m pip) # the packages go to the interpreter that trains
+  fi
   RUNPOD_REST_URL=${RUNPOD_REST_URL:-https://rest.runpod.io/v1}
   MAX_DATASET_BYTES=${TRAINGATE_MAX_DATASET_BYTES:-2147483648}
   DOWNLOAD_TIMEOUT=${TRAINGATE_DOWNLOAD_TIMEOUT:-3600}
@@ -470,6 +743,17 @@ init() {
   # Header files with tokens and curl's scratch files live here, readable by this user only.
   PRIVATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/traingate.XXXXXXXX")
   chmod 700 "$PRIVATE_DIR"
+  # Caches on the volume (/workspace), not the small container disk: model downloads, compiled kernels.
+  export HF_HOME=${HF_HOME:-$WORKSPACE/.cache/huggingface}
+  export TORCH_HOME=${TORCH_HOME:-$WORKSPACE/.cache/torch}
+  export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$WORKSPACE/.cache/triton}
+  GPU_COUNT=${TRAINGATE_GPU_COUNT:-}
+  if [[ -z $GPU_COUNT ]] && command -v nvidia-smi >/dev/null 2>&1; then
+    GPU_COUNT=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
+  fi
+  if [[ ! $GPU_COUNT =~ ^[0-9]+$ ]] || ((GPU_COUNT < 1)); then
+    GPU_COUNT=1
+  fi
   LOG_DIR="$WORKSPACE/.traingate/logs"
   if ! mkdir -p -- "$LOG_DIR"; then
     LOG_DIR="$PRIVATE_DIR/logs"
@@ -533,6 +817,18 @@ main() {
   phase train run_training
 
   local message
+  if [[ -n $SIGNAL_RECEIVED ]] && ((TRAIN_RC != 0)); then
+    # Whoever sent the signal is stopping or ending this pod: report once, quickly, where the
+    # checkpoint is, and leave the pod (and the done marker) alone, so that a resumed pod resumes.
+    FINALIZED=1
+    if ((TRAIN_RC == EXIT_STOPPED)); then
+      message="$(stop_reason) (bootstrap received SIG$SIGNAL_RECEIVED)"
+    else
+      message="bootstrap received SIG$SIGNAL_RECEIVED during train; train.py exited with $TRAIN_RC"
+    fi
+    report_status stopped "$message" "$(kept_uri)" 1 || log "the stop could not be reported"
+    exit $((TRAIN_RC == EXIT_STOPPED ? 0 : TRAIN_RC))
+  fi
   case $TRAIN_RC in
     0)
       deliver

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""Upload a folder to a Hugging Face Hub model repo over the Hub's HTTP API.
+"""Upload a folder to a Hugging Face Hub model repo.
 
-Standard library only (it runs on the pod before or without huggingface_hub). The flow is the
-one huggingface_hub's create_commit uses:
-  1. POST {endpoint}/api/repos/create {name, organization, private, visibility, type: "model"}
-     (409: the repo exists already, which is fine; its visibility is left as it is);
+On the pod huggingface_hub is installed (requirements.txt): the upload is its
+HfApi.create_repo(exist_ok=True) + upload_folder (Xet storage when hf_xet is installed, LFS
+otherwise). A 403 from the repo creation does not stop it: fine-grained tokens may write to a repo
+they cannot create, so the upload is tried anyway and says itself whether the token may write.
+
+Without huggingface_hub (it does not import) a standard-library client does the same over the
+Hub's HTTP API, in the flow huggingface_hub's create_commit uses:
+  1. POST {endpoint}/api/repos/create {name, organization, private, type: "model"}
+     (409: the repo exists already, which is fine; its visibility is left as it is; 403: maybe
+     it exists and the token may only write to it, so go on);
   2. POST {endpoint}/api/models/{repo}/preupload/{revision} with path/size/sample per file:
      the Hub answers "regular" or "lfs" per file;
   3. for lfs files, the git-lfs batch API POST {endpoint}/{repo}.git/info/lfs/objects/batch,
@@ -13,12 +19,15 @@ one huggingface_hub's create_commit uses:
   4. POST {endpoint}/api/models/{repo}/commit/{revision} as NDJSON: a header line, then one
      "file" line (base64 content) per regular file and one "lfsFile" line per lfs file.
 
-Usage: hub_push.py --repo-id=OWNER/NAME --folder=DIR [--public] [--commit-message=TEXT]
+Usage: hub_push.py --repo-id=[OWNER/]NAME --folder=DIR [--private=true|false] [--commit-message=TEXT]
+                   [--revision=main] [--result-file=PATH]
 The token comes from HF_TOKEN, the endpoint from HF_ENDPOINT (default https://huggingface.co).
 The token is sent only to the endpoint's own origin (never to the storage URLs the Hub hands
 out for uploads) and is never printed. Calls are retried on network errors, 429 and 5xx.
 The last line on stdout is the repo id the files went to.
 """
+# (The standard-library client sends `private` only: huggingface_hub refuses `private` together
+# with `visibility`, and every Hub version reads `private`.)
 
 from __future__ import annotations
 
@@ -208,6 +217,10 @@ def _redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+def _no_token(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
 def _quote_repo(repo_id: str) -> str:
     return "/".join(urllib.parse.quote(part, safe="") for part in repo_id.split("/"))
 
@@ -231,24 +244,26 @@ class HubPusher:
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise HubError("cannot learn the token's user name from /api/whoami-v2") from exc
 
-    def create_repo(self, repo_id: str, private: bool) -> bool:
-        """True when created, False when it existed (409)."""
+    def create_repo(self, repo_id: str, private: bool) -> Optional[bool]:
+        """True when created, False when it existed (409), None when refused with 403 (the token may
+        still write to an existing repo: the upload finds out)."""
         organization, name = repo_id.split("/", 1)
-        payload = {
-            "name": name,
-            "organization": organization,
-            "type": "model",
-            # Older Hub clients send `private`, current ones `visibility`: both say the same.
-            "private": private,
-            "visibility": "private" if private else "public",
-        }
-        status, _, _ = self.client.request(
+        payload = {"name": name, "organization": organization, "type": "model", "private": private}
+        status, _, body = self.client.request(
             "POST",
             f"{self.endpoint}/api/repos/create",
             body=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
-            ok=(200, 201, 409),
+            ok=(200, 201, 409, 403),
         )
+        if status == 403:
+            LOG.warning(
+                "the Hub refused to create %s (403: %s); it may exist already and the token only write to it: "
+                "trying the upload",
+                repo_id,
+                _snippet(body),
+            )
+            return None
         return status != 409
 
     def upload_modes(self, repo_id: str, files: Sequence[LocalFile]) -> Dict[str, Tuple[str, bool]]:
@@ -381,7 +396,8 @@ class HubPusher:
             raise HubError(f"nothing to upload: {folder} is empty")
         repo_id = self.resolve_repo_id(repo_id)
         created = self.create_repo(repo_id, private)
-        LOG.info("%s repo %s", "created" if created else "using existing", repo_id)
+        if created is not None:
+            LOG.info("%s repo %s", "created" if created else "using existing", repo_id)
         modes = self.upload_modes(repo_id, files)
         kept = [f for f in files if not modes[f.path_in_repo][1]]
         lfs = [f for f in kept if modes[f.path_in_repo][0] == "lfs"]
@@ -391,6 +407,63 @@ class HubPusher:
         url = answer.get("commitUrl") if isinstance(answer, dict) else None
         LOG.info("committed %d file(s) (%d via LFS)%s", len(kept), len(lfs), f": {url}" if url else "")
         return repo_id
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A huggingface_hub failure worth another attempt: no answer, 408, 429 or 5xx."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return isinstance(exc, (OSError, TimeoutError)) and not isinstance(exc, FileNotFoundError)
+    return status in HubClient.RETRY_STATUSES
+
+
+def push_with_library(
+    repo_id: str,
+    folder: str,
+    private: bool,
+    message: str,
+    *,
+    endpoint: str,
+    token: str,
+    revision: str = "main",
+    attempts: int = 6,
+    backoff_base: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """huggingface_hub's create_repo(exist_ok=True) + upload_folder; a 403 on create is not fatal."""
+    from huggingface_hub import HfApi  # noqa: PLC0415 - optional: the stdlib client stands in
+
+    if not REPO_ID_RE.match(repo_id) or ".." in repo_id:
+        raise HubError(f"not a valid Hub repo id: {repo_id!r}")
+    if not collect_files(folder):
+        raise HubError(f"nothing to upload: {folder} is empty")
+    api = HfApi(endpoint=endpoint, token=token)
+    if "/" not in repo_id:
+        repo_id = f"{api.whoami()['name']}/{repo_id}"
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    except Exception as exc:  # noqa: BLE001 - HfHubHTTPError; anything else goes on below
+        if getattr(getattr(exc, "response", None), "status_code", None) != 403:
+            raise
+        LOG.warning(
+            "the Hub refused to create %s (403); it may exist already and the token only write to it: trying the upload",
+            repo_id,
+        )
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            info = api.upload_folder(
+                repo_id=repo_id, folder_path=folder, commit_message=message, revision=revision, repo_type="model"
+            )
+            break
+        except Exception as exc:  # noqa: BLE001
+            if attempt >= attempts or not _retryable(exc):
+                raise
+            delay = min(30.0, backoff_base * 2 ** (attempt - 1))
+            LOG.warning("upload to %s failed (%s); retry %d in %.1fs", repo_id, exc, attempt, delay)
+            sleep(delay)
+    LOG.info("committed %s: %s", folder, getattr(info, "commit_url", None) or info)
+    return repo_id
 
 
 def _bool(text: str) -> bool:
@@ -418,16 +491,35 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     if not token:
         print("hub push failed: HF_TOKEN is not set (save a HUGGINGFACE provider secret)", file=sys.stderr)
         return 1
-    client = HubClient(
-        env.get("HF_ENDPOINT") or "https://huggingface.co",
-        token,
-        attempts=int(env.get("TRAINGATE_HUB_ATTEMPTS") or 6),
-        backoff_base=float(env.get("TRAINGATE_RETRY_BASE_SECONDS") or 1.0),
-    )
+    endpoint = (env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    attempts = int(env.get("TRAINGATE_HUB_ATTEMPTS") or 6)
+    backoff_base = float(env.get("TRAINGATE_RETRY_BASE_SECONDS") or 1.0)
     try:
-        repo = HubPusher(client, args.revision).push(args.repo_id, args.folder, args.private, args.commit_message)
-    except (HubError, OSError) as exc:
-        print(f"hub push failed: {exc}", file=sys.stderr)
+        import huggingface_hub  # noqa: F401, PLC0415
+    except ImportError:
+        library = False
+    else:
+        library = True
+    try:
+        if library:
+            LOG.info("uploading with huggingface_hub %s", huggingface_hub.__version__)
+            repo = push_with_library(
+                args.repo_id,
+                args.folder,
+                args.private,
+                args.commit_message,
+                endpoint=endpoint,
+                token=token,
+                revision=args.revision,
+                attempts=attempts,
+                backoff_base=backoff_base,
+            )
+        else:
+            LOG.info("huggingface_hub is not installed: uploading over the Hub's HTTP API")
+            client = HubClient(endpoint, token, attempts=attempts, backoff_base=backoff_base)
+            repo = HubPusher(client, args.revision).push(args.repo_id, args.folder, args.private, args.commit_message)
+    except Exception as exc:  # noqa: BLE001 - HubError, OSError, huggingface_hub's errors: one line, no token
+        print(f"hub push failed: {type(exc).__name__}: {_no_token(str(exc), token)}", file=sys.stderr)
         return 1
     if args.result_file:
         with open(args.result_file, "w", encoding="utf-8") as handle:

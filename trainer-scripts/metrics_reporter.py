@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 LOG = logging.getLogger("traingate.reporter")
 
@@ -56,6 +56,8 @@ _INT_KEYS = frozenset({"elapsed_seconds", "remaining_seconds"})
 #: The gateway refuses batches over 500 points.
 MAX_BATCH = 500
 _GIB = float(1024**3)
+# What the sender thread does next (see MetricsReporter._wait_until_ready).
+_SEND, _SPOOL, _SPOOL_AND_END, _END = "send", "spool", "spool-and-end", "end"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +215,8 @@ class MetricsReporter:
         to the spool file `<spool_dir>/metrics-<job_id>.jsonl`, which is sent first, in order,
         once the gateway answers again (also by the next process after a container restart);
       * 413: the batch is split and retried;
-      * 400: the batch is malformed; it is logged and dropped so that it cannot block the queue;
+      * 400: some point of the batch is malformed; the batch is split in halves (bisected) until
+        the refused point(s) are alone, and only those are dropped, each logged with its step;
       * 401 (token wrong / unknown job) and 409 (job finished): sending stops for good; a 409
         also sets `stop_requested`, since nobody accepts this job's results any more.
 
@@ -265,6 +268,7 @@ class MetricsReporter:
 
         self._cond = threading.Condition()
         self._mem: Deque[Tuple[int, Dict[str, Any], float]] = collections.deque()
+        self._spooling: List[Tuple[int, Dict[str, Any], float]] = []  # taken from _mem, being written
         self._seq = 0
         self._closing = False
         self._closed = False
@@ -315,7 +319,7 @@ class MetricsReporter:
     @property
     def pending(self) -> int:
         with self._cond:
-            return len(self._mem) + self._spool_count
+            return self._pending_locked()
 
     def report(self, point: Mapping[str, Any]) -> None:
         """Queue one point. Cheap, non-blocking, never raises."""
@@ -384,16 +388,22 @@ class MetricsReporter:
             return False
 
     def _pending_locked(self) -> int:
-        return len(self._mem) + self._spool_count
+        return len(self._mem) + len(self._spooling) + self._spool_count
 
     # -- sender thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             try:
-                if not self._wait_until_ready():
+                action = self._wait_until_ready()
+                if action in (_SPOOL, _SPOOL_AND_END):
+                    self._spool_memory()
+                if action in (_END, _SPOOL_AND_END):
+                    with self._cond:
+                        self._cond.notify_all()
                     return
-                self._send_one_batch()
+                if action == _SEND:
+                    self._send_one_batch()
             except Exception:  # noqa: BLE001 - the sender must outlive any bug in one iteration
                 LOG.exception("metrics reporter: sender iteration failed")
                 with self._cond:
@@ -404,8 +414,10 @@ class MetricsReporter:
                     )
                     self._cond.notify_all()
 
-    def _wait_until_ready(self) -> bool:
-        """Block until a batch should go out; False when the thread should end."""
+    def _wait_until_ready(self) -> str:
+        """Block until there is work: _SEND a batch, _SPOOL memory to disk, or _END (after _SPOOL_AND_END).
+
+        File I/O never happens here, under the lock that report() takes: the caller does it."""
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -413,23 +425,21 @@ class MetricsReporter:
                     self._mem.clear()
                     self._cond.notify_all()
                     if self._closing:
-                        return False
+                        return _END
                     self._cond.wait(1.0)
                     continue
                 pending = self._pending_locked()
                 if self._closing and (pending == 0 or self._outage):
                     # Nothing left, or the gateway is down: keep the rest on disk for a later run.
-                    self._spool_memory_locked()
-                    self._cond.notify_all()
-                    return False
-                if self._outage and self._mem:
-                    self._spool_memory_locked()
+                    return _SPOOL_AND_END
+                if self._outage and self._mem and self._spool_path and not self._spool_broken:
+                    return _SPOOL
                 if now < self._next_attempt:
                     self._cond.wait(self._next_attempt - now)
                     continue
                 if pending == 0:
                     if self._heartbeat_due(now):
-                        return True
+                        return _SEND
                     wait = self.heartbeat_interval if self.heartbeat_interval > 0 else None
                     self._cond.wait(wait)
                     continue
@@ -440,11 +450,11 @@ class MetricsReporter:
                     or self._closing
                     or len(self._mem) >= self.batch_size
                 ):
-                    return True
+                    return _SEND
                 oldest = self._mem[0][2]
                 due = oldest + self.flush_interval
                 if now >= due:
-                    return True
+                    return _SEND
                 self._cond.wait(due - now)
 
     def _heartbeat_due(self, now: float) -> bool:
@@ -497,13 +507,24 @@ class MetricsReporter:
                 self._outage = False
                 self._next_attempt = 0.0
             return
+        if status == 400 and len(batch) > 1:
+            LOG.warning("metrics batch of %d points refused (400); splitting it to find the bad point(s)", len(batch))
+            stopped_at, bad = self._bisect(batch)
+            if stopped_at is not None:
+                # Neither stored nor refused (outage, 401/409, 413): the whole batch is handled as
+                # that answer says; points already stored are simply sent again (the gateway upserts).
+                self._handle(stopped_at, source, batch, meta)
+                return
+            self.rejected_points += len(bad)
+            self._complete(source, batch, meta, delivered=True, refused=bad)
+            with self._cond:
+                self._failures = 0
+                self._outage = False
+                self._next_attempt = 0.0
+            return
         if status == 400:
-            LOG.error(
-                "metrics batch of %d point(s) refused as malformed (400): %s",
-                len(batch),
-                response.body[:500].decode("utf-8", "replace"),
-            )
-            self.rejected_points += len(batch)
+            self._log_refused(batch[0], response)
+            self.rejected_points += 1
             self._complete(source, batch, meta, delivered=False)
             return
         if status in (401, 409):
@@ -529,6 +550,38 @@ class MetricsReporter:
             return
         self._retry_later(response)
 
+    def _bisect(self, batch: List[Dict[str, Any]]) -> Tuple[Optional[_Response], List[Dict[str, Any]]]:
+        """Send the halves of a refused batch, recursively, in order; single points answered 400 are
+        the bad ones. Returns (the first answer that is neither 2xx nor 400, else None; bad points)."""
+        bad: List[Dict[str, Any]] = []
+        half = len(batch) // 2
+        stack = [batch[half:], batch[:half]]
+        while stack:
+            part = stack.pop()
+            payload = json.dumps({"metrics": part}, allow_nan=False, separators=(",", ":")).encode()
+            response = _post_json(self.url, self._token, payload, self.timeout)
+            with self._cond:
+                self._last_request = time.monotonic()
+            if response.status is not None and 200 <= response.status < 300:
+                self._note_stop(response.body)
+                continue
+            if response.status != 400:
+                return response, bad
+            if len(part) == 1:
+                self._log_refused(part[0], response)
+                bad.append(part[0])
+                continue
+            half = len(part) // 2
+            stack.extend([part[half:], part[:half]])
+        return None, bad
+
+    def _log_refused(self, point: Dict[str, Any], response: _Response) -> None:
+        LOG.error(
+            "metric point at step %s refused as malformed (400), dropped: %s",
+            point.get("step"),
+            response.body[:500].decode("utf-8", "replace"),
+        )
+
     def _retry_later(self, response: _Response) -> None:
         status = response.status
         with self._cond:
@@ -541,8 +594,8 @@ class MetricsReporter:
             self._next_attempt = time.monotonic() + delay
             self._outage = True
             self._inflight = False
-            self._spool_memory_locked()
             self._cond.notify_all()
+        self._spool_memory()
         what = f"HTTP {status}" if status is not None else (response.error or "no answer")
         self._warn_once(
             f"retry-{status}",
@@ -551,23 +604,37 @@ class MetricsReporter:
             delay,
         )
 
-    def _complete(self, source: str, batch: List[Dict[str, Any]], meta: Any, delivered: bool) -> None:
+    def _complete(
+        self,
+        source: str,
+        batch: List[Dict[str, Any]],
+        meta: Any,
+        delivered: bool,
+        refused: Sequence[Dict[str, Any]] = (),
+    ) -> None:
+        drained = False
         with self._cond:
             if source == "spool":
                 self._spool_offset = meta
                 self._spool_count = max(0, self._spool_count - len(batch))
-                if self._spool_count == 0:
-                    self._truncate_spool()
+                drained = self._spool_count == 0
             elif source == "mem":
                 last_seq = meta
                 while self._mem and self._mem[0][0] <= last_seq:
                     self._mem.popleft()
-            if delivered:
+            stored = [point for point in batch if not any(point is bad for bad in refused)]
+            if delivered and stored:
                 if source != "heartbeat":
-                    self.delivered_points += len(batch)
-                self._last_point = dict(batch[-1])
-            self._inflight = False
-            self._cond.notify_all()
+                    self.delivered_points += len(stored)
+                self._last_point = dict(stored[-1])
+            if not drained:
+                self._inflight = False
+                self._cond.notify_all()
+        if drained:
+            self._truncate_spool()  # outside the lock; only this thread touches the file
+            with self._cond:
+                self._inflight = False
+                self._cond.notify_all()
 
     def _note_stop(self, body: bytes) -> None:
         try:
@@ -579,7 +646,7 @@ class MetricsReporter:
             LOG.warning("gateway asked the trainer to stop (stop: true)")
             self.stop_requested.set()
 
-    # -- spool file (only the sender thread touches it; under self._cond) -----------------------
+    # -- spool file (only the sender thread touches it, never under self._cond) ----------------
 
     def _load_existing_spool(self) -> None:
         path = self._spool_path
@@ -594,13 +661,20 @@ class MetricsReporter:
         except OSError as exc:
             LOG.warning("cannot read the metrics spool %s: %s", path, exc)
 
-    def _spool_memory_locked(self) -> None:
-        if not self._mem or not self._spool_path or self._spool_broken:
-            return
+    def _spool_memory(self) -> None:
+        """Move the queued points to the spool file. The queue is swapped out under the lock and
+        written (and fsynced) outside it, so that report() on the training thread never waits on the
+        disk; on a write error the points go back to the front of the queue."""
+        with self._cond:
+            if not self._mem or not self._spool_path or self._spool_broken:
+                return
+            entries = list(self._mem)
+            self._mem.clear()
+            self._spooling = entries
         lines = b"".join(
-            json.dumps(point, allow_nan=False, separators=(",", ":")).encode() + b"\n"
-            for _, point, _ in self._mem
+            json.dumps(point, allow_nan=False, separators=(",", ":")).encode() + b"\n" for _, point, _ in entries
         )
+        error: Optional[OSError] = None
         try:
             os.makedirs(os.path.dirname(self._spool_path), exist_ok=True)
             with open(self._spool_path, "ab") as handle:
@@ -608,11 +682,22 @@ class MetricsReporter:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            self._spool_broken = True
-            LOG.error("metrics spool %s is not writable (%s); keeping points in memory", self._spool_path, exc)
-            return
-        self._spool_count += len(self._mem)
-        self._mem.clear()
+            error = exc
+        with self._cond:
+            self._spooling = []
+            if error is None:
+                self._spool_count += len(entries)
+            else:
+                self._spool_broken = True
+                self._mem.extendleft(reversed(entries))  # older than anything queued meanwhile
+                overflow = len(self._mem) - self.max_memory_points
+                while overflow > 0:
+                    self._mem.popleft()
+                    self.dropped_points += 1
+                    overflow -= 1
+            self._cond.notify_all()
+        if error is not None:
+            LOG.error("metrics spool %s is not writable (%s); keeping points in memory", self._spool_path, error)
 
     def _read_spool(self, limit: int) -> Tuple[List[Dict[str, Any]], int]:
         batch: List[Dict[str, Any]] = []
@@ -637,9 +722,8 @@ class MetricsReporter:
             offset = handle.tell()
         if not batch:
             with self._cond:
-                self._spool_offset = offset
                 self._spool_count = 0
-                self._truncate_spool()
+            self._truncate_spool()
         return batch, offset
 
     def _truncate_spool(self) -> None:
@@ -702,6 +786,44 @@ def gpu_utilization_percent(
         return None
 
 
+class UtilizationSampler:
+    """GPU utilization, sampled on a background thread every `every` seconds and cached, so that
+    the training thread only reads a number and never waits on nvidia-smi (up to 5 s).
+
+    The thread starts on the first `latest()` and is a daemon; `stop()` ends it."""
+
+    def __init__(self, sample: Callable[[], Optional[float]] = gpu_utilization_percent, every: float = 5.0) -> None:
+        self._sample = sample
+        self._every = max(0.05, float(every))
+        self._value: Optional[float] = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.sampled = threading.Event()  # set after the first sample (tests wait on it)
+        self._thread: Optional[threading.Thread] = None
+
+    def latest(self) -> Optional[float]:
+        """The last sampled value (None until the first sample); never blocks on the sampler."""
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._run, name="traingate-gpu-util", daemon=True)
+                self._thread.start()
+            return self._value
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                value = self._sample()
+            except Exception:  # noqa: BLE001 - a broken sampler reports "unknown"
+                value = None
+            with self._lock:
+                self._value = value
+            self.sampled.set()
+            self._stop.wait(self._every)
+
+
 # ---------------------------------------------------------------------------------------------
 # transformers callback
 # ---------------------------------------------------------------------------------------------
@@ -725,9 +847,7 @@ class ReportingCallbackMixin:
         self.reporter = reporter
         self._clock = clock
         self._gpu_memory = gpu_memory
-        self._gpu_utilization = gpu_utilization
-        self._utilization_every = utilization_every
-        self._util_cache: Tuple[float, Optional[float]] = (-1e18, None)
+        self.utilization = UtilizationSampler(gpu_utilization, utilization_every)
         self._started: Optional[float] = None
         self._start_step = 0
         self._last_rate_mark: Optional[Tuple[float, int]] = None
@@ -744,6 +864,7 @@ class ReportingCallbackMixin:
             self._started = self._clock()
             self._start_step = int(getattr(state, "global_step", 0) or 0)
             self._last_rate_mark = (self._started, self._start_step)
+            self.utilization.latest()  # starts sampling, so the first point already has a value
         except Exception:  # noqa: BLE001
             LOG.exception("metrics callback: on_train_begin failed")
         return control
@@ -763,6 +884,8 @@ class ReportingCallbackMixin:
             self.reporter.flush(timeout=10.0)
         except Exception:  # noqa: BLE001
             LOG.exception("metrics callback: on_train_end failed")
+        finally:
+            self.utilization.stop()
         return control
 
     # -- internals -----------------------------------------------------------------------------
@@ -802,7 +925,7 @@ class ReportingCallbackMixin:
             "progress": progress,
             "gpu_memory_allocated_gb": allocated,
             "gpu_memory_reserved_gb": reserved,
-            "gpu_utilization_percent": self._utilization(now),
+            "gpu_utilization_percent": self.utilization.latest(),
         }
 
     def _samples_per_second(self, args: Any, step: int) -> Optional[float]:
@@ -817,13 +940,6 @@ class ReportingCallbackMixin:
             * int(getattr(args, "world_size", 1) or 1)
         )
         return round((step - mark[1]) * per_step / (now - mark[0]), 3)
-
-    def _utilization(self, now: float) -> Optional[float]:
-        taken_at, value = self._util_cache
-        if now - taken_at >= self._utilization_every:
-            value = self._gpu_utilization()
-            self._util_cache = (now, value)
-        return value
 
     def _emit(self, point: Dict[str, Any]) -> None:
         self._last_point = dict(point)

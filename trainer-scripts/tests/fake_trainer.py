@@ -5,12 +5,16 @@ The test's python3 stub runs this instead of train.py; every other Python call o
   ok    write an adapter to <workspace>/output and exit 0
   fail  print an error naming the model and exit 1
   stop  write a partial adapter and the stop marker, exit 3 (train.py's "stopped" contract)
+  wait  write <workspace>/fake-trainer-started, then train until SIGTERM/SIGINT: on one, save a
+        "checkpoint", write the partial adapter and the stop marker and exit 3, as train.py does
 What it saw (config, dataset, which secrets were visible) goes to <workspace>/fake-trainer-seen.json.
 """
 
 import json
 import os
+import signal
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -32,6 +36,10 @@ with open(os.path.join(workspace, "fake-trainer-seen.json"), "w", encoding="utf-
             "runpod_key_visible": "RUNPOD_API_KEY" in os.environ,
             "job_token_visible": "JOB_TOKEN" in os.environ,
             "deadline": os.environ.get("BUDGET_DEADLINE"),
+            "hf_token_visible": bool(os.environ.get("HF_TOKEN")),
+            "hf_home": os.environ.get("HF_HOME"),
+            "torch_home": os.environ.get("TORCH_HOME"),
+            "triton_cache_dir": os.environ.get("TRITON_CACHE_DIR"),
         },
         handle,
     )
@@ -43,6 +51,25 @@ if mode == "fail":
     print(f"OSError: cannot load model {cfg.model_name}", file=sys.stderr)
     sys.exit(1)
 
+stop_reason = ""
+if mode == "wait":
+    signals = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: signals.append(signal.Signals(signum).name))
+    with open(os.path.join(workspace, "fake-trainer-started"), "w", encoding="utf-8") as handle:
+        handle.write(str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while not signals and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not signals:
+        sys.exit(9)
+    checkpoint = os.path.join(workspace, "checkpoints", "run", "checkpoint-7")
+    os.makedirs(checkpoint, exist_ok=True)
+    with open(os.path.join(checkpoint, "trainer_state.json"), "w", encoding="utf-8") as handle:
+        json.dump({"global_step": 7, "signal": signals[0]}, handle)
+    stop_reason = f"received {signals[0]}"
+    mode = "stop"
+
 output = os.path.join(workspace, "output")
 os.makedirs(output, exist_ok=True)
 with open(os.path.join(output, "adapter_config.json"), "w", encoding="utf-8") as handle:
@@ -51,6 +78,6 @@ with open(os.path.join(output, "adapter_model.safetensors"), "wb") as handle:
     handle.write(bytes(range(256)) * 12)  # 3 KiB: over the fake Hub's LFS threshold
 if mode == "stop":
     with open(os.path.join(workspace, ".traingate-stopped"), "w", encoding="utf-8") as handle:
-        json.dump({"reason": "the gateway asked the trainer to stop", "step": 40}, handle)
+        json.dump({"reason": stop_reason or "the gateway asked the trainer to stop", "step": 7 if stop_reason else 40}, handle)
     sys.exit(3)
 print("training finished after 100 steps")

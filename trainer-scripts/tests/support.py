@@ -177,6 +177,13 @@ class FakeHub:
         self.failures: Dict[Tuple[str, str], List[Reply]] = {}  # (method, path regex) -> replies
         self.commits: List[List[Dict[str, Any]]] = []
         self.create_payloads: List[Dict[str, Any]] = []
+        # Datasets (for bootstrap.sh's hf:// download): repo -> {path: bytes}; the same files at every
+        # revision. access: repo -> "gated" (a valid token that accepted the terms) or "private"
+        # (a valid token); public when absent. accepted: gated repos whose terms the token accepted.
+        self.datasets: Dict[str, Dict[str, bytes]] = {}
+        self.dataset_access: Dict[str, str] = {}
+        self.accepted: set = set()
+        self.blobs: Dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.storage = LocalServer(self._storage)
         self.api = LocalServer(self._api)
@@ -203,6 +210,9 @@ class FakeHub:
         scripted = self._scripted(request)
         if scripted:
             return scripted
+        dataset = self._dataset(request)
+        if dataset:
+            return dataset
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return Reply(401, {"error": "Invalid credentials"})
         path = request.path
@@ -211,13 +221,23 @@ class FakeHub:
         if request.method == "POST" and path == "/api/repos/create":
             payload = request.json()
             self.create_payloads.append(payload)
+            if "private" in payload and "visibility" in payload:
+                return Reply(400, {"error": "send either private or visibility"})
             repo = f"{payload.get('organization') or self.user}/{payload['name']}"
             if repo in self.repos:
                 return Reply(409, {"error": "You already created this model repo", "url": f"{self.url}/{repo}"})
-            self.repos[repo] = {"private": bool(payload.get("private")), "files": {}}
+            private = payload["private"] if "private" in payload else payload.get("visibility") == "private"
+            self.repos[repo] = {"private": bool(private), "files": {}}
             return Reply(200, {"url": f"{self.url}/{repo}"})
+        match = re.fullmatch(r"/api/models/([^/]+/[^/]+)", path)
+        if match and request.method == "GET":  # repo_info
+            if match.group(1) not in self.repos:
+                return Reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            return Reply(200, {"id": match.group(1), "private": self.repos[match.group(1)]["private"], "sha": "0" * 40})
         match = re.fullmatch(r"/api/models/([^/]+/[^/]+)/preupload/main", path)
         if match and request.method == "POST":
+            if match.group(1) not in self.repos:
+                return Reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
             files = request.json()["files"]
             return Reply(
                 200,
@@ -245,6 +265,36 @@ class FakeHub:
         if match and request.method == "POST":
             return self._commit(match.group(1), request)
         return Reply(404, {"error": f"no route {request.method} {path}"})
+
+    def _dataset(self, request: Request) -> Optional[Reply]:
+        """GET /api/datasets/<repo>/revision/<rev>[?blobs=true] and GET /datasets/<repo>/resolve/<rev>/<path>,
+        the latter answered with a redirect to the storage origin, as the Hub does for large files."""
+        path = request.path
+        info = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/revision/([^/]+)", path)
+        resolve = re.fullmatch(r"/datasets/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+        match = info or resolve
+        if request.method != "GET" or not match:
+            return None
+        repo = match.group(1)
+        if repo not in self.datasets:
+            return Reply(404, {"error": "Repository not found"})
+        access = self.dataset_access.get(repo)
+        authorized = request.headers.get("authorization") == f"Bearer {self.token}"
+        if access and not authorized:
+            return Reply(401, {"error": f"Access to dataset {repo} is restricted. You must be authenticated."})
+        if access == "gated" and repo not in self.accepted:
+            return Reply(403, {"error": f"Access to dataset {repo} is restricted and you are not in the authorized list."})
+        files = self.datasets[repo]
+        if info:
+            blobs = request.query.get("blobs") == ["true"]
+            siblings = [{"rfilename": name, **({"size": len(data)} if blobs else {})} for name, data in sorted(files.items())]
+            return Reply(200, {"id": repo, "sha": "1" * 40, "siblings": siblings})
+        name = urllib.parse.unquote(match.group(3))
+        if name not in files:
+            return Reply(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+        oid = hashlib.sha256(files[name]).hexdigest()
+        self.blobs[oid] = files[name]
+        return Reply(302, b"", {"Location": f"{self.storage.url}/blob/{oid}?X-Signature=secret"})
 
     def _lfs_batch(self, request: Request) -> Reply:
         payload = request.json()
@@ -297,6 +347,9 @@ class FakeHub:
                 return Reply(400, "sha256 mismatch")
             self.lfs[match.group(1)] = request.body
             return Reply(200)
+        match = re.fullmatch(r"/blob/([0-9a-f]{64})", request.path)
+        if match and request.method == "GET" and match.group(1) in self.blobs:
+            return Reply(200, self.blobs[match.group(1)])
         match = re.fullmatch(r"/part/([0-9a-f]{64})/(\d+)", request.path)
         if match and request.method == "PUT":
             self.parts[(match.group(1), int(match.group(2)))] = request.body

@@ -12,11 +12,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 from typing import Any, Dict, List, Optional
 
@@ -81,28 +83,49 @@ class BootstrapTest(unittest.TestCase):
         self.bin = os.path.join(self.tmp, "bin")
         os.makedirs(self.bin)
         self.pip_log = os.path.join(self.tmp, "pip.log")
+        self.launch_log = os.path.join(self.tmp, "launch.log")
         self.pwned = os.path.join(self.tmp, "pwned")
+        # Two module folders: one with a fake torch (an image's interpreter), one where torch fails to import.
+        self.with_torch = os.path.join(self.tmp, "with-torch")
+        self.without_torch = os.path.join(self.tmp, "without-torch")
+        os.makedirs(os.path.join(self.with_torch, "torch"))
+        os.makedirs(self.without_torch)
+        with open(os.path.join(self.with_torch, "torch", "__init__.py"), "w") as handle:
+            handle.write('__version__ = "2.8.0+cu128"\n')
+        with open(os.path.join(self.without_torch, "torch.py"), "w") as handle:
+            handle.write('raise ImportError("No module named torch")\n')
+        self.python_stub(self.bin, "python3", torch=True)
+
+    def python_stub(self, folder: str, name: str, torch: bool) -> str:
+        """A Python interpreter for bootstrap.sh: `-m pip` and training launches are recorded (train.py
+        runs tests/fake_trainer.py); every other call runs the real interpreter, with or without torch."""
+        modules = self.with_torch if torch else self.without_torch
         self._write_stub(
-            "pip",
+            os.path.join(folder, name),
             "#!/bin/sh\n"
-            '# Records its arguments, one per line, then a blank line.\n'
-            'for arg in "$@"; do printf \'%s\\n\' "$arg"; done >>"$FAKE_PIP_LOG"\n'
-            'printf \'\\n\' >>"$FAKE_PIP_LOG"\n'
-            'echo "Collecting packages (stub pip)"\n'
-            'if [ -n "${FAKE_PIP_FAIL:-}" ]; then echo "ERROR: No matching distribution found for transformers" >&2; exit 1; fi\n',
-        )
-        self._write_stub(
-            "python3",
-            "#!/bin/sh\n"
-            '# train.py needs torch and a GPU: run the fake trainer instead; everything else is real.\n'
+            f'PYTHONPATH="{modules}${{PYTHONPATH:+:$PYTHONPATH}}"; export PYTHONPATH\n'
+            'record() { log=$1; shift; { echo "interpreter=$(basename "$0")"; echo "hf_token=${HF_TOKEN:+set}";'
+            ' for arg in "$@"; do printf \'%s\\n\' "$arg"; done; printf \'\\n\'; } >>"$log"; }\n'
+            'if [ "$1" = -m ] && [ "$2" = pip ]; then\n'
+            '  shift 2; record "$FAKE_PIP_LOG" "$@"\n'
+            '  echo "Collecting packages (stub pip)"\n'
+            '  if [ -n "${FAKE_PIP_FAIL:-}" ]; then echo "ERROR: No matching distribution found for transformers" >&2; exit 1; fi\n'
+            "  exit 0\n"
+            "fi\n"
+            'if [ "$1" = -m ] && [ "$2" = torch.distributed.run ]; then\n'
+            '  record "$FAKE_LAUNCH_LOG" "$@"; shift 2\n'
+            '  while [ $# -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done\n'
+            '  shift; "$REAL_PYTHON" "$FAKE_TRAINER" "$@" || exit 1\n'  # torchrun: any failing worker is exit 1
+            "  exit 0\n"
+            "fi\n"
             'case "$1" in\n'
-            '  */train.py) shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@" ;;\n'
+            '  */train.py) record "$FAKE_LAUNCH_LOG" "$@"; shift; exec "$REAL_PYTHON" "$FAKE_TRAINER" "$@" ;;\n'
             "esac\n"
             'exec "$REAL_PYTHON" "$@"\n',
         )
+        return os.path.join(folder, name)
 
-    def _write_stub(self, name: str, text: str) -> None:
-        path = os.path.join(self.bin, name)
+    def _write_stub(self, path: str, text: str) -> None:
         with open(path, "w") as handle:
             handle.write(text)
         os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -133,6 +156,8 @@ class BootstrapTest(unittest.TestCase):
             "REAL_PYTHON": sys.executable,
             "FAKE_TRAINER": os.path.join(HERE, "fake_trainer.py"),
             "FAKE_PIP_LOG": self.pip_log,
+            "FAKE_LAUNCH_LOG": self.launch_log,
+            "TRAINGATE_GPU_COUNT": "1",
             "TRAINGATE_PYTHON": os.path.join(self.bin, "python3"),
             "TRAINGATE_WORKSPACE": self.workspace,
             "TRAINGATE_RETRY_BASE_SECONDS": "0.01",
@@ -151,7 +176,7 @@ class BootstrapTest(unittest.TestCase):
         for name in drop:
             env.pop(name, None)
         if stdin:  # piped into bash, as a renderer might run it: no file, so TRAINGATE_HOME says where
-            env["TRAINGATE_HOME"] = os.path.dirname(BOOTSTRAP)
+            env.setdefault("TRAINGATE_HOME", os.path.dirname(BOOTSTRAP))
             with open(BOOTSTRAP) as handle:
                 script = handle.read()
             result = subprocess.run(["bash", "-s"], input=script, env=env, capture_output=True, text=True, timeout=120)
@@ -180,11 +205,22 @@ class BootstrapTest(unittest.TestCase):
         with open(os.path.join(self.workspace, "fake-trainer-seen.json")) as handle:
             return json.load(handle)
 
-    def pip_calls(self) -> List[List[str]]:
-        if not os.path.exists(self.pip_log):
+    @staticmethod
+    def _records(path: str) -> List[Dict[str, Any]]:
+        if not os.path.exists(path):
             return []
-        with open(self.pip_log) as handle:
-            return [block.split("\n") for block in handle.read().split("\n\n") if block.strip()]
+        with open(path) as handle:
+            blocks = [block.split("\n") for block in handle.read().split("\n\n") if block.strip()]
+        return [
+            {"interpreter": b[0].split("=", 1)[1], "hf_token": b[1].split("=", 1)[1] == "set", "args": b[2:]}
+            for b in blocks
+        ]
+
+    def pip_calls(self) -> List[List[str]]:
+        return [record["args"] for record in self._records(self.pip_log)]
+
+    def launches(self) -> List[Dict[str, Any]]:
+        return self._records(self.launch_log)
 
     # -- tests ----------------------------------------------------------------------------------
 
@@ -199,13 +235,22 @@ class BootstrapTest(unittest.TestCase):
         # No Hub, no network volume: onComplete defaults to STOP so the adapter survives.
         self.assertEqual(self.pod_calls(), [f"POST /v1/pods/{POD_ID}/stop"])
 
-        (pip_args,) = self.pip_calls()
+        (pip,) = self._records(self.pip_log)
+        pip_args = pip["args"]
         self.assertEqual(pip_args[0], "install")
-        self.assertIn("transformers==4.57.1", pip_args)
-        self.assertIn("peft==0.17.1", pip_args)
-        self.assertIn("accelerate==1.11.0", pip_args)
-        self.assertIn("datasets==4.2.0", pip_args)
-        self.assertFalse(any(a.startswith("bitsandbytes") for a in pip_args))
+        # Exactly requirements.txt, beside bootstrap.sh; the image's torch is held by a constraints file.
+        self.assertEqual(pip_args[pip_args.index("-r") + 1], os.path.join(os.path.dirname(BOOTSTRAP), "requirements.txt"))
+        self.assertIn("-c", pip_args)
+        self.assertFalse(any("==" in a for a in pip_args), "no pins beside requirements.txt")
+        self.assertFalse(pip["hf_token"], "pip must not see HF_TOKEN")
+
+        seen = self.seen_by_trainer()
+        self.assertTrue(seen["hf_token_visible"], "train.py needs HF_TOKEN for gated models")
+        self.assertEqual(seen["hf_home"], os.path.join(self.workspace, ".cache", "huggingface"))
+        self.assertEqual(seen["torch_home"], os.path.join(self.workspace, ".cache", "torch"))
+        self.assertEqual(seen["triton_cache_dir"], os.path.join(self.workspace, ".cache", "triton"))
+        (launch,) = self.launches()
+        self.assertEqual(launch["args"], [os.path.join(os.path.dirname(BOOTSTRAP), "train.py")])
 
         seen = self.seen_by_trainer()
         self.assertEqual(seen["dataset"], DATASET)
@@ -240,7 +285,6 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(len(self.hub.storage.matching("PUT", r"/object/[0-9a-f]{64}")), 1)  # via LFS
         self.assertEqual(self.hub.commits[0][0]["value"]["summary"], f"TrainGate job {JOB_ID}")
         self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
-        self.assertTrue(any(a == "bitsandbytes==0.48.2" for a in self.pip_calls()[0]))
 
     def test_a_failed_hub_upload_reports_failed_and_stops_the_pod_to_keep_the_result(self) -> None:
         self.hub.fail("POST", r"/api/repos/create", Reply(403, {"error": "You don't have the rights"}), Reply(403, {"error": "no rights"}))
@@ -249,7 +293,8 @@ class BootstrapTest(unittest.TestCase):
         final = self.world.statuses[-1]
         self.assertEqual(final["status"], "failed")
         self.assertIn("upload to the Hugging Face Hub repo bob/other failed", final["message"])
-        self.assertIn("403", final["message"])
+        self.assertIn("refused to create bob/other (403", final["message"])  # not fatal by itself...
+        self.assertIn("answered 404", final["message"])  # ...the upload then found no such repo
         self.assertEqual(final["artifact_uri"], f"pod://{POD_ID}/workspace/output")
         self.assertEqual(self.pod_calls(), [f"POST /v1/pods/{POD_ID}/stop"])
 
@@ -327,6 +372,17 @@ class BootstrapTest(unittest.TestCase):
                 self.assertEqual(len(self.server.matching("GET", "/data/train.jsonl")) - before, 1)
                 self.assertIn(f"DELETE /v1/pods/{POD_ID}", self.pod_calls())
 
+    def test_a_bundle_without_requirements_txt_fails_before_installing(self) -> None:
+        home = os.path.join(self.tmp, "bundle")
+        os.makedirs(home)
+        for name in ("bootstrap.sh", "train.py", "metrics_reporter.py", "hub_push.py"):
+            shutil.copy(os.path.join(os.path.dirname(BOOTSTRAP), name), home)
+        self.run_bootstrap(stdin=True, TRAINGATE_HOME=home)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "failed")
+        self.assertTrue(final["message"].startswith(f"requirements.txt is missing beside bootstrap.sh in {home}"), final["message"])
+        self.assertEqual(self.pip_calls(), [])
+
     def test_an_invalid_config_fails_fast_naming_the_field(self) -> None:
         self.run_bootstrap(self.config(method="DPO"))
         final = self.world.statuses[-1]
@@ -374,6 +430,239 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(len(self.world.statuses), 2)  # nothing reported twice
         self.assertEqual(len(self.pip_calls()), 1)  # nothing installed or trained again
         self.assertEqual(self.pod_calls()[-1], f"POST /v1/pods/{POD_ID}/stop")  # the action decided then
+
+    def test_the_interpreter_that_imports_torch_installs_and_trains_whatever_python_and_python3_are(self) -> None:
+        # RunPod's current images: python (and pip) is one Python, python3 the system one without torch.
+        for torch_in in ("python3", "python"):
+            with self.subTest(torch_in=torch_in):
+                for path in (self.pip_log, self.launch_log):
+                    if os.path.exists(path):
+                        os.remove(path)
+                shutil.rmtree(self.workspace, ignore_errors=True)
+                self.world.statuses.clear()
+                alt = tempfile.mkdtemp(prefix="alt-bin-", dir=self.tmp)
+                for name in ("python", "python3"):
+                    self.python_stub(alt, name, torch=name == torch_in)
+                result = self.run_bootstrap(drop=("TRAINGATE_PYTHON",), PATH=f"{alt}:{self.bin}:/usr/bin:/bin")
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual([s["status"] for s in self.world.statuses], ["running", "completed"])
+                self.assertEqual([c["interpreter"] for c in self._records(self.pip_log)], [torch_in])
+                self.assertEqual([c["interpreter"] for c in self.launches()], [torch_in])
+                self.assertIn(f"python: {alt}/{torch_in} (imports torch)", result.stderr)
+
+    def test_several_gpus_run_one_process_per_gpu_with_torchrun_on_the_same_interpreter(self) -> None:
+        train = os.path.join(os.path.dirname(BOOTSTRAP), "train.py")
+        torchrun = ["-m", "torch.distributed.run", "--standalone"]
+        fake_smi = tempfile.mkdtemp(prefix="smi-", dir=self.tmp)
+        self._write_stub(
+            os.path.join(fake_smi, "nvidia-smi"),
+            "#!/bin/sh\nprintf 'GPU 0: NVIDIA H100 (UUID: GPU-a)\\nGPU 1: NVIDIA H100 (UUID: GPU-b)\\n'\n",
+        )
+        cases = [
+            ("LORA", "NONE", {"TRAINGATE_GPU_COUNT": "4"}, torchrun + ["--nproc_per_node=4", train]),
+            ("FULL", "NONE", {"TRAINGATE_GPU_COUNT": "2"}, torchrun + ["--nproc_per_node=2", train]),
+            ("QLORA", "NONE", {"TRAINGATE_GPU_COUNT": "4"}, [train]),
+            ("LORA", "INT8", {"TRAINGATE_GPU_COUNT": "2"}, [train]),
+            ("LORA", "NONE", {"TRAINGATE_GPU_COUNT": "1"}, [train]),
+            # Unset: counted from nvidia-smi -L.
+            ("LORA", "NONE", {"PATH": f"{self.bin}:{fake_smi}:/usr/bin:/bin"}, torchrun + ["--nproc_per_node=2", train]),
+        ]
+        for method, quantization, env, expected in cases:
+            with self.subTest(method=method, quantization=quantization, env=env):
+                if os.path.exists(self.launch_log):
+                    os.remove(self.launch_log)
+                shutil.rmtree(self.workspace, ignore_errors=True)
+                config = self.config(method=method, hyperparameters={"quantization": quantization})
+                drop = ("TRAINGATE_GPU_COUNT",) if "TRAINGATE_GPU_COUNT" not in env else ()
+                result = self.run_bootstrap(config, drop=drop, **env)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                (launch,) = self.launches()
+                self.assertEqual((launch["interpreter"], launch["args"]), ("python3", expected))
+                if expected == [train] and env.get("TRAINGATE_GPU_COUNT", "1") != "1":
+                    self.assertIn("trains in one process", result.stderr)
+
+    def test_a_stop_under_torchrun_is_reported_stopped_although_torchrun_exits_1(self) -> None:
+        result = self.run_bootstrap(self.config(output={"networkVolumeId": "vol-9"}), FAKE_TRAIN_MODE="stop", TRAINGATE_GPU_COUNT="2")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("train.py exited with 1", result.stderr)
+        final = self.world.statuses[-1]
+        self.assertEqual((final["status"], final["artifact_uri"]), ("stopped", "runpod-volume://vol-9/output"))
+        self.assertEqual(final["message"], "stopped early at step 40: the gateway asked the trainer to stop")
+
+        # A failing torchrun without the marker stays a failure.
+        self.world.statuses.clear()
+        shutil.rmtree(os.path.join(self.workspace, ".traingate"))
+        self.run_bootstrap(FAKE_TRAIN_MODE="fail", TRAINGATE_GPU_COUNT="2")
+        self.assertEqual(self.world.statuses[-1]["status"], "failed")
+
+    def test_sigterm_reaches_the_trainer_which_saves_a_checkpoint_and_the_job_is_reported_stopped(self) -> None:
+        started = os.path.join(self.workspace, "fake-trainer-started")
+        # run_bootstrap blocks: start it with Popen instead, to signal it mid-training.
+        config = self.config(output={"networkVolumeId": "vol-5"})
+        env = {
+            "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": self.tmp,
+            "LANG": "C.UTF-8",
+            "TMPDIR": os.path.join(self.tmp, "tmp"),
+            "REAL_PYTHON": sys.executable,
+            "FAKE_TRAINER": os.path.join(HERE, "fake_trainer.py"),
+            "FAKE_PIP_LOG": self.pip_log,
+            "FAKE_LAUNCH_LOG": self.launch_log,
+            "FAKE_TRAIN_MODE": "wait",
+            "TRAINGATE_GPU_COUNT": "1",
+            "TRAINGATE_PYTHON": os.path.join(self.bin, "python3"),
+            "TRAINGATE_WORKSPACE": self.workspace,
+            "TRAINGATE_RETRY_BASE_SECONDS": "0.01",
+            "TRAINGATE_HTTP_TIMEOUT": "5",
+            "JOB_ID": JOB_ID,
+            "METRICS_API_URL": f"{self.server.url}/api/training/jobs",
+            "TRAINGATE_CONFIG_B64": base64.b64encode(json.dumps(config).encode()).decode(),
+            "RUNPOD_POD_ID": POD_ID,
+            "RUNPOD_REST_URL": f"{self.server.url}/v1",
+            "HF_ENDPOINT": self.hub.url,
+            **SECRETS,
+        }
+        process = subprocess.Popen(["bash", BOOTSTRAP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        deadline = time.monotonic() + 60
+        while not os.path.exists(started) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(started), "the trainer never started")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+        self.assert_no_secret_leaked(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+
+        self.assertEqual(process.returncode, 0, stderr)
+        # The trainer got the SIGTERM, saved its checkpoint and exited 3 with its marker.
+        with open(os.path.join(self.workspace, "checkpoints", "run", "checkpoint-7", "trainer_state.json")) as handle:
+            self.assertEqual(json.load(handle)["signal"], "SIGTERM")
+        self.assertIn("train.py exited with 3", stderr)
+        self.assertEqual([s["status"] for s in self.world.statuses], ["running", "stopped"])
+        final = self.world.statuses[-1]
+        self.assertEqual(final["message"], "stopped early at step 7: received SIGTERM (bootstrap received SIGTERM)")
+        self.assertEqual(final["artifact_uri"], "runpod-volume://vol-5/output")
+        # Whoever sent the signal ends the pod; no done marker, so a resumed pod trains on from the checkpoint.
+        self.assertEqual(self.pod_calls(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.workspace, ".traingate", f"done-{JOB_ID}")))
+        self.assertIn("received SIGTERM: passing it to the trainer", stderr)
+
+    # -- hf://datasets/... (download_dataset run on its own: sourced, against the fake Hub) -------
+
+    def hub_download(self, url: str, limit: int = 1 << 20, **env: str) -> Dict[str, Any]:
+        """download_dataset for `url`; its exit code, DATASET_PATH and failure_message."""
+        workspace = os.path.join(self.tmp, "hub-ws")
+        shutil.rmtree(workspace, ignore_errors=True)
+        script = (
+            'source "$1"; PYTHON=$2; WORKSPACE=$3; DATASET_URL=$4; MAX_DATASET_BYTES=$5; DOWNLOAD_TIMEOUT=30;'
+            ' RETRY_BASE=0.01; LOG_DIR="$WORKSPACE/logs"; mkdir -p "$LOG_DIR"; rc=0;'
+            ' phase download download_dataset || rc=$?;'
+            ' { printf "%s\\n%s\\n" "$rc" "${DATASET_PATH:-}"; failure_message "$rc"; } >"$WORKSPACE/result"'
+        )
+        full_env = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "HOME": self.tmp,
+            "LANG": "C.UTF-8",
+            "REAL_PYTHON": sys.executable,
+            "HF_ENDPOINT": self.hub.url,
+            "HF_TOKEN": SECRETS["HF_TOKEN"],
+            **env,
+        }
+        for name in [k for k, v in full_env.items() if v is None]:
+            full_env.pop(name)
+        out = subprocess.run(
+            ["bash", "-c", script, "_", BOOTSTRAP, os.path.join(self.bin, "python3"), workspace, url, str(limit)],
+            env=full_env, capture_output=True, text=True, timeout=120,
+        )
+        with open(os.path.join(workspace, "result"), encoding="utf-8") as handle:
+            rc, path, message = (handle.read().split("\n", 2) + ["", ""])[:3]
+        data = None
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                data = handle.read()
+        self.assertNotIn(SECRETS["HF_TOKEN"], out.stdout + out.stderr)
+        return {"rc": int(rc), "path": path, "data": data, "message": message, "stderr": out.stderr, "workspace": workspace}
+
+    def test_a_named_file_of_a_hub_dataset_is_downloaded_at_its_revision_with_the_token_on_the_hub_only(self) -> None:
+        rows = '{"instruction": "a", "output": "b"}\n'
+        self.hub.datasets["org/chat-set"] = {"data/train+v1.jsonl": rows.encode(), "README.md": b"# card"}
+        self.hub.dataset_access["org/chat-set"] = "private"
+        got = self.hub_download("hf://datasets/org/chat-set/data/train+v1.jsonl@release/v1.0")
+        self.assertEqual(got["rc"], 0, got["stderr"])
+        self.assertEqual(got["path"], os.path.join(got["workspace"], "data", "dataset.jsonl"))
+        self.assertEqual(got["data"], rows)
+        (resolve,) = self.hub.api.matching("GET", r"/datasets/org/chat-set/resolve/.*")
+        self.assertEqual(resolve.path, "/datasets/org/chat-set/resolve/release%2Fv1.0/data/train%2Bv1.jsonl")
+        self.assertEqual(resolve.headers["authorization"], f"Bearer {SECRETS['HF_TOKEN']}")
+        (blob,) = self.hub.storage.matching("GET", r"/blob/.*")
+        self.assertNotIn("authorization", blob.headers)  # the redirect to storage does not carry the token
+        self.assertEqual(sorted(os.listdir(os.path.join(got["workspace"], "data"))), ["dataset.jsonl"])
+
+    def test_a_whole_hub_dataset_takes_its_train_files_of_one_format_as_one_jsonl(self) -> None:
+        self.hub.datasets["org/tables"] = {
+            "README.md": b"# card",
+            "dataset_infos.json": b"{}",
+            "data/test.csv": b"instruction,output\nnot,this\n",
+            "data/train-00001.csv": "instruction,output\nsecond,2 \u2713\n".encode(),
+            "data/train-00000.csv": b"instruction,output\nfirst,\"1, quoted\"\n",
+        }
+        got = self.hub_download("hf://datasets/org/tables", HF_TOKEN=None)
+        self.assertEqual(got["rc"], 0, got["stderr"])
+        self.assertEqual(got["path"], os.path.join(got["workspace"], "data", "dataset.jsonl"))
+        self.assertEqual(
+            [json.loads(line) for line in got["data"].splitlines()],
+            [{"instruction": "first", "output": "1, quoted"}, {"instruction": "second", "output": "2 \u2713"}],
+        )
+        (listing,) = self.hub.api.matching("GET", r"/api/datasets/org/tables/revision/main")
+        self.assertEqual(listing.query, {"blobs": ["true"]})
+        self.assertNotIn("authorization", listing.headers)  # no token saved: none sent
+        self.assertEqual(len(self.hub.api.matching("GET", r"/datasets/org/tables/resolve/main/.*")), 2)
+
+        # JSON and JSONL files are merged too; a single JSON file is kept as it is.
+        self.hub.datasets["org/split"] = {"a/train.json": b'{"data": [{"text": "x"}]}', "b/train.jsonl": b'{"text": "y"}\n'}
+        got = self.hub_download("hf://datasets/org/split")
+        self.assertEqual([json.loads(line) for line in got["data"].splitlines()], [{"text": "y"}])  # jsonl beats json
+        self.hub.datasets["org/one"] = {"all.json": b'[{"text": "z"}]'}
+        got = self.hub_download("hf://datasets/org/one")
+        self.assertEqual((os.path.basename(got["path"]), got["data"]), ("dataset.json", '[{"text": "z"}]'))
+
+    def test_a_gated_or_private_hub_dataset_fails_saying_what_to_do_without_retrying(self) -> None:
+        self.hub.datasets["meta/gated"] = {"train.jsonl": b'{"text": "x"}\n'}
+        self.hub.dataset_access["meta/gated"] = "gated"
+        got = self.hub_download("hf://datasets/meta/gated/train.jsonl")
+        self.assertEqual(got["rc"], 1)
+        self.assertEqual(
+            got["message"],
+            "the Hugging Face Hub refused access to the dataset meta/gated (403) with the saved HUGGINGFACE token. "
+            f"If the dataset is gated, accept its terms at {self.hub.url}/datasets/meta/gated with the account of the "
+            "token; if it is private, save a HUGGINGFACE token that can read it; then deploy again",
+        )
+        self.assertEqual(len(self.hub.api.matching("GET", r"/datasets/meta/gated/.*")), 1)  # not retried
+
+        got = self.hub_download("hf://datasets/meta/gated", HF_TOKEN=None)
+        self.assertTrue(got["message"].startswith("the Hugging Face Hub refused access to the dataset meta/gated (401) "
+                                                  "with no HUGGINGFACE token (none is saved)"), got["message"])
+        self.assertNotIn("last output", got["message"])
+
+        self.hub.accepted.add("meta/gated")  # terms accepted: the same token now reads it
+        self.assertEqual(self.hub_download("hf://datasets/meta/gated/train.jsonl")["data"], '{"text": "x"}\n')
+
+    def test_hub_dataset_limits_missing_files_and_transient_errors(self) -> None:
+        self.hub.datasets["org/big"] = {"train.jsonl": b'{"text": "x"}\n' * 100}
+        got = self.hub_download("hf://datasets/org/big", limit=500)
+        self.assertIn("larger than the limit of 500 bytes", got["message"])
+        self.assertEqual(self.hub.api.matching("GET", r"/datasets/org/big/resolve/.*"), [])  # refused from the listing
+        got = self.hub_download("hf://datasets/org/big/train.jsonl", limit=500)  # a named file: while streaming
+        self.assertIn("larger than the limit of 500 bytes", got["message"])
+
+        got = self.hub_download("hf://datasets/org/big/nope.jsonl")
+        self.assertEqual(got["message"], f"the Hub has no file nope.jsonl at revision main of the dataset org/big (404; see {self.hub.url}/datasets/org/big)")
+        self.hub.datasets["org/empty"] = {"README.md": b"# card"}
+        self.assertIn("has no JSON, JSONL, Parquet or CSV file", self.hub_download("hf://datasets/org/empty")["message"])
+
+        self.hub.fail("GET", r"/api/datasets/org/big/revision/.*", Reply(503, "busy"), Reply(500, "oops"))
+        got = self.hub_download("hf://datasets/org/big")
+        self.assertEqual(got["rc"], 0, got["stderr"])
+        self.assertEqual(got["data"], '{"text": "x"}\n' * 100)
 
     def test_json_string_escapes_anything_bash_can_hold(self) -> None:
         samples = [

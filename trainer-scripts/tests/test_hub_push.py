@@ -48,7 +48,7 @@ class HubPushTest(unittest.TestCase):
         self.assertEqual(repo, "alice/my-adapter")
         self.assertEqual(
             self.hub.create_payloads,
-            [{"name": "my-adapter", "organization": "alice", "type": "model", "private": True, "visibility": "private"}],
+            [{"name": "my-adapter", "organization": "alice", "type": "model", "private": True}],
         )
         self.assertTrue(self.hub.repos["alice/my-adapter"]["private"])
         self.assertEqual(self.hub.repos["alice/my-adapter"]["files"], self.files)
@@ -85,8 +85,24 @@ class HubPushTest(unittest.TestCase):
 
     def test_public_when_asked(self) -> None:
         self.pusher().push("alice/open", self.folder, private=False, message="m")
-        self.assertEqual(self.hub.create_payloads[0]["visibility"], "public")
+        self.assertIs(self.hub.create_payloads[0]["private"], False)
+        self.assertNotIn("visibility", self.hub.create_payloads[0])
         self.assertFalse(self.hub.repos["alice/open"]["private"])
+
+    def test_a_403_on_create_goes_on_to_upload_into_a_repo_the_token_may_write(self) -> None:
+        # Fine-grained tokens: write access to a repo, no right to create repos.
+        self.hub.repos["org/shared"] = {"private": True, "files": {}}
+        self.hub.fail("POST", r"/api/repos/create", Reply(403, {"error": "You don't have the rights to create a model under org"}))
+        repo = self.pusher().push("org/shared", self.folder, private=True, message="m")
+        self.assertEqual(repo, "org/shared")
+        self.assertEqual(self.hub.repos["org/shared"]["files"], self.files)
+
+    def test_a_403_on_create_of_a_repo_that_does_not_exist_fails_at_the_upload(self) -> None:
+        self.hub.fail("POST", r"/api/repos/create", Reply(403, {"error": "no rights"}))
+        with self.assertRaises(hub_push.HubError) as caught:
+            self.pusher().push("org/missing", self.folder, private=True, message="m")
+        self.assertIn("404", str(caught.exception))
+        self.assertEqual(self.hub.commits, [])
 
     def test_a_repo_name_without_owner_goes_to_the_token_owner(self) -> None:
         repo = self.pusher().push("solo", self.folder, private=True, message="m")

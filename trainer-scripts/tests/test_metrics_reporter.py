@@ -13,6 +13,7 @@ import threading
 import time
 import types
 import unittest
+from unittest import mock
 
 import metrics_reporter as mr
 from tests.support import GARBAGE, RESET, LocalServer, Reply, ScriptedGateway, closed_port_url
@@ -195,15 +196,48 @@ class RetryTest(ReporterTestCase):
         self.assertEqual(reporter.delivered_points, 6)
         self.assertTrue(reporter._thread.is_alive())
 
-    def test_a_400_batch_is_logged_and_dropped_and_later_batches_still_go(self) -> None:
+    def test_a_400_batch_is_bisected_and_only_the_refused_points_are_dropped_and_logged(self) -> None:
+        gateway = self.gateway
+
+        def app(request):  # the gateway refuses any batch holding step 13 or 16
+            steps = [point["step"] for point in request.json()["metrics"]]
+            if {13, 16} & set(steps):
+                return Reply(400, {"error": "metrics[0].loss must be a number"})
+            return gateway(request)
+
+        self.server.app = app
+        reporter = self.reporter(batch_size=8, max_batch=8)
+        with self.assertLogs("traingate.reporter", level="ERROR") as logs:
+            for step in range(10, 20):
+                reporter.report({"step": step})
+            self.assertTrue(reporter.flush(5))
+        self.assertEqual(sorted(self.accepted_steps()), [10, 11, 12, 14, 15, 17, 18, 19])
+        self.assertEqual(reporter.rejected_points, 2)
+        self.assertEqual(reporter.delivered_points, 8)
+        refused = [line for line in logs.output if "refused as malformed (400)" in line]
+        self.assertEqual(len(refused), 2)
+        self.assertIn("step 13", refused[0])
+        self.assertIn("step 16", refused[1])
+        # 8 points: the whole, halves [10-13] [14-17], quarters, then singles only where needed.
+        self.assertLessEqual(len(self.metric_posts()), 12)
+
+    def test_a_single_point_answered_400_is_dropped_and_later_batches_still_go(self) -> None:
         self.gateway.script = [Reply(400, {"error": "metrics[0].step must be an integer"})]
-        reporter = self.reporter(batch_size=2, max_batch=2)
-        for step in range(4):
+        reporter = self.reporter(batch_size=1, max_batch=1)
+        for step in range(3):
             reporter.report({"step": step})
         self.assertTrue(reporter.flush(5))
-        self.assertEqual(len(self.metric_posts()), 2)
-        self.assertEqual(self.accepted_steps(), [2, 3])
-        self.assertEqual(reporter.rejected_points, 2)
+        self.assertEqual(self.accepted_steps(), [1, 2])
+        self.assertEqual(reporter.rejected_points, 1)
+
+    def test_an_outage_while_bisecting_keeps_the_whole_batch_for_a_retry(self) -> None:
+        self.gateway.script = [Reply(400, {"error": "bad"}), Reply(503, "down")]
+        reporter = self.reporter(batch_size=4, max_batch=4)
+        for step in range(4):
+            reporter.report({"step": step})
+        self.assertTrue(reporter.flush(10))
+        self.assertEqual(sorted(set(self.accepted_steps())), [0, 1, 2, 3])
+        self.assertEqual(reporter.rejected_points, 0)
 
 
 class OutageTest(ReporterTestCase):
@@ -273,6 +307,30 @@ class OutageTest(ReporterTestCase):
         down.clear()
         self.assertTrue(reporter.flush(10))
         self.assertEqual(self.accepted_steps(), list(range(6)))
+
+    def test_report_never_waits_for_the_spool_write_and_fsync(self) -> None:
+        in_fsync, release = threading.Event(), threading.Event()
+        returned = []
+        real_fsync = os.fsync
+
+        def slow_fsync(fd):
+            in_fsync.set()
+            release.wait(10)
+            returned.append(True)
+            return real_fsync(fd)
+
+        reporter = self.reporter(url=closed_port_url(), batch_size=1)
+        with mock.patch.object(mr.os, "fsync", slow_fsync):
+            reporter.report({"step": 0})
+            self.assertTrue(in_fsync.wait(10), "the outage never spooled")
+            # The sender thread is inside fsync now. report() must not wait for it (it would, and
+            # only return once fsync gave up, if the write happened under report()'s lock).
+            for step in range(1, 4):
+                reporter.report({"step": step})
+            self.assertEqual(returned, [])
+            self.assertEqual(reporter.pending, 4)  # the points being written still count
+            release.set()
+            self.assertTrue(self.wait_until(lambda: self.spooled_steps() == [0, 1, 2, 3]))
 
     def test_memory_stays_bounded_when_the_spool_is_unwritable(self) -> None:
         blocker = os.path.join(self.tmp, "a-file")
@@ -416,12 +474,14 @@ class CallbackTest(unittest.TestCase):
             gpu_memory=lambda: (10.5, 12.0),
             gpu_utilization=lambda: 97.0,
         )
+        self.addCleanup(self.callback.utilization.stop)
         self.args = types.SimpleNamespace(per_device_train_batch_size=4, gradient_accumulation_steps=2, world_size=1)
         self.state = types.SimpleNamespace(global_step=0, max_steps=100, epoch=0.0)
         self.control = types.SimpleNamespace(should_save=False, should_training_stop=False)
 
     def test_training_logs_become_api_points_with_progress_eta_and_gpu_stats(self) -> None:
         self.callback.on_train_begin(self.args, self.state, self.control)
+        self.assertTrue(self.callback.utilization.sampled.wait(5))
         self.now[0] += 100.0
         self.state.global_step, self.state.epoch = 25, 0.25
         self.callback.on_log(self.args, self.state, self.control, logs={"loss": 2.5, "learning_rate": 2e-4, "grad_norm": 1.1, "epoch": 0.25})
@@ -435,6 +495,34 @@ class CallbackTest(unittest.TestCase):
         self.assertEqual((point["gpu_memory_allocated_gb"], point["gpu_memory_reserved_gb"]), (10.5, 12.0))
         self.assertEqual(point["gpu_utilization_percent"], 97.0)
         self.assertLessEqual(set(point), set(mr.POINT_KEYS))
+
+    def test_gpu_utilization_is_sampled_off_the_training_thread_and_on_log_only_reads_the_cache(self) -> None:
+        threads = []
+        gate = threading.Event()
+
+        def sampler():
+            threads.append(threading.current_thread())
+            gate.wait(10)  # as slow as nvidia-smi may be
+            return 55.0
+
+        callback = mr.create_callback(self.reporter, clock=lambda: self.now[0], gpu_memory=lambda: (None, None),
+                                      gpu_utilization=sampler, utilization_every=0.05)
+        self.addCleanup(callback.utilization.stop)
+        self.addCleanup(gate.set)
+        callback.on_train_begin(self.args, self.state, self.control)
+        for step in (1, 2, 3):
+            self.state.global_step = step
+            callback.on_log(self.args, self.state, self.control, logs={"loss": 1.0})
+        # on_log returned while the sampler was still blocked: the value is unknown, not waited for.
+        self.assertEqual([p["gpu_utilization_percent"] for p in self.reporter.points], [None, None, None])
+        self.assertTrue(threads)
+        self.assertNotIn(threading.current_thread(), threads)
+        gate.set()
+        self.assertTrue(callback.utilization.sampled.wait(5))
+        self.state.global_step = 4
+        callback.on_log(self.args, self.state, self.control, logs={"loss": 1.0})
+        self.assertEqual(self.reporter.points[-1]["gpu_utilization_percent"], 55.0)
+        self.assertEqual({t.name for t in threads}, {"traingate-gpu-util"})
 
     def test_an_eval_log_at_the_same_step_keeps_the_training_values(self) -> None:
         self.callback.on_train_begin(self.args, self.state, self.control)
