@@ -582,6 +582,30 @@ class BootstrapTest(unittest.TestCase):
         self.assertNotIn(SECRETS["HF_TOKEN"], out.stdout + out.stderr)
         return {"rc": int(rc), "path": path, "data": data, "message": message, "stderr": out.stderr, "workspace": workspace}
 
+    def test_a_whole_run_trains_on_a_gated_hub_dataset_with_the_users_token(self) -> None:
+        rows = '{"instruction": "a", "output": "b"}\n'
+        self.hub.datasets["org/gated-sft"] = {"train.jsonl": rows.encode()}
+        self.hub.dataset_access["org/gated-sft"] = "gated"
+        self.hub.accepted.add("org/gated-sft")
+        result = self.run_bootstrap(self.config(datasetUrl="hf://datasets/org/gated-sft/train.jsonl"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual([s["status"] for s in self.world.statuses], ["running", "completed"])
+        seen = self.seen_by_trainer()
+        self.assertEqual(seen["dataset"], rows)
+        self.assertEqual(seen["dataset_path"], os.path.join(self.workspace, "data", "dataset.jsonl"))
+        (resolve,) = self.hub.api.matching("GET", r"/datasets/org/gated-sft/resolve/.*")
+        self.assertEqual(resolve.headers["authorization"], f"Bearer {SECRETS['HF_TOKEN']}")
+
+    def test_a_whole_run_on_a_gated_hub_dataset_without_access_fails_saying_what_to_do(self) -> None:
+        self.hub.datasets["org/gated-sft"] = {"train.jsonl": b'{"text": "x"}\n'}
+        self.hub.dataset_access["org/gated-sft"] = "gated"
+        result = self.run_bootstrap(self.config(datasetUrl="hf://datasets/org/gated-sft/train.jsonl"), drop=["HF_TOKEN"])
+        self.assertNotEqual(result.returncode, 0)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "failed")
+        self.assertIn("HUGGINGFACE", final["message"])
+        self.assertFalse(self.launches(), "nothing is trained without the dataset")
+
     def test_a_named_file_of_a_hub_dataset_is_downloaded_at_its_revision_with_the_token_on_the_hub_only(self) -> None:
         rows = '{"instruction": "a", "output": "b"}\n'
         self.hub.datasets["org/chat-set"] = {"data/train+v1.jsonl": rows.encode(), "README.md": b"# card"}
