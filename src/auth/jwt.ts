@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyResult } from "jose";
 import type { JwtConfig } from "../config/env";
 
 /** Who a verified token says the caller is. */
@@ -22,23 +22,26 @@ const MAX_SUB_LENGTH = 255;
  * enforced (a token without it would never expire); the user id is `sub`.
  */
 export function createTokenVerifier(config: JwtConfig): TokenVerifier {
-  const key: Uint8Array | JWTVerifyGetKey =
-    config.kind === "secret"
-      ? new TextEncoder().encode(config.secret)
-      : createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
-  const algorithms = config.kind === "secret" ? ["HS256"] : ["RS256", "ES256"];
+  const options = {
+    issuer: config.issuer,
+    audience: config.audience,
+    requiredClaims: ["exp"],
+    algorithms: config.kind === "secret" ? ["HS256"] : ["RS256", "ES256"],
+  };
+  let verify: (token: string) => Promise<JWTVerifyResult>;
+  if (config.kind === "secret") {
+    const secret = new TextEncoder().encode(config.secret);
+    verify = (token) => jwtVerify(token, secret, options);
+  } else {
+    const keys = createRemoteJWKSet(new URL(config.jwksUrl), {
+      timeoutDuration: 5_000,
+      cooldownDuration: 30_000,
+    });
+    verify = (token) => jwtVerify(token, keys, options);
+  }
   return async (token: string) => {
     try {
-      const options = {
-        algorithms,
-        issuer: config.issuer,
-        audience: config.audience,
-        requiredClaims: ["exp"],
-      };
-      const { payload } =
-        key instanceof Uint8Array
-          ? await jwtVerify(token, key, options)
-          : await jwtVerify(token, key, options);
+      const { payload } = await verify(token);
       if (typeof payload.sub !== "string" || payload.sub.length === 0) {
         throw new TokenError("token has no subject (sub)");
       }

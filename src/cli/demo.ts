@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { signDevToken } from "../auth/jwt";
 import { ConfigError, demoEnvironment, loadConfig } from "../config/env";
 import { Provider } from "../secrets/provider";
-import { createGateway } from "../server/app";
+import { startGateway } from "../server/start";
 import { createLogger } from "../server/logger";
 
 const DEMO_USER = "demo";
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const config = loadConfig(demoEnvironment());
   if (config.jwt.kind !== "secret") throw new Error("the demo signs its own token: unset JWKS_URL");
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-  const gateway = await createGateway({
+  const gateway = await startGateway({
     config,
     logger,
     // 600 steps, a point every 5: about two minutes of live curve at the default 5x speed.

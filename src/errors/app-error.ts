@@ -53,11 +53,6 @@ export const badInput = (field: string, message: string): AppError =>
 export const unauthenticated = (message = "authentication required"): AppError =>
   new AppError(ErrorCode.UNAUTHENTICATED, message);
 
-export const notAvailableYet = (operation: string): AppError =>
-  new AppError(
-    ErrorCode.INTERNAL_SERVER_ERROR,
-    `${operation} is not available yet in this version of the gateway`,
-  );
 
 /** Seconds a caller is asked to wait while the database is unreachable. */
 export const SERVICE_RETRY_AFTER_SECONDS = 5;

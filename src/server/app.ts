@@ -30,11 +30,6 @@ import { DeploymentService } from "../deployments/deployment.service";
 import { GpuOfferService } from "../runpod/gpu-offer.service";
 import type { RunpodClient } from "../runpod/runpod-client";
 import { RunpodGraphqlClient } from "../runpod/runpod-graphql-client";
-import {
-  startRunpodSimulator,
-  type RunpodSimulator,
-  type RunpodSimulatorOptions,
-} from "../runpod-sim/runpod-simulator";
 import { BackgroundWorker } from "./background";
 import { createLeaderLock } from "./leader";
 import { DeploymentResolver } from "../deployments/deployment.resolver";
@@ -76,8 +71,11 @@ export interface GatewayOptions {
   background?: boolean;
   /** Tuning of the reconciler (tests shorten the orphan grace period). */
   reconciler?: ReconcilerOptions;
-  /** Options of the built-in simulator when RUNPOD_SIMULATOR=true. */
-  simulator?: RunpodSimulatorOptions;
+  /**
+   * The RunPod endpoint to use instead of `RUNPOD_API_URL` (the built-in simulator, which the entry points
+   * start: see start.ts), closed with the gateway.
+   */
+  upstream?: { url: string; close(): Promise<void> };
   ingest?: IngestOptions;
   metricsRoutes?: CallbackOptions;
   subscriptions?: SubscriptionOptions;
@@ -110,8 +108,6 @@ export interface Gateway {
   readonly schema: GraphQLSchema;
   readonly httpServer: Server;
   readonly runpod: RunpodClient;
-  /** The built-in RunPod simulator, when RUNPOD_SIMULATOR=true. */
-  readonly simulator?: RunpodSimulator;
   readonly background: BackgroundWorker;
   /** Starts listening; resolves with the base URL (`http://host:port`). */
   listen(port?: number, host?: string): Promise<string>;
@@ -152,23 +148,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     migrate: true,
   });
   let bus: EventBus;
-  let simulator: RunpodSimulator | undefined;
   try {
     bus = await createEventBus(config.redisUrl, logger);
-    if (config.runpodSimulator) {
-      simulator = await startRunpodSimulator({
-        speedFactor: config.simulatorSpeed,
-        logger: logger.child({ component: "runpod-simulator" }),
-        ...options.simulator,
-      });
-      logger.info({ url: simulator.url, speedFactor: simulator.speedFactor }, "RunPod simulator started");
-    }
   } catch (error) {
     await db.close();
     throw error;
   }
   const runpod: RunpodClient = new RunpodGraphqlClient({
-    url: simulator?.url ?? config.runpodApiUrl,
+    url: options.upstream?.url ?? config.runpodApiUrl,
     logger: logger.child({ component: "runpod" }),
   });
 
@@ -492,7 +479,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     httpServer,
     runpod,
-    simulator,
     background,
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
@@ -512,7 +498,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await apollo.stop();
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await bus.close();
-      await simulator?.close();
+      await options.upstream?.close();
       await db.close();
     },
   };

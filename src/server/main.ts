@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { ConfigError, loadConfig } from "../config/env";
 import { createLogger } from "./logger";
-import { createGateway } from "./app";
+import { startGateway } from "./start";
 import { installLastResortHandlers } from "./http-guard";
 
 /** `npm start`: serve the gateway until SIGTERM/SIGINT, then drain and exit. */
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const gateway = await createGateway({ config, logger });
+  const gateway = await startGateway({ config, logger });
   const url = await gateway.listen();
   const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
   logger.info(

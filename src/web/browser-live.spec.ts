@@ -14,7 +14,7 @@ import { startSimulatedGateway, type SimulatedSetup } from "../../test/support/s
 import { topics } from "../pubsub/topics";
 import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
 import { ensureWebBuilt } from "./testing/web-build";
-import { withWebFront, type WebTestGateway } from "./testing/web-gateway";
+import type { TestGateway } from "../../test/support/gateway";
 
 /** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=client-examples/screenshots` to refresh the README's images. */
 const SCREENSHOTS = path.resolve(
@@ -22,7 +22,7 @@ const SCREENSHOTS = path.resolve(
 );
 
 let s: SimulatedSetup;
-let t: WebTestGateway;
+let t: TestGateway;
 let browser: Browser;
 let guarded: GuardedPage | undefined;
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
     startSimulatedGateway({ background: true, env: { LOG_LEVEL: "warn" } }),
     launchBrowser(),
   ]);
-  t = await withWebFront(s.t);
+  t = s.t;
 }, 120_000);
 
 afterEach(async () => {
@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 async function open(user: string): Promise<GuardedPage> {
-  guarded = await openGuardedPage(browser, t.webUrl);
+  guarded = await openGuardedPage(browser, t.url);
   await guarded.context.addInitScript({
     content: `window.localStorage.setItem("traingate.token", ${JSON.stringify(await t.token(user))});`,
   });

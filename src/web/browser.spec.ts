@@ -9,7 +9,7 @@ import {
 import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
 import { ScriptedGraphqlWs } from "./testing/scripted-graphql-ws";
 import { ensureWebBuilt } from "./testing/web-build";
-import { startWebTestGateway, type WebTestGateway } from "./testing/web-gateway";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway";
 
 /**
  * The playground and the dashboard in headless Chromium, served by a real gateway on a random port. Each
@@ -17,13 +17,13 @@ import { startWebTestGateway, type WebTestGateway } from "./testing/web-gateway"
  * HTTP status >= 400 fails the test.
  */
 describe("web UI in a browser", () => {
-  let t: WebTestGateway;
+  let t: TestGateway;
   let browser: Browser;
   let guarded: GuardedPage | undefined;
 
   beforeAll(async () => {
     await ensureWebBuilt();
-    [t, browser] = await Promise.all([startWebTestGateway(), launchBrowser()]);
+    [t, browser] = await Promise.all([startTestGateway(), launchBrowser()]);
   }, 120_000);
 
   afterEach(async () => {
@@ -37,7 +37,7 @@ describe("web UI in a browser", () => {
   });
 
   const open = async (token?: string): Promise<GuardedPage> => {
-    guarded = await openGuardedPage(browser, t.webUrl);
+    guarded = await openGuardedPage(browser, t.url);
     if (token) {
       await guarded.context.addInitScript({
         content: `window.localStorage.setItem("traingate.token", ${JSON.stringify(token)});`,
@@ -72,7 +72,7 @@ describe("web UI in a browser", () => {
       // Monaco's language services run in workers bundled beside the page, not fetched from a CDN.
       await waitUntil(() => page.workers().some((worker) => worker.url().includes("/graphql.worker-")));
       for (const worker of page.workers())
-        expect(worker.url()).toMatch(new RegExp(`^${t.webUrl}/playground/assets/`));
+        expect(worker.url()).toMatch(new RegExp(`^${t.url}/playground/assets/`));
       expect(problems).toEqual([]);
     });
 

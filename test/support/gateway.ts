@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import type { PGlite } from "@electric-sql/pglite";
 import { signDevToken } from "../../src/auth/jwt";
 import { loadConfig, type Config } from "../../src/config/env";
-import { createGateway, type Gateway, type GatewayOptions } from "../../src/server/app";
+import { startGateway, type StartedGateway, type StartOptions } from "../../src/server/start";
 import { createLogger } from "../../src/server/logger";
 import { freshDatabase, type TestDatabaseTarget } from "./database";
 
@@ -27,7 +27,7 @@ export class LogCapture extends Writable {
 }
 
 export interface TestGateway {
-  gateway: Gateway;
+  gateway: StartedGateway;
   /** The embedded database, in PGlite runs. */
   pglite?: PGlite;
   url: string;
@@ -76,7 +76,7 @@ export async function startTestGateway(
   options: {
     env?: Record<string, string | undefined>;
     database?: TestDatabaseTarget;
-    gatewayOptions?: Omit<GatewayOptions, "config" | "logger" | "pglite">;
+    gatewayOptions?: Omit<StartOptions, "config" | "logger" | "pglite">;
     port?: number;
     /** Embedded mode on the DATA_DIR given in `env` (a database another process wrote), not a fresh one. */
     useDataDir?: boolean;
@@ -88,7 +88,7 @@ export async function startTestGateway(
   const config = testConfig({ DATABASE_URL: target.databaseUrl, ...options.env });
   const logs = new LogCapture();
   const logger = createLogger("debug", logs);
-  const gateway = await createGateway({
+  const gateway = await startGateway({
     background: false,
     ...options.gatewayOptions,
     config,
