@@ -53,7 +53,6 @@ export const badInput = (field: string, message: string): AppError =>
 export const unauthenticated = (message = "authentication required"): AppError =>
   new AppError(ErrorCode.UNAUTHENTICATED, message);
 
-
 /** Seconds a caller is asked to wait while the database is unreachable. */
 export const SERVICE_RETRY_AFTER_SECONDS = 5;
 
