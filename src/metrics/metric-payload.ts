@@ -117,15 +117,24 @@ export function parseStatusBody(body: unknown): {
   }
   const message = optionalString(body.message, "message", 100_000);
   const artifactUri = optionalString(body.artifact_uri, "artifact_uri", 2048);
-  if (artifactUri !== null && !/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(artifactUri)) {
+  // No control characters (PostgreSQL text cannot hold a NUL) and no lone surrogate (jsonb refuses one).
+  if (artifactUri !== null && !/^[a-z][a-z0-9+.-]*:\/\/[^\s\p{Cc}\p{Cs}]+$/iu.test(artifactUri)) {
     throw new PayloadError("artifact_uri", "must be a URI such as hf://owner/repo or pod://<podId>/<path>");
   }
   // Long messages are error tails; the last part is what explains the failure.
-  return {
-    status: status as JobReport,
-    message: message && message.length > 4000 ? `…${message.slice(-4000)}` : message,
-    artifactUri,
-  };
+  const tail = message && message.length > 4000 ? `…${message.slice(-4000)}` : message;
+  return { status: status as JobReport, message: tail && storableText(tail), artifactUri };
+}
+
+/** A UTF-16 surrogate without its pair (as a cut of a longer text can leave one). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Free text from a pod (an error tail may hold any bytes its process wrote) with what PostgreSQL cannot store
+ * replaced by U+FFFD: a failure report is kept, not refused for one byte of its log.
+ */
+function storableText(text: string): string {
+  return text.replaceAll("\u0000", "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
 }
 
 function optionalNumber(value: unknown, field: string): number | null {

@@ -74,4 +74,19 @@ describe("formatError", () => {
   ])("cuts echoed values out of %s", (message, expected) => {
     expect(stripEchoedValues(message)).toBe(expected);
   });
+
+  it("cuts the whole echoed value when the reason is known, a '; ' inside it included (found by fuzzing)", () => {
+    const reason = 'Field "extra" is not defined by type "ProviderSecretInput".';
+    const message = `Variable "$input" got invalid value { provider: "RUNPOD", apiKey: "rpa_x; secret-tail", extra: 1 }; ${reason}`;
+    expect(stripEchoedValues(message, reason)).toBe(`Variable "$input" got an invalid value; ${reason}`);
+    const nested = "Int cannot represent non-integer value: 1.5";
+    expect(
+      stripEchoedValues(
+        `Variable "$input" got invalid value { a: "x; y" } at "input.hyperparameters.epochs"; ${nested}`,
+        nested,
+      ),
+    ).toBe(
+      'Variable "$input" got an invalid value at "input.hyperparameters.epochs"; Int cannot represent non-integer value',
+    );
+  });
 });

@@ -70,7 +70,8 @@ export function formatError(
   ) {
     return {
       ...base,
-      message: stripEchoedValues(formatted.message),
+      // A variable's coercion error keeps its reason as the cause (Apollo's UserInputError).
+      message: stripEchoedValues(formatted.message, cause?.message),
       extensions: { code: PUBLIC_CODES.has(code) ? code : ErrorCode.BAD_USER_INPUT },
     };
   }
@@ -95,12 +96,24 @@ export function formatError(
 /**
  * graphql-js quotes a rejected variable value in its message ("got invalid value …", "cannot represent a non
  * string value: …"); the value may be a secret sent in the wrong shape, so it is cut out. The path and the
- * reason stay.
+ * reason stay. graphql-js writes `Variable "$v" got invalid value <value>[ at "<path>"]; <reason>`: with the
+ * reason known, the value is cut exactly, whatever it holds (a "; " inside a string or a key included).
  */
-export function stripEchoedValues(message: string): string {
-  return message
-    .replace(/got invalid value .*?(;| at "|$)/s, (_m, tail: string) => `got an invalid value${tail}`)
-    .replace(/(cannot represent [^:]*?value): .*$/s, "$1");
+export function stripEchoedValues(message: string, reason?: string): string {
+  const variable = /^(Variable "\$\w+" got) invalid value /.exec(message);
+  if (variable && reason && message.endsWith(`; ${reason}`)) {
+    const head = message.slice(0, message.length - reason.length - 2);
+    // A path is the variable and field names or indices: no quote or backslash, unlike an echoed string.
+    const path = / at "[^"\\]*"$/.exec(head)?.[0] ?? "";
+    return `${variable[1]} an invalid value${path}; ${stripReason(reason)}`;
+  }
+  return stripReason(
+    message.replace(/got invalid value .*?(;| at "|$)/s, (_m, tail: string) => `got an invalid value${tail}`),
+  );
+}
+
+function stripReason(reason: string): string {
+  return reason.replace(/(cannot represent [^:]*?value): .*$/s, "$1");
 }
 
 /**
