@@ -1,0 +1,108 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+
+// The never-rules of ARCHITECTURE.md, checked on every relative import under src/. A rule broken by a new
+// import fails here with the file and the import that broke it.
+
+const SRC = path.resolve(__dirname, "../src");
+
+interface Import {
+  /** The importing file, relative to src/ (e.g. `server/app.ts`). */
+  file: string;
+  /** What it imports, resolved and relative to src/ (e.g. `runpod-sim/runpod-simulator`, `../test/support/x`). */
+  target: string;
+  typeOnly: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
+    return /\.tsx?$/.test(name) ? [full] : [];
+  });
+}
+
+const IMPORTS: Import[] = sourceFiles(SRC).flatMap((full) => {
+  const text = readFileSync(full, "utf8");
+  const file = path.relative(SRC, full);
+  return [...text.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^;]*?\s+from\s+)?"(\.{1,2}\/[^"]+)"/gms)].map(
+    ([, type, specifier]) => ({
+      file,
+      target: path.relative(SRC, path.resolve(path.dirname(full), specifier)),
+      typeOnly: type !== undefined,
+    }),
+  );
+});
+
+const folder = (relative: string) => relative.split(path.sep)[0];
+const isSpec = (file: string) => /\.spec\.tsx?$/.test(file);
+const isTestSupport = (file: string) => file.split(path.sep).includes("testing");
+const describeImport = ({ file, target }: Import) => `${file} imports ${target}`;
+
+/** Imports of production code (specs and `testing/` helpers are test code that lives beside it). */
+const PRODUCTION = IMPORTS.filter(({ file }) => !isSpec(file) && !isTestSupport(file));
+
+describe("the import rules of ARCHITECTURE.md", () => {
+  it("finds the imports it checks", () => {
+    expect(PRODUCTION.length).toBeGreaterThan(300);
+    expect(PRODUCTION).toContainEqual(
+      expect.objectContaining({
+        file: path.join("server", "app.ts"),
+        target: path.join("server", "websocket"),
+      }),
+    );
+  });
+
+  it("production code never imports test code (test/ or a testing/ folder)", () => {
+    const broken = PRODUCTION.filter(
+      ({ target }) => target.startsWith(`..${path.sep}test`) || target.split(path.sep).includes("testing"),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("only the entry points (start.ts, cli/) reach the RunPod simulator; the gateway talks to it over HTTP", () => {
+    const entryPoints = new Set([path.join("server", "start.ts")]);
+    const broken = PRODUCTION.filter(
+      ({ file, target }) =>
+        folder(target) === "runpod-sim" &&
+        folder(file) !== "runpod-sim" &&
+        folder(file) !== "cli" &&
+        !entryPoints.has(file),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("the leaves import no other part: config/ and errors/ stand alone", () => {
+    const broken = PRODUCTION.filter(
+      ({ file, target }) => ["config", "errors"].includes(folder(file)) && folder(target) !== folder(file),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("the upstream seam (runpod/) knows no domain: only errors/ besides itself", () => {
+    const broken = PRODUCTION.filter(
+      ({ file, target }) => folder(file) === "runpod" && !["runpod", "errors"].includes(folder(target)),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("the browser code (web/client/) imports nothing of the server, only itself and the committed SDL", () => {
+    const client = path.join("web", "client");
+    const broken = IMPORTS.filter(
+      ({ file, target }) =>
+        file.startsWith(client) &&
+        !target.startsWith(client) &&
+        !target.endsWith(path.join("schema", "schema.graphql")),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("nothing below server/ imports server/'s code (it composes the parts; the parts do not call back up)", () => {
+    // Type-only imports are allowed: auth/context.ts names the request context's services by their types.
+    const broken = PRODUCTION.filter(
+      ({ file, target, typeOnly }) =>
+        folder(target) === "server" && !["server", "cli"].includes(folder(file)) && !typeOnly,
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+});
