@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import type { EventBus } from "../pubsub/event-bus";
 import { topics } from "../pubsub/topics";
 import type { MetricEvent } from "./metric-event";
+import { METRIC_FIELDS } from "./metric-fields";
 import type { MetricPoint } from "./metric-payload";
 
 export interface IngestOptions {
@@ -31,22 +32,12 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-const COLUMNS = [
-  ["job_id", "uuid", "jobId"],
-  ["step", "int4", "step"],
-  ["epoch", "float8", "epoch"],
-  ["loss", "float8", "loss"],
-  ["eval_loss", "float8", "evalLoss"],
-  ["learning_rate", "float8", "learningRate"],
-  ["grad_norm", "float8", "gradNorm"],
-  ["samples_per_second", "float8", "samplesPerSecond"],
-  ["elapsed_seconds", "int4", "elapsedSeconds"],
-  ["remaining_seconds", "int4", "remainingSeconds"],
-  ["progress", "float8", "progress"],
-  ["gpu_memory_allocated_gb", "float8", "gpuMemoryAllocatedGb"],
-  ["gpu_memory_reserved_gb", "float8", "gpuMemoryReservedGb"],
-  ["gpu_utilization_percent", "float8", "gpuUtilizationPercent"],
-] as const;
+/** The stored columns with their SQL types: the key columns, then one per metric field (its key is its column). */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ["job_id", "uuid"],
+  ["step", "int4"],
+  ...METRIC_FIELDS.map((field) => [field.key, field.kind === "seconds" ? "int4" : "float8"] as const),
+];
 
 // One statement for a whole write, and so one round trip and one implicit transaction: the rows travel as one
 // JSON array (cheaper to send than fourteen typed arrays), the same step is replaced (upsert), and each job's
@@ -72,23 +63,10 @@ const WRITE = `
   SELECT 1`;
 
 /** A point as one element of the write's JSON: the column names as keys. */
-function toRecord(row: MetricPoint & { jobId: string }) {
-  return {
-    job_id: row.jobId,
-    step: row.step,
-    epoch: row.epoch,
-    loss: row.loss,
-    eval_loss: row.evalLoss,
-    learning_rate: row.learningRate,
-    grad_norm: row.gradNorm,
-    samples_per_second: row.samplesPerSecond,
-    elapsed_seconds: row.elapsedSeconds,
-    remaining_seconds: row.remainingSeconds,
-    progress: row.progress,
-    gpu_memory_allocated_gb: row.gpuMemoryAllocatedGb,
-    gpu_memory_reserved_gb: row.gpuMemoryReservedGb,
-    gpu_utilization_percent: row.gpuUtilizationPercent,
-  } satisfies Record<(typeof COLUMNS)[number][0], unknown>;
+function toRecord(row: MetricPoint & { jobId: string }): Record<string, string | number | null> {
+  const record: Record<string, string | number | null> = { job_id: row.jobId, step: row.step };
+  for (const field of METRIC_FIELDS) record[field.key] = row[field.property];
+  return record;
 }
 
 /**

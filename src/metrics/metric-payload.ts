@@ -1,41 +1,14 @@
+import { METRIC_FIELDS, type MetricField, type MetricValues } from "./metric-fields";
+
 /**
  * The pod callback payloads (API.md "Pod callbacks"), parsed and validated. Pure: no I/O.
  */
 
 /** One point, as stored (camelCase, nulls for what the trainer did not send). */
-export interface MetricPoint {
-  step: number;
-  epoch: number | null;
-  loss: number | null;
-  evalLoss: number | null;
-  learningRate: number | null;
-  gradNorm: number | null;
-  samplesPerSecond: number | null;
-  elapsedSeconds: number | null;
-  remainingSeconds: number | null;
-  progress: number | null;
-  gpuMemoryAllocatedGb: number | null;
-  gpuMemoryReservedGb: number | null;
-  gpuUtilizationPercent: number | null;
-}
+export type MetricPoint = { step: number } & MetricValues;
 
 export const MAX_BATCH = 500;
 const MAX_STEP = 2_147_483_647;
-
-/** The payload keys (snake_case, as the trainer sends them) and where each goes. */
-const FLOAT_KEYS = {
-  epoch: "epoch",
-  loss: "loss",
-  eval_loss: "evalLoss",
-  learning_rate: "learningRate",
-  grad_norm: "gradNorm",
-  samples_per_second: "samplesPerSecond",
-  progress: "progress",
-  gpu_memory_allocated_gb: "gpuMemoryAllocatedGb",
-  gpu_memory_reserved_gb: "gpuMemoryReservedGb",
-  gpu_utilization_percent: "gpuUtilizationPercent",
-} as const;
-const SECONDS_KEYS = { elapsed_seconds: "elapsedSeconds", remaining_seconds: "remainingSeconds" } as const;
 
 export class PayloadError extends Error {
   constructor(
@@ -70,33 +43,9 @@ export function parsePoint(raw: unknown, where: string): MetricPoint {
   if (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
     throw new PayloadError(`${where}.step`, "is required and must be an integer >= 0");
   }
-  const point: MetricPoint = {
-    step,
-    epoch: null,
-    loss: null,
-    evalLoss: null,
-    learningRate: null,
-    gradNorm: null,
-    samplesPerSecond: null,
-    elapsedSeconds: null,
-    remainingSeconds: null,
-    progress: null,
-    gpuMemoryAllocatedGb: null,
-    gpuMemoryReservedGb: null,
-    gpuUtilizationPercent: null,
-  };
-  for (const [key, target] of Object.entries(FLOAT_KEYS)) {
-    point[target] = optionalNumber(raw[key], `${where}.${key}`);
-  }
-  if (point.progress !== null && (point.progress < 0 || point.progress > 100)) {
-    throw new PayloadError(`${where}.progress`, "must be a percentage from 0 to 100");
-  }
-  for (const [key, target] of Object.entries(SECONDS_KEYS)) {
-    const value = optionalNumber(raw[key], `${where}.${key}`);
-    if (value !== null && (value < 0 || value > MAX_STEP)) {
-      throw new PayloadError(`${where}.${key}`, "must be a number of seconds >= 0");
-    }
-    point[target] = value === null ? null : Math.round(value);
+  const point = { step } as MetricPoint;
+  for (const field of METRIC_FIELDS) {
+    point[field.property] = fieldValue(field, raw[field.key], `${where}.${field.key}`);
   }
   return point;
 }
@@ -135,6 +84,20 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 function storableText(text: string): string {
   return text.replaceAll("\u0000", "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
+}
+
+/** One field of a point, checked as its kind says. */
+function fieldValue(field: MetricField, raw: unknown, where: string): number | null {
+  const value = optionalNumber(raw, where);
+  if (value === null) return null;
+  if (field.kind === "percent" && (value < 0 || value > 100)) {
+    throw new PayloadError(where, "must be a percentage from 0 to 100");
+  }
+  if (field.kind === "seconds") {
+    if (value < 0 || value > MAX_STEP) throw new PayloadError(where, "must be a number of seconds >= 0");
+    return Math.round(value);
+  }
+  return value;
 }
 
 function optionalNumber(value: unknown, field: string): number | null {

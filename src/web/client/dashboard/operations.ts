@@ -4,6 +4,8 @@
  * query limits, so a renamed field fails a test rather than a page.
  */
 
+import { METRIC_FIELDS, type MetricValues } from "../../../metrics/metric-fields";
+
 export const GPU_TYPES = [
   "RTX_A4000",
   "RTX_A4500",
@@ -37,22 +39,11 @@ export type BudgetAction = "NOTIFIED" | "STOPPING" | "STOPPED";
 /** Deployments that still hold (or are about to hold) a GPU: the ones a user can stop. */
 export const ACTIVE_STATUSES: readonly DeploymentStatus[] = ["CREATING", "STARTING", "RUNNING"];
 
-const METRIC_FIELDS = /* GraphQL */ `
+const METRIC_FRAGMENT = /* GraphQL */ `
   fragment MetricFields on TrainingMetric {
     jobId
     step
-    epoch
-    loss
-    evalLoss
-    learningRate
-    gradNorm
-    samplesPerSecond
-    elapsedSeconds
-    remainingSeconds
-    progress
-    gpuMemoryAllocatedGb
-    gpuMemoryReservedGb
-    gpuUtilizationPercent
+    ${METRIC_FIELDS.map((field) => field.property).join("\n    ")}
     timestamp
   }
 `;
@@ -95,26 +86,11 @@ const DEPLOYMENT_FIELDS = /* GraphQL */ `
       }
     }
   }
-  ${METRIC_FIELDS}
+  ${METRIC_FRAGMENT}
 `;
 
-export interface Metric {
-  jobId: string;
-  step: number;
-  epoch: number | null;
-  loss: number | null;
-  evalLoss: number | null;
-  learningRate: number | null;
-  gradNorm: number | null;
-  samplesPerSecond: number | null;
-  elapsedSeconds: number | null;
-  remainingSeconds: number | null;
-  progress: number | null;
-  gpuMemoryAllocatedGb: number | null;
-  gpuMemoryReservedGb: number | null;
-  gpuUtilizationPercent: number | null;
-  timestamp: string;
-}
+/** A point of a training curve, as the subscription and `metrics` answer it. */
+export type Metric = { jobId: string; step: number; timestamp: string } & MetricValues;
 
 export interface Deployment {
   id: string;
@@ -281,7 +257,7 @@ export const TRAINING_METRICS = /* GraphQL */ `
       ...MetricFields
     }
   }
-  ${METRIC_FIELDS}
+  ${METRIC_FRAGMENT}
 `;
 export interface TrainingMetricsResult {
   trainingMetrics: Metric;
