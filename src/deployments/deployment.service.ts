@@ -26,6 +26,7 @@ import type { ModelSize } from "../hub/model-size";
 import type { TrainingConfig } from "../training-configs/training-config.entity";
 import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
 import { formatParameters, workspaceGbNeeded } from "./disk-sizing";
+import { checkDeployQuota, lockUserDeploys, type DeployQuota } from "./deploy-quota";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
@@ -58,6 +59,8 @@ export interface DeploymentServiceOptions {
   callbackUnreachable?: string;
   /** Where model sizes come from (the Hub's metadata, else the model id), for the disk check. */
   modelSizes: { modelSize(modelId: string, hfToken?: string): Promise<ModelSize | null> };
+  /** The per-user caps on active deployments and deploys per hour; none when absent. */
+  quota?: DeployQuota;
   now?: () => Date;
 }
 
@@ -108,6 +111,8 @@ export class DeploymentService {
       const existing = await this.byIdempotencyKey(userId, request.idempotencyKey);
       if (existing) return existing;
     }
+    // Before anything is stored or asked upstream; checked again, under the user's lock, where the rows are made.
+    if (this.options.quota) await checkDeployQuota(this.db.manager, userId, this.options.quota);
     const config = await this.configs.get(userId, request.trainingConfigId);
     checkGpuCount(request.gpuCount, config);
     const apiKey = await this.requireKey(
@@ -552,55 +557,69 @@ export class DeploymentService {
     tokenHash: string,
   ): Promise<{ deployment: Deployment; isNew: boolean }> {
     try {
-      const deployment = await this.db.transaction(async (tx) => {
-        const job = await tx.save(
-          tx.create(TrainingJob, {
-            userId,
-            trainingConfigId,
-            modelName: snapshot.modelName,
-            datasetUrl: snapshot.datasetUrl,
-            status: JobStatus.PENDING,
-            jobTokenHash: tokenHash,
-            config: snapshot,
-            progress: null,
-          }),
-        );
-        const saved = await tx.save(
-          tx.create(Deployment, {
-            userId,
-            jobId: job.id,
-            platform: Provider.RUNPOD,
-            trainingConfigId,
-            status: DeploymentStatus.CREATING,
-            gpuType: request.gpuTypes[0],
+      const outcome = await this.db.transaction<{ replayed: Deployment } | { saved: Deployment }>(
+        async (tx) => {
+          if (this.options.quota) {
+            await lockUserDeploys(tx, userId);
+            // A replay that waited on the lock answers the row its twin made; it is no new deploy.
+            const replayed = request.idempotencyKey
+              ? await tx
+                  .getRepository(Deployment)
+                  .findOneBy({ userId, idempotencyKey: request.idempotencyKey })
+              : null;
+            if (replayed) return { replayed };
+            await checkDeployQuota(tx, userId, this.options.quota);
+          }
+          const job = await tx.save(
+            tx.create(TrainingJob, {
+              userId,
+              trainingConfigId,
+              modelName: snapshot.modelName,
+              datasetUrl: snapshot.datasetUrl,
+              status: JobStatus.PENDING,
+              jobTokenHash: tokenHash,
+              config: snapshot,
+              progress: null,
+            }),
+          );
+          const saved = await tx.save(
+            tx.create(Deployment, {
+              userId,
+              jobId: job.id,
+              platform: Provider.RUNPOD,
+              trainingConfigId,
+              status: DeploymentStatus.CREATING,
+              gpuType: request.gpuTypes[0],
+              gpuCount: request.gpuCount,
+              cloudType: request.cloudType,
+              config: {
+                dockerImage: request.dockerImage,
+                volumeSizeGb: request.volumeSizeGb,
+                containerDiskGb: request.containerDiskGb,
+                fallbackGpuTypes: request.gpuTypes.slice(1),
+                envNames: Object.keys(request.env),
+              },
+              budgetLimitMicros: request.budgetLimitMicros,
+              actualCostMicros: 0,
+              maxPricePerHourMicros: request.maxPricePerHourMicros,
+              maxDurationMinutes: request.maxDurationMinutes,
+              output: request.output,
+              networkVolumeId: request.output.networkVolumeId,
+              idempotencyKey: request.idempotencyKey,
+            }),
+          );
+          await this.insertEvent(tx, saved.id, "deployment.created", {
+            gpuTypes: request.gpuTypes,
             gpuCount: request.gpuCount,
             cloudType: request.cloudType,
-            config: {
-              dockerImage: request.dockerImage,
-              volumeSizeGb: request.volumeSizeGb,
-              containerDiskGb: request.containerDiskGb,
-              fallbackGpuTypes: request.gpuTypes.slice(1),
-              envNames: Object.keys(request.env),
-            },
-            budgetLimitMicros: request.budgetLimitMicros,
-            actualCostMicros: 0,
-            maxPricePerHourMicros: request.maxPricePerHourMicros,
-            maxDurationMinutes: request.maxDurationMinutes,
-            output: request.output,
-            networkVolumeId: request.output.networkVolumeId,
-            idempotencyKey: request.idempotencyKey,
-          }),
-        );
-        await this.insertEvent(tx, saved.id, "deployment.created", {
-          gpuTypes: request.gpuTypes,
-          gpuCount: request.gpuCount,
-          cloudType: request.cloudType,
-          budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
-        });
-        return saved;
-      });
+            budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
+          });
+          return { saved };
+        },
+      );
+      if ("replayed" in outcome) return { deployment: outcome.replayed, isNew: false };
       return {
-        deployment: await this.db.getRepository(Deployment).findOneByOrFail({ id: deployment.id }),
+        deployment: await this.db.getRepository(Deployment).findOneByOrFail({ id: outcome.saved.id }),
         isNew: true,
       };
     } catch (error) {
