@@ -1,8 +1,10 @@
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { startTestGateway, type TestGateway } from "./support/gateway";
-import { startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
+import { eventually } from "./support/eventually";
+import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
 import { wsClient } from "./support/ws";
 
 /** USER_RATE_BURST of the request-limit tests; the rate is 1 per second, so few tokens come back meanwhile. */
@@ -138,6 +140,48 @@ describe("the request limit across replicas", () => {
       }
     },
   );
+});
+
+// A Redis server of this test's own, on a spare port: the machine's shared one is never stopped.
+const withRedisServer = spawnSync("redis-server", ["--version"]).error ? it.skip : it;
+
+describe("the request limit while Redis is down", () => {
+  withRedisServer("lets requests through, and says so once", async () => {
+    const port = await freePort();
+    const startRedis = async () => {
+      const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", ""], {
+        stdio: "ignore",
+      });
+      const up = () =>
+        spawnSync("redis-cli", ["-p", String(port), "ping"])
+          .stdout?.toString()
+          .includes("PONG");
+      await eventually(() => Promise.resolve(up()), "redis up");
+      return server;
+    };
+    let redis = await startRedis();
+    const t = await startTestGateway({ env: { ...LIMITS, REDIS_URL: `redis://127.0.0.1:${port}` } });
+    try {
+      const user = newUser("rl-outage");
+      expectRateLimited((await untilRefused([t], user)).refusal);
+
+      const exited = new Promise((resolve) => redis.once("exit", resolve));
+      redis.kill("SIGKILL");
+      await exited;
+      const answers = [];
+      for (let i = 0; i < 2 * BURST; i++) answers.push((await post(t, user)).status);
+      expect(answers.every((status) => status === 200)).toBe(true);
+      const warnings = t.logs.lines.filter((line) =>
+        line.includes("request rate limiter: redis unreachable"),
+      );
+      expect(warnings).toHaveLength(1);
+    } finally {
+      if (redis.exitCode === null && redis.signalCode === null) redis.kill("SIGKILL");
+      redis = await startRedis();
+      await t.close().catch(() => undefined);
+      redis.kill("SIGKILL");
+    }
+  });
 });
 
 const DEPLOY = `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id status } }`;
