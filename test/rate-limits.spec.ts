@@ -270,4 +270,16 @@ describe("the per-user deploy caps", () => {
     expect(codes).toEqual(["OK", "OK", "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
     expect(await rowsOf(user)).toEqual({ deployments: 2, jobs: 2 });
   });
+
+  it("answers concurrent replays of one idempotency key with one deployment at the last free place", async () => {
+    const user = "quota-replays";
+    await s.withRunpodKey(user);
+    const trainingConfigId = await s.newConfig(user);
+    expect((await deploy(user, { trainingConfigId })).errors).toBeUndefined();
+    const input = { trainingConfigId, idempotencyKey: "last-place" };
+    const results = await Promise.all(Array.from({ length: 5 }, () => deploy(user, input)));
+    expect(results.map((r) => r.errors)).toEqual(Array.from({ length: 5 }, () => undefined));
+    expect(new Set(results.map((r) => r.deployment!.id)).size).toBe(1);
+    expect(await rowsOf(user)).toEqual({ deployments: 2, jobs: 2 });
+  });
 });

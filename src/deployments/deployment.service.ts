@@ -112,7 +112,18 @@ export class DeploymentService {
       if (existing) return existing;
     }
     // Before anything is stored or asked upstream; checked again, under the user's lock, where the rows are made.
-    if (this.options.quota) await checkDeployQuota(this.db.manager, userId, this.options.quota);
+    if (this.options.quota) {
+      try {
+        await checkDeployQuota(this.db.manager, userId, this.options.quota);
+      } catch (error) {
+        // A twin request with the same key may have made its deployment since the look above: a replay is never refused.
+        const replayed = request.idempotencyKey
+          ? await this.byIdempotencyKey(userId, request.idempotencyKey)
+          : null;
+        if (replayed) return replayed;
+        throw error;
+      }
+    }
     const config = await this.configs.get(userId, request.trainingConfigId);
     checkGpuCount(request.gpuCount, config);
     const apiKey = await this.requireKey(
@@ -556,70 +567,60 @@ export class DeploymentService {
     snapshot: TrainingJob["config"],
     tokenHash: string,
   ): Promise<{ deployment: Deployment; isNew: boolean }> {
+    const replay: { of?: Deployment } = {};
     try {
-      const outcome = await this.db.transaction<{ replayed: Deployment } | { saved: Deployment }>(
-        async (tx) => {
-          if (this.options.quota) {
-            await lockUserDeploys(tx, userId);
-            // A replay that waited on the lock answers the row its twin made; it is no new deploy.
-            const replayed = request.idempotencyKey
-              ? await tx
-                  .getRepository(Deployment)
-                  .findOneBy({ userId, idempotencyKey: request.idempotencyKey })
-              : null;
-            if (replayed) return { replayed };
-            await checkDeployQuota(tx, userId, this.options.quota);
-          }
-          const job = await tx.save(
-            tx.create(TrainingJob, {
-              userId,
-              trainingConfigId,
-              modelName: snapshot.modelName,
-              datasetUrl: snapshot.datasetUrl,
-              status: JobStatus.PENDING,
-              jobTokenHash: tokenHash,
-              config: snapshot,
-              progress: null,
-            }),
-          );
-          const saved = await tx.save(
-            tx.create(Deployment, {
-              userId,
-              jobId: job.id,
-              platform: Provider.RUNPOD,
-              trainingConfigId,
-              status: DeploymentStatus.CREATING,
-              gpuType: request.gpuTypes[0],
-              gpuCount: request.gpuCount,
-              cloudType: request.cloudType,
-              config: {
-                dockerImage: request.dockerImage,
-                volumeSizeGb: request.volumeSizeGb,
-                containerDiskGb: request.containerDiskGb,
-                fallbackGpuTypes: request.gpuTypes.slice(1),
-                envNames: Object.keys(request.env),
-              },
-              budgetLimitMicros: request.budgetLimitMicros,
-              actualCostMicros: 0,
-              maxPricePerHourMicros: request.maxPricePerHourMicros,
-              maxDurationMinutes: request.maxDurationMinutes,
-              output: request.output,
-              networkVolumeId: request.output.networkVolumeId,
-              idempotencyKey: request.idempotencyKey,
-            }),
-          );
-          await this.insertEvent(tx, saved.id, "deployment.created", {
-            gpuTypes: request.gpuTypes,
+      const deployment = await this.db.transaction(async (tx) => {
+        replay.of = await this.admit(tx, userId, request);
+        if (replay.of) return replay.of;
+        const job = await tx.save(
+          tx.create(TrainingJob, {
+            userId,
+            trainingConfigId,
+            modelName: snapshot.modelName,
+            datasetUrl: snapshot.datasetUrl,
+            status: JobStatus.PENDING,
+            jobTokenHash: tokenHash,
+            config: snapshot,
+            progress: null,
+          }),
+        );
+        const saved = await tx.save(
+          tx.create(Deployment, {
+            userId,
+            jobId: job.id,
+            platform: Provider.RUNPOD,
+            trainingConfigId,
+            status: DeploymentStatus.CREATING,
+            gpuType: request.gpuTypes[0],
             gpuCount: request.gpuCount,
             cloudType: request.cloudType,
-            budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
-          });
-          return { saved };
-        },
-      );
-      if ("replayed" in outcome) return { deployment: outcome.replayed, isNew: false };
+            config: {
+              dockerImage: request.dockerImage,
+              volumeSizeGb: request.volumeSizeGb,
+              containerDiskGb: request.containerDiskGb,
+              fallbackGpuTypes: request.gpuTypes.slice(1),
+              envNames: Object.keys(request.env),
+            },
+            budgetLimitMicros: request.budgetLimitMicros,
+            actualCostMicros: 0,
+            maxPricePerHourMicros: request.maxPricePerHourMicros,
+            maxDurationMinutes: request.maxDurationMinutes,
+            output: request.output,
+            networkVolumeId: request.output.networkVolumeId,
+            idempotencyKey: request.idempotencyKey,
+          }),
+        );
+        await this.insertEvent(tx, saved.id, "deployment.created", {
+          gpuTypes: request.gpuTypes,
+          gpuCount: request.gpuCount,
+          cloudType: request.cloudType,
+          budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
+        });
+        return saved;
+      });
+      if (replay.of) return { deployment: replay.of, isNew: false };
       return {
-        deployment: await this.db.getRepository(Deployment).findOneByOrFail({ id: outcome.saved.id }),
+        deployment: await this.db.getRepository(Deployment).findOneByOrFail({ id: deployment.id }),
         isNew: true,
       };
     } catch (error) {
@@ -630,6 +631,28 @@ export class DeploymentService {
       }
       throw error;
     }
+  }
+
+  /**
+   * With a quota: takes the user's deploy lock for the transaction and checks the quota under it (RATE_LIMITED
+   * when over). Answers the deployment of the request's idempotency key when another request made it meanwhile:
+   * a replay is no new deploy and is never refused.
+   */
+  private async admit(
+    tx: EntityManager,
+    userId: string,
+    request: ResolvedDeployInput,
+  ): Promise<Deployment | undefined> {
+    if (!this.options.quota) return undefined;
+    await lockUserDeploys(tx, userId);
+    if (request.idempotencyKey) {
+      const replayed = await tx
+        .getRepository(Deployment)
+        .findOneBy({ userId, idempotencyKey: request.idempotencyKey });
+      if (replayed) return replayed;
+    }
+    await checkDeployQuota(tx, userId, this.options.quota);
+    return undefined;
   }
 
   private async applyTransition(
