@@ -84,6 +84,44 @@ describe("loadConfig", () => {
     expect(problems).toHaveLength(named.length);
   });
 
+  it("limits each user by default, and 0 turns each limit off", () => {
+    expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
+      userRatePerSecond: 20,
+      userRateBurst: 100,
+      maxActiveDeploymentsPerUser: 10,
+      maxDeploysPerHour: 30,
+    });
+    expect(
+      loadConfig({
+        DATA_DIR: tmp(),
+        USER_RATE_PER_SECOND: "0",
+        USER_RATE_BURST: "5",
+        MAX_ACTIVE_DEPLOYMENTS_PER_USER: "0",
+        MAX_DEPLOYS_PER_HOUR: "0",
+      }),
+    ).toMatchObject({
+      userRatePerSecond: 0,
+      userRateBurst: 5,
+      maxActiveDeploymentsPerUser: 0,
+      maxDeploysPerHour: 0,
+    });
+  });
+
+  it("refuses limits that are not whole numbers of 0 or more", () => {
+    const problems = problemsOf({
+      USER_RATE_PER_SECOND: "2.5",
+      USER_RATE_BURST: "-1",
+      MAX_ACTIVE_DEPLOYMENTS_PER_USER: "ten",
+      MAX_DEPLOYS_PER_HOUR: "1000001",
+    });
+    expect(problems).toEqual([
+      'USER_RATE_PER_SECOND must be an integer from 0 to 1000000 (got "2.5")',
+      'USER_RATE_BURST must be an integer from 0 to 1000000 (got "-1")',
+      'MAX_ACTIVE_DEPLOYMENTS_PER_USER must be an integer from 0 to 100000 (got "ten")',
+      'MAX_DEPLOYS_PER_HOUR must be an integer from 0 to 100000 (got "1000001")',
+    ]);
+  });
+
   it("refuses to start in production without JWT_SECRET/JWKS_URL and ENCRYPTION_KEY", () => {
     const problems = problemsOf({ NODE_ENV: "production" });
     expect(problems).toEqual([

@@ -42,6 +42,14 @@ export interface Config {
   readonly syncIntervalMs: number;
   /** How long SIGTERM may take: sockets are drained and writes finished within it, else the process exits 1. */
   readonly shutdownTimeoutMs: number;
+  /** GraphQL operations one user may make per second, sustained (all replicas together); 0: no limit. */
+  readonly userRatePerSecond: number;
+  /** GraphQL operations one user may make in a burst; 0: no limit. */
+  readonly userRateBurst: number;
+  /** Deployments in ACTIVE_DEPLOYMENT_STATUSES one user may have at once; 0: no limit. */
+  readonly maxActiveDeploymentsPerUser: number;
+  /** Deployments one user may create in any hour; 0: no limit. */
+  readonly maxDeploysPerHour: number;
   /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
   readonly generatedSecrets: readonly string[];
 }
@@ -140,6 +148,11 @@ export function loadConfig(env: Env = process.env): Config {
   const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
   const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_MS", 10_000, 1_000, 600_000);
+  // Per-user limits (README "Configuration"); 0 turns each off.
+  const userRatePerSecond = int("USER_RATE_PER_SECOND", 20, 0, 1_000_000);
+  const userRateBurst = int("USER_RATE_BURST", 100, 0, 1_000_000);
+  const maxActiveDeploymentsPerUser = int("MAX_ACTIVE_DEPLOYMENTS_PER_USER", 10, 0, 100_000);
+  const maxDeploysPerHour = int("MAX_DEPLOYS_PER_HOUR", 30, 0, 100_000);
 
   // Secrets: required in production, generated once into DATA_DIR otherwise.
   const generatedSecrets: string[] = [];
@@ -229,6 +242,10 @@ export function loadConfig(env: Env = process.env): Config {
     watchdogIntervalMs,
     syncIntervalMs,
     shutdownTimeoutMs,
+    userRatePerSecond,
+    userRateBurst,
+    maxActiveDeploymentsPerUser,
+    maxDeploysPerHour,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
 }
@@ -278,6 +295,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     hubEndpoint: config.hubEndpoint,
     logLevel: config.logLevel,
     playgroundEnabled: config.playgroundEnabled,
+    userRateLimit:
+      config.userRatePerSecond > 0 && config.userRateBurst > 0
+        ? `${config.userRatePerSecond}/s, burst ${config.userRateBurst}`
+        : "off",
+    maxActiveDeploymentsPerUser: config.maxActiveDeploymentsPerUser || "off",
+    maxDeploysPerHour: config.maxDeploysPerHour || "off",
   };
 }
 

@@ -26,6 +26,7 @@ import type { ModelSize } from "../hub/model-size";
 import type { TrainingConfig } from "../training-configs/training-config.entity";
 import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
 import { formatParameters, workspaceGbNeeded } from "./disk-sizing";
+import { checkDeployQuota, lockUserDeploys, type DeployQuota } from "./deploy-quota";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
@@ -58,6 +59,8 @@ export interface DeploymentServiceOptions {
   callbackUnreachable?: string;
   /** Where model sizes come from (the Hub's metadata, else the model id), for the disk check. */
   modelSizes: { modelSize(modelId: string, hfToken?: string): Promise<ModelSize | null> };
+  /** The per-user caps on active deployments and deploys per hour; none when absent. */
+  quota?: DeployQuota;
   now?: () => Date;
 }
 
@@ -107,6 +110,19 @@ export class DeploymentService {
     if (request.idempotencyKey) {
       const existing = await this.byIdempotencyKey(userId, request.idempotencyKey);
       if (existing) return existing;
+    }
+    // Before anything is stored or asked upstream; checked again, under the user's lock, where the rows are made.
+    if (this.options.quota) {
+      try {
+        await checkDeployQuota(this.db.manager, userId, this.options.quota);
+      } catch (error) {
+        // A twin request with the same key may have made its deployment since the look above: a replay is never refused.
+        const replayed = request.idempotencyKey
+          ? await this.byIdempotencyKey(userId, request.idempotencyKey)
+          : null;
+        if (replayed) return replayed;
+        throw error;
+      }
     }
     const config = await this.configs.get(userId, request.trainingConfigId);
     checkGpuCount(request.gpuCount, config);
@@ -545,8 +561,11 @@ export class DeploymentService {
     snapshot: TrainingJob["config"],
     tokenHash: string,
   ): Promise<{ deployment: Deployment; isNew: boolean }> {
+    const replay: { of?: Deployment } = {};
     try {
       const deployment = await this.db.transaction(async (tx) => {
+        replay.of = await this.admit(tx, userId, request);
+        if (replay.of) return replay.of;
         const job = await tx.save(
           tx.create(TrainingJob, {
             userId,
@@ -593,6 +612,7 @@ export class DeploymentService {
         });
         return saved;
       });
+      if (replay.of) return { deployment: replay.of, isNew: false };
       return {
         deployment: await this.db.getRepository(Deployment).findOneByOrFail({ id: deployment.id }),
         isNew: true,
@@ -605,6 +625,28 @@ export class DeploymentService {
       }
       throw error;
     }
+  }
+
+  /**
+   * With a quota: takes the user's deploy lock for the transaction and checks the quota under it (RATE_LIMITED
+   * when over). Answers the deployment of the request's idempotency key when another request made it meanwhile:
+   * a replay is no new deploy and is never refused.
+   */
+  private async admit(
+    tx: EntityManager,
+    userId: string,
+    request: ResolvedDeployInput,
+  ): Promise<Deployment | undefined> {
+    if (!this.options.quota) return undefined;
+    await lockUserDeploys(tx, userId);
+    if (request.idempotencyKey) {
+      const replayed = await tx
+        .getRepository(Deployment)
+        .findOneBy({ userId, idempotencyKey: request.idempotencyKey });
+      if (replayed) return replayed;
+    }
+    await checkDeployQuota(tx, userId, this.options.quota);
+    return undefined;
   }
 
   private async applyTransition(

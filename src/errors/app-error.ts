@@ -60,3 +60,9 @@ export const serviceUnavailable = (): AppError =>
   new AppError(ErrorCode.SERVICE_UNAVAILABLE, "The database is unreachable right now; retry shortly.", {
     retryAfterSeconds: SERVICE_RETRY_AFTER_SECONDS,
   });
+
+/** A limit of the caller's was reached: retry after `retryAfterSeconds` (a whole number, at least 1). */
+export const rateLimited = (message: string, retryAfterSeconds: number): AppError =>
+  new AppError(ErrorCode.RATE_LIMITED, message, {
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)),
+  });

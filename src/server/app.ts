@@ -18,7 +18,14 @@ import type { GatewayContext, Loaders } from "../auth/context";
 import { unreachableCallbackReason } from "../config/callback-url";
 import { describeConfig, type Config } from "../config/env";
 import { HubModelInfoClient } from "../hub/hub-model-info";
-import { ErrorCode, SERVICE_RETRY_AFTER_SECONDS, serviceUnavailable } from "../errors/app-error";
+import {
+  type AppError,
+  ErrorCode,
+  rateLimited,
+  SERVICE_RETRY_AFTER_SECONDS,
+  serviceUnavailable,
+} from "../errors/app-error";
+import { createRequestLimiter, type RequestLimiter } from "../limits/request-limiter";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import { BudgetWatchdog } from "../costs/budget-watchdog";
 import { CostReportService } from "../costs/cost-report.service";
@@ -154,6 +161,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await db.close();
     throw error;
   }
+  // Never throws: a Redis it cannot reach only means no limit until Redis is back.
+  const requestLimiter: RequestLimiter = await createRequestLimiter(
+    { ratePerSecond: config.userRatePerSecond, burst: config.userRateBurst, redisUrl: config.redisUrl },
+    logger.child({ component: "rate-limit" }),
+  );
   const runpod: RunpodClient = new RunpodGraphqlClient({
     url: options.upstream?.url ?? config.runpodApiUrl,
     logger: logger.child({ component: "runpod" }),
@@ -178,6 +190,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       defaultImage: config.trainerImage,
       terminateAfterGraceSeconds: Math.ceil(config.watchdogIntervalMs / 1000),
       callbackUnreachable,
+      quota: { maxActive: config.maxActiveDeploymentsPerUser, maxPerHour: config.maxDeploysPerHour },
       modelSizes: new HubModelInfoClient({
         endpoint: config.hubEndpoint,
         logger: logger.child({ component: "hub" }),
@@ -262,8 +275,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const schema = await buildGatewaySchema(resolvers);
   const verifyToken = createTokenVerifier(config.jwt);
 
-  /** The context of one operation, from the `Authorization` value it came with. */
-  const contextFor = async (authorization: string | undefined, requestId: string, cache: boolean) => {
+  /**
+   * The context of `operations` operations sent together, from the `Authorization` value they came with. Each
+   * takes one token of the caller's request limit, before the database is touched.
+   */
+  const contextFor = async (
+    authorization: string | undefined,
+    requestId: string,
+    cache: boolean,
+    operations = 1,
+  ) => {
     // Loaders are made on first use: most subscriptions (and many queries) never resolve a relation.
     let loaders: Loaders | undefined;
     const context: GatewayContext = {
@@ -275,6 +296,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const principal = await authenticate(verifyToken, authorization);
     if (principal.userId) {
+      const waitSeconds = await requestLimiter.take(principal.userId, operations);
+      if (waitSeconds > 0) throw contextError(userRateLimited(config, waitSeconds), 429);
       await services.users.ensure(principal.userId).catch((error: unknown) => {
         throw isDatabaseUnavailable(error) ? serviceUnavailableError() : error;
       });
@@ -399,6 +422,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 if (errors.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
                   response.http.status = 503;
                   response.http.headers.set("retry-after", String(SERVICE_RETRY_AFTER_SECONDS));
+                } else {
+                  // A limit reached in a resolver (deployTraining's quotas): 429, with the longest wait asked.
+                  const waits = errors
+                    .filter((error) => error.extensions?.code === ErrorCode.RATE_LIMITED)
+                    .map((error) => Number(error.extensions?.retryAfterSeconds ?? 1));
+                  if (waits.length > 0) {
+                    response.http.status = 429;
+                    response.http.headers.set("retry-after", String(Math.max(1, ...waits)));
+                  }
                 }
                 for (const error of errors) {
                   if (error.message === INTERNAL_MESSAGE) {
@@ -438,8 +470,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     "/graphql",
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
-      context: ({ req, res }) =>
-        contextFor(req.header("authorization"), String(res.locals.requestId ?? randomUUID()), true),
+      context: ({ req, res }) => {
+        // A batch (should batching ever be allowed) counts each of its operations.
+        const body: unknown = req.body;
+        return contextFor(
+          req.header("authorization"),
+          String(res.locals.requestId ?? randomUUID()),
+          true,
+          Array.isArray(body) ? Math.max(1, body.length) : 1,
+        );
+      },
     }),
   );
 
@@ -498,6 +538,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await apollo.stop();
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await bus.close();
+      await requestLimiter.close();
       await options.upstream?.close();
       await db.close();
     },
@@ -509,17 +550,36 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
  * such a context error with the status and headers it carries.
  */
 function serviceUnavailableError(): GraphQLError {
-  const error = serviceUnavailable();
+  return contextError(serviceUnavailable(), 503);
+}
+
+/**
+ * An error of the context function (before any resolver runs), answered with `status` and, when the error asks
+ * for a wait, `Retry-After`. Over WebSocket the same error is sent as the operation's error (websocket.ts).
+ */
+function contextError(error: AppError, status: number): GraphQLError {
+  const retryAfter = error.details.retryAfterSeconds;
   return new GraphQLError(error.message, {
+    originalError: error,
     extensions: {
       code: error.code,
       ...error.details,
       http: {
-        status: 503,
-        headers: new HeaderMap([["retry-after", String(SERVICE_RETRY_AFTER_SECONDS)]]),
+        status,
+        headers: new HeaderMap(retryAfter === undefined ? [] : [["retry-after", String(retryAfter)]]),
       },
     },
   });
+}
+
+/** RATE_LIMITED for a caller past USER_RATE_BURST / USER_RATE_PER_SECOND. */
+function userRateLimited(config: Config, waitSeconds: number): AppError {
+  return rateLimited(
+    `too many requests: the limit is ${config.userRatePerSecond} operations per second per user, ` +
+      `with bursts of up to ${config.userRateBurst} (USER_RATE_PER_SECOND, USER_RATE_BURST); ` +
+      `retry in ${waitSeconds} s`,
+    waitSeconds,
+  );
 }
 
 async function authenticate(

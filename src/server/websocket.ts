@@ -68,6 +68,15 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // The context first: every subscribe message counts against the caller's request limit, even one
+        // whose document is refused. Its refusals (RATE_LIMITED, SERVICE_UNAVAILABLE) are this operation's error.
+        let contextValue: GatewayContext;
+        try {
+          contextValue = await options.contextFor(ctx.extra.authorization);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const { document, errors } = documents.get(payload.query);
         if (errors.length > 0 || !document) return errors;
         const args: ExecutionArgs = {
@@ -75,7 +84,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: await options.contextFor(ctx.extra.authorization),
+          contextValue,
         };
         return args;
       },

@@ -64,6 +64,12 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
     RUNPOD_API_SIMULATED: "true",
     // Tests never reach the internet: a closed local port, so model sizes come from the model id.
     HF_ENDPOINT: CLOSED_HUB_ENDPOINT,
+    // Suites make thousands of requests and many deploys as one user: the per-user limits stay on, out of reach
+    // (test/rate-limits.spec.ts sets its own).
+    USER_RATE_PER_SECOND: "100000",
+    USER_RATE_BURST: "100000",
+    MAX_ACTIVE_DEPLOYMENTS_PER_USER: "10000",
+    MAX_DEPLOYS_PER_HOUR: "10000",
     ...env,
   });
 }
