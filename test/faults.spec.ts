@@ -53,12 +53,22 @@ async function spawnGateway(env: Record<string, string>): Promise<Running> {
   );
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`gateway process not ready in 30 s; it printed:\n${out}`));
+    }, 30_000);
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       const match = /ready (\S+)/.exec(out);
-      if (match) resolve(match[1]);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
     });
-    child.once("exit", (code) => reject(new Error(`gateway process exited with ${code}`)));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway process exited with ${code}`));
+    });
   });
   return { child, url };
 }
@@ -157,12 +167,12 @@ describe("faults", () => {
       }
     });
     await eventually(() => Promise.resolve(acknowledged.length >= 150), "150 acknowledged points", 30_000);
+    // Listened for before the kill: a process killed by a signal has no exitCode to look at afterwards.
+    const exited = new Promise((resolve) => first.child.once("exit", resolve));
     first.child.kill("SIGKILL");
     stop = true;
     await Promise.all(reporters);
-    await new Promise((resolve) =>
-      first.child.exitCode !== null ? resolve(null) : first.child.once("exit", resolve),
-    );
+    await exited;
 
     const second = await spawnGateway(env);
     try {
