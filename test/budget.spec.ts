@@ -103,7 +103,9 @@ describe("the budget watchdog", () => {
     const overshoot = intervalCost(d.costPerHourUsd);
     expect(row.actualCostUsd).toBeLessThanOrEqual(0.05 + overshoot);
     expect(s.sim.pod(d.podId)!.accruedCostUsd).toBeLessThanOrEqual(0.05 + overshoot);
-    expect(row.actualCostUsd).toBeGreaterThanOrEqual(0.05 - overshoot);
+    // The trainer is asked to stop at 95 %: when it checkpoints and ends the pod itself, the run ends between
+    // there and the budget (it often did above 99 % while the stop flag reached the pod up to a second late).
+    expect(row.actualCostUsd).toBeGreaterThanOrEqual(0.05 * 0.95 - overshoot);
   });
 
   it("stops a run past maxDurationMinutes", async () => {

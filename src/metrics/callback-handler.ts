@@ -4,6 +4,7 @@ import { bearerToken } from "../auth/jwt";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import type { DeploymentService } from "../deployments/deployment.service";
 import { JobStatus } from "../jobs/training-job.enums";
+import { takeTokens, type BucketLimits, type BucketState } from "../limits/token-bucket";
 import type { JobAccessCache } from "./job-access";
 import { IngestBusyError, type MetricIngestService } from "./metric-ingest.service";
 import { PayloadError, parseMetricsBody, parseStatusBody } from "./metric-payload";
@@ -206,26 +207,19 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-/** A token bucket per job; answers the seconds to wait, 0 when the request may go. */
+/** A token bucket per job (the same arithmetic as the users' limit); answers the seconds to wait, 0 to go. */
 class PerJobRateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, BucketState>();
+  private readonly limits: BucketLimits;
 
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
-  ) {}
+  constructor(ratePerSecond: number, burst: number) {
+    this.limits = { ratePerSecond, burst };
+  }
 
   take(jobId: string): number {
-    const now = Date.now();
-    const bucket = this.buckets.get(jobId) ?? { tokens: this.burst, at: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSecond);
-    bucket.at = now;
+    const { state, waitMs } = takeTokens(this.buckets.get(jobId), Date.now(), this.limits);
     if (this.buckets.size > 100_000) this.buckets.clear();
-    this.buckets.set(jobId, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerSecond));
+    this.buckets.set(jobId, state);
+    return waitMs === 0 ? 0 : Math.max(1, Math.ceil(waitMs / 1000));
   }
 }

@@ -12,6 +12,25 @@ export const INTERNAL_MESSAGE = "Internal server error";
 /** graphql-js's parser gives up past the token limit (query-limits.ts): the document is too complex, not malformed. */
 const TOO_MANY_TOKENS = /^Syntax Error: Document contains more tha[nt] \d+ tokens/; // graphql 16 writes "that"
 
+/**
+ * The extensions an error may carry besides its code, each documented in the README's "Errors": what a program
+ * can act on. Anything else a part attaches (an upstream's own code, whether a create's outcome is unknown) is
+ * for the logs, not for callers.
+ */
+const PUBLIC_DETAILS = [
+  "field",
+  "fields",
+  "retryAfterSeconds",
+  "deploymentId",
+  "provider",
+  "neededGb",
+  "givenGb",
+];
+
+function publicDetails(details: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(details).filter(([key]) => PUBLIC_DETAILS.includes(key)));
+}
+
 /** Codes graphql-js and Apollo use for a request that is wrong in itself; all are the caller's input. */
 const REQUEST_ERROR_CODES = new Set([
   "GRAPHQL_PARSE_FAILED",
@@ -44,7 +63,7 @@ export function formatError(
     return {
       ...base,
       message: original.message,
-      extensions: { code: original.code, ...original.details },
+      extensions: { code: original.code, ...publicDetails(original.details) },
     };
   }
   // Apollo re-wraps validation errors under its own code; a validation rule's code (QUERY_TOO_COMPLEX) is kept.
