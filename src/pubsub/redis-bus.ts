@@ -36,7 +36,14 @@ export class RedisEventBus implements EventBus {
    * lost silently (redis/ioredis#2037, STACK.md pitfall 1).
    */
   static async connect(url: string, logger: Logger): Promise<RedisEventBus> {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 };
+    // disconnectTimeout: what a disconnect waits before it cuts the socket (ioredis's 2 s kept a closed process
+    // alive that long).
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+      connectTimeout: 5_000,
+      disconnectTimeout: 200,
+    };
     const publisher = new Redis(url, options);
     // No ready check on the subscriber: after a reconnect, a SUBSCRIBE queued during the outage would be sent
     // in the middle of that check's INFO and break the connection (the same ioredis 5 race as above).
