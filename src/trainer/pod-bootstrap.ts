@@ -54,6 +54,8 @@ export interface TrainerConfig {
     hubRepoId: string | null;
     hubPrivate: boolean;
     networkVolumeId: string | null;
+    /** Upload output/ to the gateway (`PUT $METRICS_API_URL/$JOB_ID/artifact`). */
+    gateway: boolean;
     onComplete: CompletionAction;
   };
 }
