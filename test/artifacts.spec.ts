@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -352,6 +353,44 @@ describe("GET /api/artifacts/:jobId and deleteArtifact", () => {
     await t.gateway.services.artifacts.sweep();
     expect(await storedRows(old.job.id)).toBe(0);
     expect(await storedRows(fresh.job.id)).toBe(1);
+  });
+});
+
+describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the real gateway", () => {
+  it("packs a folder, uploads it in chunks, and the gateway verifies and lists it", async () => {
+    const rows = await newDeployment(db, "art-pod");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "traingate-pod-"));
+    mkdirSync(path.join(dir, "output", "nested"), { recursive: true });
+    const weights = randomBytes(300_000);
+    writeFileSync(path.join(dir, "output", "adapter_model.safetensors"), weights);
+    writeFileSync(path.join(dir, "output", "nested", "tokenizer.json"), "{}");
+    // Asynchronously: the gateway answering it runs in this very process.
+    const result = await new Promise<{ status: number; stderr: string }>((resolve) => {
+      execFile(
+        "python3",
+        [
+          path.join(__dirname, "..", "trainer-scripts", "artifact_upload.py"),
+          `--url=${t.url}/api/training/jobs/${rows.job.id}/artifact`,
+          `--folder=${path.join(dir, "output")}`,
+          `--tar=${path.join(dir, "output.tar")}`,
+          `--uri=gateway://${rows.job.id}`,
+          `--result-file=${path.join(dir, "result")}`,
+          "--chunk-bytes=65536",
+        ],
+        { env: { PATH: process.env.PATH, JOB_TOKEN: rows.jobToken }, encoding: "utf8", timeout: 60_000 },
+        (error, _stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stderr }),
+      );
+    });
+    expect(result.status).toBe(0);
+    expect(result.stderr).not.toContain(rows.jobToken);
+    expect(readFileSync(path.join(dir, "result"), "utf8")).toBe(`gateway://${rows.job.id}`);
+    const artifact = (await t.gql<ArtifactAnswer>("art-pod", ARTIFACT, { id: rows.job.id })).data!
+      .trainingJob!.artifact!;
+    expect(artifact.files).toEqual([
+      { name: "adapter_model.safetensors", sizeBytes: 300_000 },
+      { name: "nested/tokenizer.json", sizeBytes: 2 },
+    ]);
+    expect(artifact.sha256).toBe(sha(readFileSync(path.join(dir, "output.tar"))));
   });
 });
 

@@ -15,6 +15,7 @@ const TRAINER_FILES = [
   { name: "train.py", mode: 0o755 },
   { name: "metrics_reporter.py", mode: 0o644 },
   { name: "hub_push.py", mode: 0o755 },
+  { name: "artifact_upload.py", mode: 0o755 },
   // The pinned pod Python stack bootstrap.sh installs.
   { name: "requirements.txt", mode: 0o644 },
 ] as const;
