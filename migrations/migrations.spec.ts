@@ -5,6 +5,7 @@ import { dropTestDatabases, freshDatabase } from "../test/support/database";
 import { MIGRATIONS } from ".";
 
 const TABLES = [
+  "artifacts",
   "budget_alerts",
   "cloud_deployments",
   "deployment_events",

@@ -320,6 +320,7 @@ describe("deployTraining against the RunPod simulator", () => {
       hubRepoId: "me/adapter",
       hubPrivate: true,
       networkVolumeId: null,
+      gateway: false,
       onComplete: "TERMINATE",
     });
     expect(JSON.stringify(res) + s.t.logs.text).not.toContain("hf_hubtokenhubtoken1234");
@@ -338,6 +339,22 @@ describe("deployTraining against the RunPod simulator", () => {
         [user],
       )
     )[0].n;
+
+  it.each([
+    ["no output", undefined, { gateway: true, onComplete: "TERMINATE" }],
+    ["gateway: false", { gateway: false }, { gateway: false, onComplete: "TERMINATE" }],
+    ["onComplete: STOP", { onComplete: "STOP" }, { gateway: true, onComplete: "STOP" }],
+  ])("renders the result's destination for %s into the trainer config", async (_what, output, expected) => {
+    await s.withRunpodKey("dep-dest");
+    const configId = await s.newConfig("dep-dest");
+    s.sim.clearRequests();
+    const res = await deploy("dep-dest", { trainingConfigId: configId, ...(output ? { output } : {}) });
+    expect(res.errors).toBeUndefined();
+    const config = JSON.parse(Buffer.from(lastCreateEnv().TRAINGATE_CONFIG_B64, "base64").toString()) as {
+      output: Record<string, unknown>;
+    };
+    expect(config.output).toMatchObject(expected);
+  });
 
   it("hands a saved Hugging Face token to the pod without a Hub push (gated models and datasets)", async () => {
     const token = "hf_gatedgatedgated5678";
@@ -556,7 +573,8 @@ describe("stopDeployment and refreshDeployment", () => {
   it("terminates the pod a completed run kept (onComplete STOP) and keeps the run COMPLETED", async () => {
     await s.withRunpodKey("stop-kept");
     const configId = await s.newConfig("stop-kept");
-    const d = (await deploy("stop-kept", { trainingConfigId: configId })).data!.deployTraining;
+    const d = (await deploy("stop-kept", { trainingConfigId: configId, output: { onComplete: "STOP" } }))
+      .data!.deployTraining;
     await s.t.gateway.services.deployments.signal(d.id, { type: "JOB_REPORTED", status: "completed" });
     const stopped = await s.t.gql<{
       stopDeployment: { status: string; stopReason: string; job: { status: string } };

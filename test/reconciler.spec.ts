@@ -46,11 +46,11 @@ describe("status sync and orphan reaper", () => {
   });
   afterAll(() => s.close());
 
-  async function deployed(user: string) {
+  async function deployed(user: string, output?: Record<string, unknown>) {
     const apiKey = await s.withRunpodKey(user);
     const configId = await s.newConfig(user);
     const res = await s.t.gql<{ deployTraining: { id: string; podId: string } }>(user, DEPLOY, {
-      input: { trainingConfigId: configId },
+      input: { trainingConfigId: configId, ...(output ? { output } : {}) },
     });
     return { apiKey, ...res.data!.deployTraining };
   }
@@ -109,14 +109,14 @@ describe("status sync and orphan reaper", () => {
   });
 
   it("keeps the stopped pod of a completed run that asked to keep its disk, and stops one left running", async () => {
-    const kept = await deployed("sync-kept");
+    const kept = await deployed("sync-kept", { onComplete: "STOP" });
     const deployments = s.t.gateway.services.deployments;
     await deployments.signal(kept.id, { type: "JOB_REPORTED", status: "completed" });
     await s.t.gateway.runpod.stopPod(kept.apiKey, kept.podId);
     await s.t.gateway.services.reconciler.tick();
     expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
 
-    const lingering = await deployed("sync-linger");
+    const lingering = await deployed("sync-linger", { onComplete: "STOP" });
     await deployments.signal(lingering.id, { type: "JOB_REPORTED", status: "completed" });
     const later = new DeploymentReconciler(
       s.t.gateway.db.dataSource,
@@ -127,7 +127,7 @@ describe("status sync and orphan reaper", () => {
       { now: () => new Date(Date.now() + 11 * 60_000) },
     );
     await later.tick();
-    // Its disk holds the result (onComplete defaulted to STOP): stopped, not destroyed.
+    // Its disk holds the result (onComplete STOP): stopped, not destroyed.
     expect(s.sim.pod(lingering.podId)?.desiredStatus).toBe("EXITED");
     expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
   });

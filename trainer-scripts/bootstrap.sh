@@ -308,6 +308,7 @@ values = [
     out.network_volume_id or "",
     out.on_complete,
     "true" if cfg.quantization_bits else "false",
+    "true" if out.gateway else "false",
 ]
 if any("\0" in value for value in values):
     print("traingate: config values must not contain NUL characters", file=sys.stderr)
@@ -328,6 +329,7 @@ PY
   NETWORK_VOLUME_ID=${values[6]}
   END_ACTION=${values[7]}
   NEEDS_BITSANDBYTES=${values[8]}
+  OUTPUT_GATEWAY=${values[9]}
   log "config: model $MODEL_NAME, method $METHOD, quantization $QUANTIZATION, then $END_ACTION"
   if [[ -n $HUB_REPO_ID && -z ${HF_TOKEN:-} ]]; then
     FAIL_REASON="output.hubRepoId is set but HF_TOKEN is missing (save a HUGGINGFACE provider secret)"
@@ -655,12 +657,34 @@ push_to_hub() {
     "--result-file=$PRIVATE_DIR/pushed-repo"
 }
 
+upload_to_gateway() {
+  # The job token reaches the uploader in its environment only (never on its command line).
+  env -u RUNPOD_API_KEY -u HF_TOKEN "$PYTHON" "$TRAINGATE_HOME/artifact_upload.py" \
+    "--url=${METRICS_API_URL%/}/$JOB_ID/artifact" "--folder=$OUTPUT_DIR" \
+    "--tar=$WORKSPACE/.traingate/output-$JOB_ID.tar" "--uri=gateway://$JOB_ID" \
+    "--result-file=$PRIVATE_DIR/gateway-artifact" "--chunk-bytes=$ARTIFACT_CHUNK_BYTES" \
+    "--attempts=$HTTP_ATTEMPTS" "--retry-base=$RETRY_BASE" "--timeout=$((HTTP_TIMEOUT * 4))" || {
+    local rc=$?
+    ((rc == 2)) && return "$EXIT_PERMANENT"
+    return "$rc"
+  }
+}
+
 # deliver: push the output where the config says; sets ARTIFACT_URI and DELIVERY_ERROR.
 deliver() {
   ARTIFACT_URI=""
   DELIVERY_ERROR=""
   if [[ ! -d $OUTPUT_DIR ]] || [[ -z $(ls -A -- "$OUTPUT_DIR") ]]; then
     return 0
+  fi
+  local gateway_uri="" gateway_error=""
+  if [[ $OUTPUT_GATEWAY == true ]]; then
+    # The uploader resumes by itself (HEAD, then the rest); a second run only helps after a crash.
+    if phase upload with_retries 2 "gateway upload" upload_to_gateway && [[ -s $PRIVATE_DIR/gateway-artifact ]]; then
+      gateway_uri=$(head -n 1 "$PRIVATE_DIR/gateway-artifact")
+    else
+      gateway_error="the upload to the gateway failed"$'\n'"$(tail_of "$STEP_LOG")"
+    fi
   fi
   if [[ -n $HUB_REPO_ID ]]; then
     local rc=0
@@ -669,10 +693,20 @@ deliver() {
       ARTIFACT_URI="hf://$(head -n 1 "$PRIVATE_DIR/pushed-repo")"
     else
       DELIVERY_ERROR="the upload to the Hugging Face Hub repo $HUB_REPO_ID failed"$'\n'"$(tail_of "$STEP_LOG")"
-      if [[ -z $NETWORK_VOLUME_ID ]]; then
+      if [[ -z $NETWORK_VOLUME_ID && -z $gateway_uri ]]; then
         # The result exists only on this pod's disk now: stop instead of terminate to keep it.
         END_ACTION=STOP
       fi
+    fi
+  fi
+  if [[ -z $ARTIFACT_URI ]]; then
+    ARTIFACT_URI=$gateway_uri
+  fi
+  if [[ -n $gateway_error ]]; then
+    DELIVERY_ERROR=${DELIVERY_ERROR:+$DELIVERY_ERROR; }$gateway_error
+    if [[ -z $ARTIFACT_URI && -z $NETWORK_VOLUME_ID ]]; then
+      # The result exists only on this pod's disk now: stop instead of terminate to keep it.
+      END_ACTION=STOP
     fi
   fi
   if [[ -z $ARTIFACT_URI ]]; then
@@ -738,6 +772,8 @@ init() {
   HTTP_ATTEMPTS=${TRAINGATE_HTTP_ATTEMPTS:-8}
   END_ATTEMPTS=${TRAINGATE_END_ATTEMPTS:-10}
   HTTP_TIMEOUT=${TRAINGATE_HTTP_TIMEOUT:-30}
+  ARTIFACT_CHUNK_BYTES=${TRAINGATE_ARTIFACT_CHUNK_BYTES:-8388608}
+  OUTPUT_GATEWAY=false
   OUTPUT_DIR="$WORKSPACE/output"
   STOP_MARKER="$WORKSPACE/.traingate-stopped"
   # Header files with tokens and curl's scratch files live here, readable by this user only.

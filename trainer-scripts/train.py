@@ -119,6 +119,7 @@ class OutputSpec:
     hub_private: bool
     network_volume_id: Optional[str]
     on_complete: str  # TERMINATE | STOP, default filled in as API.md describes
+    gateway: bool = False  # upload output/ to the gateway (artifact_upload.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,11 +253,17 @@ def parse_config(raw: Any) -> TrainConfig:
     if not isinstance(hub_private, bool):
         errors.append("output.hubPrivate must be a boolean")
         hub_private = True
+    gateway = out.get("gateway")
+    if gateway is None:
+        # API.md: the gateway keeps the result when it goes nowhere else, so it is never stranded.
+        gateway = not (hub_repo_id or volume)
+    elif not isinstance(gateway, bool):
+        errors.append("output.gateway must be a boolean")
+        gateway = False
     on_complete = out.get("onComplete")
     if on_complete is None:
-        # API.md: TERMINATE when the result went somewhere durable, STOP otherwise, so that a
-        # finished result is never destroyed with the pod.
-        on_complete = "TERMINATE" if (hub_repo_id or volume) else "STOP"
+        # API.md: the result is delivered before the pod ends; STOP only when asked for.
+        on_complete = "TERMINATE"
     elif on_complete not in ON_COMPLETE:
         errors.append(f"output.onComplete must be TERMINATE or STOP, got {on_complete!r}")
 
@@ -267,7 +274,7 @@ def parse_config(raw: Any) -> TrainConfig:
         dataset_url=dataset_url,
         method=method,
         hyperparameters=hyper,
-        output=OutputSpec(hub_repo_id, hub_private, volume, on_complete),
+        output=OutputSpec(hub_repo_id, hub_private, volume, on_complete, gateway),
     )
 
 

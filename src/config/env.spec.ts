@@ -32,6 +32,9 @@ describe("loadConfig", () => {
       upstreamSimulated: false,
       trainerImage: "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2204",
       podStartTimeoutSeconds: 900,
+      artifactMaxBytes: 4294967296,
+      artifactRetentionDays: 30,
+      simulatorTrainer: "simulated",
       hubEndpoint: "https://huggingface.co",
       logLevel: "info",
     });
@@ -67,8 +70,14 @@ describe("loadConfig", () => {
       JWT_SECRET: "short",
       POD_START_TIMEOUT_SECONDS: "soon",
       HF_ENDPOINT: "ftp://hub",
+      ARTIFACT_MAX_BYTES: "4GB",
+      ARTIFACT_RETENTION_DAYS: "0",
+      RUNPOD_SIMULATOR_TRAINER: "gpu",
     });
     const named = [
+      "ARTIFACT_MAX_BYTES",
+      "ARTIFACT_RETENTION_DAYS",
+      "RUNPOD_SIMULATOR_TRAINER",
       "POD_START_TIMEOUT_SECONDS",
       "HF_ENDPOINT",
       "PORT",

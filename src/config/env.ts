@@ -32,6 +32,12 @@ export interface Config {
    * tests start): its pods run on this machine, so a loopback `PUBLIC_URL` reaches them.
    */
   readonly upstreamSimulated: boolean;
+  /** Largest result a pod may upload to the gateway (`ARTIFACT_MAX_BYTES`). */
+  readonly artifactMaxBytes: number;
+  /** Uploaded results older than this many days are deleted (`ARTIFACT_RETENTION_DAYS`). */
+  readonly artifactRetentionDays: number;
+  /** `real`: the simulator's pods run the real trainer-scripts as local processes (`RUNPOD_SIMULATOR_TRAINER`). */
+  readonly simulatorTrainer: "simulated" | "real";
   /** Seconds a created pod may take to report its container up before it is terminated and the run failed. */
   readonly podStartTimeoutSeconds: number;
   /** The Hugging Face Hub's base URL (`HF_ENDPOINT`, the Hub libraries' own variable), for model metadata. */
@@ -134,6 +140,12 @@ export function loadConfig(env: Env = process.env): Config {
   // RunPod's official image naming: <image version>-cu<CUDA>-torch<torch>-<os>. CUDA 12.8 needs a 12.8 driver.
   const trainerImage = str("TRAINER_IMAGE") ?? DEFAULT_TRAINER_IMAGE;
   const upstreamSimulated = runpodSimulator || bool("RUNPOD_API_SIMULATED", false);
+  const artifactMaxBytes = int("ARTIFACT_MAX_BYTES", 4 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER);
+  const artifactRetentionDays = int("ARTIFACT_RETENTION_DAYS", 30, 1, 36_500);
+  const simulatorTrainerRaw = (str("RUNPOD_SIMULATOR_TRAINER") ?? "simulated").toLowerCase();
+  if (simulatorTrainerRaw !== "simulated" && simulatorTrainerRaw !== "real") {
+    problems.push(`RUNPOD_SIMULATOR_TRAINER must be simulated or real (got "${simulatorTrainerRaw}")`);
+  }
   const podStartTimeoutSeconds = int("POD_START_TIMEOUT_SECONDS", 900, 60, 86_400);
   const hubEndpoint = (url("HF_ENDPOINT", "https://huggingface.co", ["http:", "https:"]) ?? "").replace(
     /\/+$/,
@@ -235,6 +247,9 @@ export function loadConfig(env: Env = process.env): Config {
     simulatorSpeed,
     trainerImage,
     upstreamSimulated,
+    artifactMaxBytes,
+    artifactRetentionDays,
+    simulatorTrainer: simulatorTrainerRaw === "real" ? "real" : "simulated",
     podStartTimeoutSeconds,
     hubEndpoint,
     logLevel: logLevelRaw as LogLevel,
@@ -292,6 +307,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
       : config.runpodApiUrl,
     trainerImage: config.trainerImage,
     podStartTimeoutSeconds: config.podStartTimeoutSeconds,
+    artifactMaxBytes: config.artifactMaxBytes,
+    artifactRetentionDays: config.artifactRetentionDays,
+    simulatorTrainer: config.simulatorTrainer,
     hubEndpoint: config.hubEndpoint,
     logLevel: config.logLevel,
     playgroundEnabled: config.playgroundEnabled,

@@ -1,3 +1,4 @@
+import { ArtifactRecord } from "../artifacts/artifact.entity";
 import { BudgetAlertRecord } from "../costs/budget-alert.entity";
 import { DeploymentEvent } from "../deployments/deployment-event.entity";
 import { Deployment } from "../deployments/deployment.entity";
@@ -17,4 +18,5 @@ export const ENTITIES = [
   TrainingMetric,
   BudgetAlertRecord,
   DeploymentEvent,
+  ArtifactRecord,
 ];

@@ -25,6 +25,8 @@ export interface ResolvedDeployInput {
     hubRepoId: string | null;
     hubPrivate: boolean;
     networkVolumeId: string | null;
+    /** Upload the result to the gateway (TrainingJob.artifact). */
+    gateway: boolean;
     onComplete: CompletionAction;
   };
 }
@@ -87,10 +89,10 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
       hubRepoId,
       hubPrivate: input.output?.hubPrivate ?? true,
       networkVolumeId,
-      // A finished result is never destroyed: without the Hub or a network volume, the pod's disk holds it.
-      onComplete:
-        input.output?.onComplete ??
-        (hubRepoId || networkVolumeId ? CompletionAction.TERMINATE : CompletionAction.STOP),
+      // A result is never stranded: with neither the Hub nor a network volume it goes to the gateway.
+      gateway: input.output?.gateway ?? !(hubRepoId || networkVolumeId),
+      // The result is delivered before the pod ends, so the pod's disk holds nothing worth paying for.
+      onComplete: input.output?.onComplete ?? CompletionAction.TERMINATE,
     },
   };
 }

@@ -23,6 +23,8 @@ export interface DeploymentOutput {
   hubRepoId: string | null;
   hubPrivate: boolean;
   networkVolumeId: string | null;
+  /** Upload the result to the gateway; absent on rows made before the gateway stored results. */
+  gateway?: boolean;
   onComplete: CompletionAction;
 }
 

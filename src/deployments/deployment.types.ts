@@ -70,10 +70,18 @@ export class OutputInput {
   @Matches(/^[a-z0-9]{1,64}$/, { message: "networkVolumeId must be a RunPod network volume id" })
   networkVolumeId?: string | null;
 
-  @Field(() => CompletionAction, {
+  @Field(() => Boolean, {
     nullable: true,
     description:
-      "default: TERMINATE when the adapter went to the Hub or a network volume, STOP otherwise, so that a finished result is never destroyed",
+      "upload the result to the gateway (TrainingJob.artifact); default: true when neither hubRepoId nor networkVolumeId is given, so a result is never stranded",
+  })
+  gateway?: boolean | null;
+
+  @Field(() => CompletionAction, {
+    nullable: true,
+    defaultValue: CompletionAction.TERMINATE,
+    description:
+      "after the result is delivered and verified; STOP (keep the pod's disk, still billed) only on request",
   })
   onComplete?: CompletionAction | null;
 }

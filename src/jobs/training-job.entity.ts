@@ -66,7 +66,7 @@ export class TrainingJob {
   @Field(() => String, {
     nullable: true,
     description:
-      "where the adapter was saved: hf://<repo>, runpod-volume://<id>/<path>, or pod://<podId>/<path>",
+      "where the adapter was saved: hf://<repo>, runpod-volume://<id>/<path>, gateway://<jobId>, or pod://<podId>/<path>",
   })
   @Column("text", { nullable: true })
   artifactUri: string | null;

@@ -484,13 +484,8 @@ function parseConfig(b64: string | undefined): TrainerConfig {
   const networkVolumeId = text(output.networkVolumeId);
   const quantization = text(hp.quantization);
   const method = text(root.method);
-  // API.md OutputInput.onComplete: default TERMINATE when the adapter leaves the pod, STOP otherwise.
-  const onComplete =
-    output.onComplete === "STOP" || output.onComplete === "TERMINATE"
-      ? output.onComplete
-      : hubRepoId !== null || networkVolumeId !== null
-        ? "TERMINATE"
-        : "STOP";
+  // API.md OutputInput.onComplete: TERMINATE unless STOP is asked for.
+  const onComplete = output.onComplete === "STOP" ? "STOP" : "TERMINATE";
   return {
     loggingSteps: posInt(hp.loggingSteps, 10),
     saveSteps: posInt(hp.saveSteps, 200),

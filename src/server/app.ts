@@ -37,6 +37,11 @@ import { DeploymentService } from "../deployments/deployment.service";
 import { GpuOfferService } from "../runpod/gpu-offer.service";
 import type { RunpodClient } from "../runpod/runpod-client";
 import { RunpodGraphqlClient } from "../runpod/runpod-graphql-client";
+import { ArtifactDownloadHandler } from "../artifacts/artifact-download.handler";
+import { createArtifactStore } from "../artifacts/artifact-store";
+import { ArtifactUploadHandler } from "../artifacts/artifact-upload.handler";
+import { ArtifactResolver } from "../artifacts/artifact.resolver";
+import { ArtifactService } from "../artifacts/artifact.service";
 import { BackgroundWorker } from "./background";
 import { createLeaderLock } from "./leader";
 import { DeploymentResolver } from "../deployments/deployment.resolver";
@@ -104,6 +109,7 @@ export interface Services {
   subscriptions: SubscriptionService;
   costReports: CostReportService;
   watchdog: BudgetWatchdog;
+  artifacts: ArtifactService;
 }
 
 export interface Gateway {
@@ -246,6 +252,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     subscriptions: new SubscriptionService(ds, bus, jobs, deploymentQueries, options.subscriptions),
     costReports: new CostReportService(ds),
     watchdog,
+    artifacts: new ArtifactService(
+      ds,
+      createArtifactStore(ds, config.mode, config.dataDir),
+      {
+        maxBytes: config.artifactMaxBytes,
+        publicUrl: config.publicUrl,
+        signingSecret: config.encryptionKeys[0].key,
+        retentionDays: config.artifactRetentionDays,
+      },
+      logger.child({ component: "artifacts" }),
+    ),
   };
   // The callback routes cache each job's state for a moment; every change made here, or on another replica,
   // drops it, so a pod's next post sees a stop at once.
@@ -256,6 +273,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     [
       { name: "reconcile", intervalMs: config.syncIntervalMs, run: () => reconciler.tick() },
       { name: "budget-watchdog", intervalMs: config.watchdogIntervalMs, run: () => watchdog.tick() },
+      { name: "artifact-retention", intervalMs: 3_600_000, run: () => services.artifacts.sweep() },
     ],
     logger.child({ component: "background" }),
     (task, outcome) => prometheus.backgroundRuns.inc({ task, outcome }),
@@ -271,6 +289,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     [TrainingJobResolver, new TrainingJobResolver(services.jobs, services.metricQueries)],
     [CostResolver, new CostResolver(services.costReports)],
     [SubscriptionResolver, new SubscriptionResolver()],
+    [ArtifactResolver, new ArtifactResolver(services.artifacts)],
   ]);
   const schema = await buildGatewaySchema(resolvers);
   const verifyToken = createTokenVerifier(config.jwt);
@@ -323,11 +342,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.metricsRoutes,
     },
   );
-  // The pods' callbacks are served before Express sees the request (see CallbackHandler); the rest is Express's.
+  const artifactUploads = new ArtifactUploadHandler({
+    access: services.jobAccess,
+    artifacts: services.artifacts,
+    logger: logger.child({ component: "artifact-uploads" }),
+  });
+  const artifactDownloads = new ArtifactDownloadHandler({
+    artifacts: services.artifacts,
+    verifyToken,
+    logger: logger.child({ component: "artifact-downloads" }),
+  });
+  // The pods' callbacks and the artifact routes are served before Express sees the request (see
+  // CallbackHandler; artifact bodies stream, so no body parser may touch them); the rest is Express's.
   // Every request enters through one guard: nothing a request does can throw past it into the process.
   const httpServer = createServer(
     guardRequests(logger, (req, res) => {
-      if (!callbacks.handle(req, res)) app(req, res);
+      if (
+        callbacks.handle(req, res) ||
+        artifactUploads.handle(req, res) ||
+        artifactDownloads.handle(req, res)
+      )
+        return;
+      app(req, res);
     }),
   );
 

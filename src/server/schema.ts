@@ -3,6 +3,7 @@ import { GraphQLDateTime } from "graphql-scalars";
 import { printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ResolverData } from "type-graphql";
 import { authChecker, type GatewayContext } from "../auth/context";
+import { ArtifactResolver } from "../artifacts/artifact.resolver";
 import { CostResolver } from "../costs/cost.resolver";
 import { DeploymentResolver } from "../deployments/deployment.resolver";
 import { TrainingJobResolver } from "../jobs/training-job.resolver";
@@ -20,6 +21,7 @@ export const RESOLVERS = [
   TrainingJobResolver,
   CostResolver,
   SubscriptionResolver,
+  ArtifactResolver,
 ] as const;
 
 type ResolverClass = (typeof RESOLVERS)[number];

@@ -15,6 +15,7 @@ const TRAINER_FILES = [
   { name: "train.py", mode: 0o755 },
   { name: "metrics_reporter.py", mode: 0o644 },
   { name: "hub_push.py", mode: 0o755 },
+  { name: "artifact_upload.py", mode: 0o755 },
   // The pinned pod Python stack bootstrap.sh installs.
   { name: "requirements.txt", mode: 0o644 },
 ] as const;
@@ -54,6 +55,8 @@ export interface TrainerConfig {
     hubRepoId: string | null;
     hubPrivate: boolean;
     networkVolumeId: string | null;
+    /** Upload output/ to the gateway (`PUT $METRICS_API_URL/$JOB_ID/artifact`). */
+    gateway: boolean;
     onComplete: CompletionAction;
   };
 }

@@ -29,11 +29,12 @@ describe("tar", () => {
 });
 
 describe("the pod bundle", () => {
-  it("carries exactly the four trainer scripts and the pinned requirements, unpacked by the pod command", () => {
+  it("carries exactly the five trainer scripts and the pinned requirements, unpacked by the pod command", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "traingate-bundle-"));
     const archive = gunzipSync(Buffer.from(trainerBundle(), "base64"));
     const listing = execFileSync("tar", ["-tf", "-"], { input: archive }).toString().trim().split("\n");
     expect(listing.sort()).toEqual([
+      "artifact_upload.py",
       "bootstrap.sh",
       "hub_push.py",
       "metrics_reporter.py",
@@ -64,7 +65,13 @@ describe("the pod bundle", () => {
         datasetUrl: `https://example.com/d.jsonl?q=${encodeURIComponent(hostile)}`,
         method: "LORA" as never,
         hyperparameters: {} as never,
-        output: { hubRepoId: null, hubPrivate: true, networkVolumeId: null, onComplete: "STOP" as never },
+        output: {
+          hubRepoId: null,
+          hubPrivate: true,
+          networkVolumeId: null,
+          gateway: true,
+          onComplete: "STOP" as never,
+        },
       },
       gpuCount: 1,
       userEnv: { WANDB_NOTES: hostile },

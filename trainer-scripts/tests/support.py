@@ -101,7 +101,7 @@ class LocalServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -158,6 +158,60 @@ class ScriptedGateway:
             with self.lock:
                 self.accepted.extend(request.json()["metrics"])
         return reply
+
+
+class FakeArtifacts:
+    """The gateway's artifact route (API.md `PUT`/`HEAD /api/training/jobs/:jobId/artifact`), as strict as the
+    real one: a chunk must start at the received offset, the last one must carry the right SHA-256 (else 422
+    and nothing kept), a finished upload answers 409. `break_next(n)` makes the next PUT keep only its first
+    `n` bytes and drop the connection without an answer, as a network failure mid-chunk does."""
+
+    def __init__(self, job_id: str, token: str) -> None:
+        self.path = f"/api/training/jobs/{job_id}/artifact"
+        self.token = token
+        self.data = bytearray()
+        self.total: Optional[int] = None
+        self.complete = False
+        self.breaks: List[int] = []
+        self.script: List[Reply] = []  # answers to the next PUTs instead of storing them
+        self.lock = threading.Lock()
+
+    def break_next(self, keep: int) -> None:
+        self.breaks.append(keep)
+
+    def __call__(self, request: Request) -> Optional[Reply]:
+        if request.path != self.path or request.method not in ("PUT", "HEAD"):
+            return None
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return Reply(401, {"error": "unauthorized"})
+        with self.lock:
+            if request.method == "HEAD":
+                headers = {"Upload-Offset": str(len(self.data)), "Upload-Complete": str(self.complete).lower()}
+                return Reply(200, b"", headers)
+            if self.script:
+                return self.script.pop(0)
+            if self.complete:
+                return Reply(409, {"error": "the artifact is already complete"})
+            match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", request.headers.get("content-range", ""))
+            if not match:
+                return Reply(400, {"error": "Content-Range must be `bytes <first>-<last>/<total or *>`"})
+            first, last = int(match.group(1)), int(match.group(2))
+            total = None if match.group(3) == "*" else int(match.group(3))
+            if first != len(self.data):
+                return Reply(400, {"error": "wrong offset", "received": len(self.data)})
+            if last - first + 1 != len(request.body):
+                return Reply(400, {"error": "Content-Length differs from Content-Range"})
+            if self.breaks:
+                self.data.extend(request.body[: self.breaks.pop(0)])
+                return Reply(action=RESET)
+            self.data.extend(request.body)
+            self.total = total if total is not None else self.total
+            if total is not None and len(self.data) == total:
+                if hashlib.sha256(self.data).hexdigest() != request.headers.get("x-content-sha256"):
+                    self.data = bytearray()
+                    return Reply(422, {"error": "X-Content-SHA256 does not match; nothing was kept"})
+                self.complete = True
+            return Reply(200, {"status": "ok", "received": len(self.data), "complete": self.complete})
 
 
 # ---------------------------------------------------------------------------------------------

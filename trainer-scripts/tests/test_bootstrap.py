@@ -8,6 +8,8 @@ config parsing and hub_push.py included, to the real interpreter).
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import os
 import re
@@ -16,13 +18,14 @@ import signal
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
 import unittest
 from typing import Any, Dict, List, Optional
 
-from tests.support import STREAM, FakeHub, LocalServer, Reply, Request
+from tests.support import STREAM, FakeArtifacts, FakeHub, LocalServer, Reply, Request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOTSTRAP = os.path.join(os.path.dirname(HERE), "bootstrap.sh")
@@ -46,9 +49,13 @@ class PodWorld:
         self.stop_answer = False
         self.dataset = DATASET.encode()
         self.dataset_action = ""
+        self.artifacts = FakeArtifacts(JOB_ID, SECRETS["JOB_TOKEN"])
         self.lock = threading.Lock()
 
     def __call__(self, request: Request) -> Reply:
+        artifact = self.artifacts(request)
+        if artifact is not None:
+            return artifact
         if request.path == f"/api/training/jobs/{JOB_ID}/status" and request.method == "POST":
             if request.headers.get("authorization") != f"Bearer {SECRETS['JOB_TOKEN']}":
                 return Reply(401, {"error": "unauthorized"})
@@ -224,16 +231,34 @@ class BootstrapTest(unittest.TestCase):
 
     # -- tests ----------------------------------------------------------------------------------
 
-    def test_a_run_reports_running_then_completed_and_stops_a_pod_whose_result_has_nowhere_else_to_go(self) -> None:
+    def uploaded_files(self) -> Dict[str, bytes]:
+        """The files of the tar the fake gateway holds (it verified the hash before saying complete)."""
+        self.assertTrue(self.world.artifacts.complete, "the artifact upload did not complete")
+        with tarfile.open(fileobj=io.BytesIO(bytes(self.world.artifacts.data))) as archive:
+            return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+    def output_files(self) -> Dict[str, bytes]:
+        folder = os.path.join(self.workspace, "output")
+        files = {}
+        for name in os.listdir(folder):
+            with open(os.path.join(folder, name), "rb") as handle:
+                files[name] = handle.read()
+        return files
+
+    def test_a_run_reports_running_then_completed_and_terminates_the_pod_once_the_gateway_holds_the_result(self) -> None:
         result = self.run_bootstrap()
         self.assertEqual(result.returncode, 0, result.stderr)
 
         self.assertEqual([s["status"] for s in self.world.statuses], ["running", "completed"])
         final = self.world.statuses[-1]
-        self.assertEqual(final["artifact_uri"], f"pod://{POD_ID}/workspace/output")
+        self.assertEqual(final["artifact_uri"], f"gateway://{JOB_ID}")
         self.assertEqual(final["message"], "training completed: meta-llama/Llama-3.2-1B (LORA)")
-        # No Hub, no network volume: onComplete defaults to STOP so the adapter survives.
-        self.assertEqual(self.pod_calls(), [f"POST /v1/pods/{POD_ID}/stop"])
+        # No Hub, no network volume: the result goes to the gateway, then the pod is terminated.
+        self.assertEqual(self.uploaded_files(), self.output_files())
+        self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
+        puts = self.server.matching("PUT", f"/api/training/jobs/{JOB_ID}/artifact")
+        self.assertEqual(len(puts), 1)
+        self.assertEqual(puts[0].headers["x-content-sha256"], hashlib.sha256(self.world.artifacts.data).hexdigest())
 
         (pip,) = self._records(self.pip_log)
         pip_args = pip["args"]
@@ -258,6 +283,50 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(seen["deadline"], "2026-11-28T21:00:00Z")
         self.assertFalse(seen["runpod_key_visible"], "train.py must not see the RunPod key")
         self.assertTrue(seen["job_token_visible"], "train.py needs the job token for metrics")
+
+    def test_a_broken_connection_mid_upload_resumes_from_the_gateways_offset(self) -> None:
+        self.world.artifacts.break_next(700)  # the first chunk: 700 of its 1000 bytes arrive, then the line dies
+        self.world.artifacts.break_next(0)  # and the retry's connection dies before a byte lands
+        result = self.run_bootstrap(TRAINGATE_ARTIFACT_CHUNK_BYTES="1000")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(self.world.statuses[-1]["status"], "completed")
+        self.assertEqual(self.uploaded_files(), self.output_files())
+        puts = self.server.matching("PUT", f"/api/training/jobs/{JOB_ID}/artifact")
+        ranges = [p.headers["content-range"] for p in puts]
+        size = len(self.world.artifacts.data)
+        self.assertEqual(ranges[:3], [f"bytes 0-999/{size}", "bytes 700-1699/" + str(size), "bytes 700-1699/" + str(size)])
+        self.assertGreaterEqual(len(self.server.matching("HEAD", f"/api/training/jobs/{JOB_ID}/artifact")), 3)
+        self.assertIn("X-Content-SHA256".lower(), puts[-1].headers)
+        self.assertNotIn("x-content-sha256", puts[0].headers)
+
+    def test_a_rejected_upload_starts_over_and_a_refused_one_keeps_the_pod_disk(self) -> None:
+        self.world.artifacts.script = [Reply(422, {"error": "X-Content-SHA256 does not match; nothing was kept"})]
+        result = self.run_bootstrap()
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(self.world.statuses[-1]["artifact_uri"], f"gateway://{JOB_ID}")
+        self.assertEqual(self.uploaded_files(), self.output_files())
+
+        self.setUp()
+        self.world.artifacts.script = [Reply(413, {"error": "the artifact is over ARTIFACT_MAX_BYTES"})]
+        result = self.run_bootstrap()
+        self.assertEqual(result.returncode, 0, result.stderr)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "failed")
+        self.assertIn("the upload to the gateway failed", final["message"])
+        self.assertIn("ARTIFACT_MAX_BYTES", final["message"])
+        self.assertEqual(final["artifact_uri"], f"pod://{POD_ID}/workspace/output")
+        # The result is only on this pod's disk: stopped, not destroyed.
+        self.assertEqual(self.pod_calls(), [f"POST /v1/pods/{POD_ID}/stop"])
+        self.assertEqual(len(self.server.matching("PUT", f"/api/training/jobs/{JOB_ID}/artifact")), 1)
+
+    def test_a_stopped_run_uploads_its_partial_result_to_the_gateway(self) -> None:
+        result = self.run_bootstrap(FAKE_TRAIN_MODE="stop")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "stopped")
+        self.assertEqual(final["artifact_uri"], f"gateway://{JOB_ID}")
+        self.assertEqual(self.uploaded_files(), self.output_files())
+        self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
 
     def test_the_script_also_runs_when_piped_into_bash(self) -> None:
         result = self.run_bootstrap(stdin=True)
@@ -421,11 +490,12 @@ class BootstrapTest(unittest.TestCase):
 
     def test_a_restarted_container_after_the_end_only_ends_the_pod_again(self) -> None:
         self.world.end_replies = [Reply(503, "busy")] * 3
-        first = self.run_bootstrap(TRAINGATE_END_ATTEMPTS="3")
+        keep = self.config(output={"onComplete": "STOP"})
+        first = self.run_bootstrap(keep, TRAINGATE_END_ATTEMPTS="3")
         self.assertNotEqual(first.returncode, 0)  # could not stop the pod: RunPod restarts us
         self.assertEqual([s["status"] for s in self.world.statuses], ["running", "completed"])
 
-        second = self.run_bootstrap(TRAINGATE_END_ATTEMPTS="3")
+        second = self.run_bootstrap(keep, TRAINGATE_END_ATTEMPTS="3")
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertEqual(len(self.world.statuses), 2)  # nothing reported twice
         self.assertEqual(len(self.pip_calls()), 1)  # nothing installed or trained again

@@ -42,7 +42,7 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual((hp.warmup_ratio, hp.logging_steps, hp.save_steps), (0.03, 10, 200))
         self.assertEqual((hp.lora_r, hp.lora_alpha, hp.lora_dropout, hp.target_modules), (16, 32, 0.05, None))
         self.assertEqual((hp.quantization, hp.gradient_checkpointing, hp.eval_split), ("NONE", True, 0.0))
-        self.assertEqual(cfg.output, train.OutputSpec(None, True, None, "STOP"))
+        self.assertEqual(cfg.output, train.OutputSpec(None, True, None, "TERMINATE", True))
         self.assertIsNone(cfg.quantization_bits)
 
     def test_given_values_and_nulls(self) -> None:
@@ -57,13 +57,23 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(cfg.hyperparameters.lora_r, 16)  # null means default
         self.assertEqual(cfg.hyperparameters.target_modules, ("q_proj", "v_proj"))
         self.assertEqual(cfg.quantization_bits, 4)  # QLoRA is 4-bit
-        self.assertEqual(cfg.output, train.OutputSpec("alice/x", False, None, "TERMINATE"))
+        self.assertEqual(cfg.output, train.OutputSpec("alice/x", False, None, "TERMINATE", False))
 
-    def test_on_complete_default_keeps_a_result_that_has_nowhere_else_to_go(self) -> None:
-        self.assertEqual(train.parse_config(minimal(output={"networkVolumeId": "vol1"})).output.on_complete, "TERMINATE")
-        self.assertEqual(train.parse_config(minimal(output={"hubRepoId": "a/b"})).output.on_complete, "TERMINATE")
-        self.assertEqual(train.parse_config(minimal(output={})).output.on_complete, "STOP")
-        self.assertEqual(train.parse_config(minimal(output={"onComplete": "TERMINATE"})).output.on_complete, "TERMINATE")
+    def test_a_result_with_nowhere_else_to_go_goes_to_the_gateway_and_the_pod_is_terminated(self) -> None:
+        cases = [
+            ({"networkVolumeId": "vol1"}, ("TERMINATE", False)),
+            ({"hubRepoId": "a/b"}, ("TERMINATE", False)),
+            ({"hubRepoId": "a/b", "gateway": True}, ("TERMINATE", True)),
+            ({}, ("TERMINATE", True)),
+            ({"gateway": False, "onComplete": "STOP"}, ("STOP", False)),
+        ]
+        for output, expected in cases:
+            with self.subTest(output=output):
+                out = train.parse_config(minimal(output=output)).output
+                self.assertEqual((out.on_complete, out.gateway), expected)
+        with self.assertRaises(train.ConfigError) as caught:
+            train.parse_config(minimal(output={"gateway": "yes"}))
+        self.assertIn("output.gateway must be a boolean", str(caught.exception))
 
     def test_quantization_bits(self) -> None:
         cases = [("LORA", "NONE", None), ("LORA", "INT8", 8), ("LORA", "INT4", 4), ("QLORA", "NONE", 4), ("QLORA", "INT8", 8)]
