@@ -9,6 +9,7 @@ import { tar } from "../src/trainer/tar";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { eventually } from "./support/eventually";
 import { newDeployment, type DeploymentRows } from "./support/factories";
+import { startSimulatedGateway } from "./support/simulated";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 const MiB = 1024 * 1024;
@@ -391,6 +392,59 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
       { name: "nested/tokenizer.json", sizeBytes: 2 },
     ]);
     expect(artifact.sha256).toBe(sha(readFileSync(path.join(dir, "output.tar"))));
+  });
+});
+
+describe("a simulated run end to end", () => {
+  it("deploys, trains, uploads its result, completes, and the result downloads from its signed link", async () => {
+    const s = await startSimulatedGateway({
+      simulator: {
+        speedFactor: 100,
+        startupSeconds: 1,
+        tickMs: 20,
+        trainer: { fixedPace: true, stepsPerSecond: 20, stepsPerEpoch: 40, retryBaseMs: 5 },
+      },
+    });
+    try {
+      await s.withRunpodKey("art-e2e");
+      const configId = await s.newConfig("art-e2e");
+      const deployed = await s.t.gql<{ deployTraining: { job: { id: string } } }>(
+        "art-e2e",
+        `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { job { id } } }`,
+        { input: { trainingConfigId: configId } },
+      );
+      expect(deployed.errors).toBeUndefined();
+      const jobId = deployed.data!.deployTraining.job.id;
+      const job = await eventually(
+        async () => {
+          const res = await s.t.gql<{ trainingJob: { status: string } & ArtifactAnswer["trainingJob"] }>(
+            "art-e2e",
+            `query($id: ID!) { trainingJob(id: $id) { status artifactUri
+            artifact { uri sizeBytes sha256 files { name sizeBytes } downloadUrl } } }`,
+            { id: jobId },
+          );
+          const found = res.data?.trainingJob;
+          return found?.status === "COMPLETED" && found.artifact ? found : undefined;
+        },
+        "the run to complete with its artifact",
+        30_000,
+      );
+      expect(job.artifactUri).toBe(`gateway://${jobId}`);
+      expect(job.artifact!.files.map((f) => f.name)).toEqual([
+        "adapter_config.json",
+        "adapter_model.safetensors",
+      ]);
+      const back = await download(job.artifact!.downloadUrl);
+      expect(back.status).toBe(200);
+      expect(sha(back.bytes)).toBe(job.artifact!.sha256);
+      // The pod ended itself once the result was delivered (onComplete defaults to TERMINATE).
+      await eventually(
+        () => Promise.resolve(s.sim.pods().every((p) => p.desiredStatus === "TERMINATED")),
+        "the pod to be terminated",
+      );
+    } finally {
+      await s.close();
+    }
   });
 });
 
