@@ -223,6 +223,10 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
       a = undefined;
       b = await start();
       expect(await offset(b.url, rows)).toBe(2 * MiB);
+      // The total declared before holds: a chunk past it, or another total, is refused and changes nothing.
+      expect((await put(b.url, rows, Buffer.alloc(2 * MiB), 2 * MiB, "*")).status).toBe(400);
+      expect((await put(b.url, rows, Buffer.alloc(10), 2 * MiB, 5 * MiB)).status).toBe(400);
+      expect(await offset(b.url, rows)).toBe(2 * MiB);
       expect((await upload(b.url, rows, bytes, 2 * MiB, 2 * MiB)).body).toMatchObject({ complete: true });
       const back = await download(`${b.url}/api/artifacts/${rows.job.id}`, {
         authorization: `Bearer ${await b.token("art-restart")}`,
@@ -282,6 +286,25 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
       expect(files.filter((f) => f.startsWith(rows.job.id))).toEqual([]);
     }
   });
+
+  (usingPostgres() ? it.skip : it)(
+    "answers 503 with Retry-After and stores nothing while the artifact storage is unusable",
+    async () => {
+      const broken = await startTestGateway();
+      try {
+        // A file where the store's folder belongs: every write under it fails (ENOTDIR), as a lost disk would.
+        writeFileSync(path.join(broken.gateway.config.dataDir, "artifacts"), "not a folder");
+        const rows = await newDeployment(broken.gateway.db.dataSource, "art-broken-disk");
+        const res = await put(broken.url, rows, Buffer.alloc(1000), 0, "*");
+        expect(res.status).toBe(503);
+        expect(res.headers.get("retry-after")).toBe("5");
+        expect(await offset(broken.url, rows)).toBe(0);
+        expect(broken.logs.text).not.toContain(rows.jobToken);
+      } finally {
+        await broken.close();
+      }
+    },
+  );
 
   it("refuses an upload over ARTIFACT_MAX_BYTES before storing anything (declared or running size)", async () => {
     const small = await startTestGateway({ env: { ARTIFACT_MAX_BYTES: "100000" } });

@@ -160,8 +160,12 @@ describe("faults", () => {
     first.child.kill("SIGKILL");
     stop = true;
     await Promise.all(reporters);
+    // A process killed by a signal keeps exitCode null (signalCode says how it ended), and its "exit" may
+    // already have fired while the reporters wound down.
     await new Promise((resolve) =>
-      first.child.exitCode !== null ? resolve(null) : first.child.once("exit", resolve),
+      first.child.exitCode !== null || first.child.signalCode !== null
+        ? resolve(null)
+        : first.child.once("exit", resolve),
     );
 
     const second = await spawnGateway(env);

@@ -168,6 +168,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ...options.simulator,
       });
       logger.info({ url: simulator.url, speedFactor: simulator.speedFactor }, "RunPod simulator started");
+      if (config.simulatorTrainer === "real") {
+        logger.warn(
+          "RUNPOD_SIMULATOR_TRAINER=real is not implemented yet: simulated pods run the simulated trainer",
+        );
+      }
     }
   } catch (error) {
     await db.close();
