@@ -9,6 +9,7 @@ import { tar } from "../src/trainer/tar";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { eventually } from "./support/eventually";
 import { newDeployment, type DeploymentRows } from "./support/factories";
+import { startSimulatedGateway } from "./support/simulated";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 const MiB = 1024 * 1024;
@@ -222,6 +223,10 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
       a = undefined;
       b = await start();
       expect(await offset(b.url, rows)).toBe(2 * MiB);
+      // The total declared before holds: a chunk past it, or another total, is refused and changes nothing.
+      expect((await put(b.url, rows, Buffer.alloc(2 * MiB), 2 * MiB, "*")).status).toBe(400);
+      expect((await put(b.url, rows, Buffer.alloc(10), 2 * MiB, 5 * MiB)).status).toBe(400);
+      expect(await offset(b.url, rows)).toBe(2 * MiB);
       expect((await upload(b.url, rows, bytes, 2 * MiB, 2 * MiB)).body).toMatchObject({ complete: true });
       const back = await download(`${b.url}/api/artifacts/${rows.job.id}`, {
         authorization: `Bearer ${await b.token("art-restart")}`,
@@ -281,6 +286,25 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
       expect(files.filter((f) => f.startsWith(rows.job.id))).toEqual([]);
     }
   });
+
+  (usingPostgres() ? it.skip : it)(
+    "answers 503 with Retry-After and stores nothing while the artifact storage is unusable",
+    async () => {
+      const broken = await startTestGateway();
+      try {
+        // A file where the store's folder belongs: every write under it fails (ENOTDIR), as a lost disk would.
+        writeFileSync(path.join(broken.gateway.config.dataDir, "artifacts"), "not a folder");
+        const rows = await newDeployment(broken.gateway.db.dataSource, "art-broken-disk");
+        const res = await put(broken.url, rows, Buffer.alloc(1000), 0, "*");
+        expect(res.status).toBe(503);
+        expect(res.headers.get("retry-after")).toBe("5");
+        expect(await offset(broken.url, rows)).toBe(0);
+        expect(broken.logs.text).not.toContain(rows.jobToken);
+      } finally {
+        await broken.close();
+      }
+    },
+  );
 
   it("refuses an upload over ARTIFACT_MAX_BYTES before storing anything (declared or running size)", async () => {
     const small = await startTestGateway({ env: { ARTIFACT_MAX_BYTES: "100000" } });
@@ -391,6 +415,59 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
       { name: "nested/tokenizer.json", sizeBytes: 2 },
     ]);
     expect(artifact.sha256).toBe(sha(readFileSync(path.join(dir, "output.tar"))));
+  });
+});
+
+describe("a simulated run end to end", () => {
+  it("deploys, trains, uploads its result, completes, and the result downloads from its signed link", async () => {
+    const s = await startSimulatedGateway({
+      simulator: {
+        speedFactor: 100,
+        startupSeconds: 1,
+        tickMs: 20,
+        trainer: { fixedPace: true, stepsPerSecond: 20, stepsPerEpoch: 40, retryBaseMs: 5 },
+      },
+    });
+    try {
+      await s.withRunpodKey("art-e2e");
+      const configId = await s.newConfig("art-e2e");
+      const deployed = await s.t.gql<{ deployTraining: { job: { id: string } } }>(
+        "art-e2e",
+        `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { job { id } } }`,
+        { input: { trainingConfigId: configId } },
+      );
+      expect(deployed.errors).toBeUndefined();
+      const jobId = deployed.data!.deployTraining.job.id;
+      const job = await eventually(
+        async () => {
+          const res = await s.t.gql<{ trainingJob: { status: string } & ArtifactAnswer["trainingJob"] }>(
+            "art-e2e",
+            `query($id: ID!) { trainingJob(id: $id) { status artifactUri
+            artifact { uri sizeBytes sha256 files { name sizeBytes } downloadUrl } } }`,
+            { id: jobId },
+          );
+          const found = res.data?.trainingJob;
+          return found?.status === "COMPLETED" && found.artifact ? found : undefined;
+        },
+        "the run to complete with its artifact",
+        30_000,
+      );
+      expect(job.artifactUri).toBe(`gateway://${jobId}`);
+      expect(job.artifact!.files.map((f) => f.name)).toEqual([
+        "adapter_config.json",
+        "adapter_model.safetensors",
+      ]);
+      const back = await download(job.artifact!.downloadUrl);
+      expect(back.status).toBe(200);
+      expect(sha(back.bytes)).toBe(job.artifact!.sha256);
+      // The pod ended itself once the result was delivered (onComplete defaults to TERMINATE).
+      await eventually(
+        () => Promise.resolve(s.sim.pods().every((p) => p.desiredStatus === "TERMINATED")),
+        "the pod to be terminated",
+      );
+    } finally {
+      await s.close();
+    }
   });
 });
 

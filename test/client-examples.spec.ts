@@ -181,7 +181,7 @@ describe("deploy-and-watch.ts", () => {
     expect(result.stdout).toMatch(/^ +\d+\.\d{4} \|\*/m);
     expect(result.stdout).not.toContain(`${ESC}[`);
     expect(result.stdout).toMatch(
-      /^COMPLETED: 40 steps, final loss \d+\.\d{4} \(best .*\); cost \$\d+\.\d{4} of the \$1\.0000 budget .*; adapter at pod:\/\//m,
+      /^COMPLETED: 40 steps, final loss \d+\.\d{4} \(best .*\); cost \$\d+\.\d{4} of the \$1\.0000 budget .*; adapter at gateway:\/\//m,
     );
   }, 40_000);
 

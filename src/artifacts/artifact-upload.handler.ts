@@ -102,7 +102,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function isStorageError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return (
-    typeof code === "string" && /^(ENOSPC|EIO|EROFS|EACCES|EPERM|EDQUOT|EMFILE|ENFILE|ENOENT)$/.test(code)
+    typeof code === "string" &&
+    /^(ENOSPC|EIO|EROFS|EACCES|EPERM|EDQUOT|EMFILE|ENFILE|ENOENT|ENOTDIR|EEXIST)$/.test(code)
   );
 }
 

@@ -131,6 +131,11 @@ export class ArtifactService {
         received: row.receivedBytes,
       });
     }
+    if (row && row.sizeBytes !== null && chunk.last >= row.sizeBytes) {
+      throw new UploadError(400, `Content-Range: beyond the declared total of ${row.sizeBytes} bytes`, {
+        received: row.receivedBytes,
+      });
+    }
     const received = row?.receivedBytes ?? 0;
     // The last chunk again, after its bytes were all stored but the answer was lost: verify once more.
     if (row && chunk.sha256 && chunk.total === received) {

@@ -9,6 +9,8 @@ export interface HttpAnswer {
 
 export interface OutgoingRequest {
   readonly body?: unknown;
+  /** Bytes to send as they are (with the caller's content headers) instead of a JSON `body`. */
+  readonly raw?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
@@ -27,7 +29,8 @@ export function requestJson(method: string, url: string, options: OutgoingReques
       return;
     }
     const target = new URL(url);
-    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const payload =
+      options.raw ?? (options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body)));
     const transport = target.protocol === "https:" ? https : http;
     const req = transport.request(target, {
       method,
@@ -36,7 +39,10 @@ export function requestJson(method: string, url: string, options: OutgoingReques
         accept: "application/json",
         ...(payload === undefined
           ? {}
-          : { "content-type": "application/json", "content-length": String(payload.length) }),
+          : {
+              "content-type": options.raw ? "application/octet-stream" : "application/json",
+              "content-length": String(payload.length),
+            }),
         ...options.headers,
       },
     });

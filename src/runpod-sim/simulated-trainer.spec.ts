@@ -92,12 +92,14 @@ describe("simulated trainer", () => {
     });
     await until(() => sim.pod(podId)?.desiredStatus === "TERMINATED", "the trainer to end its pod");
 
-    expect(gateway.calls.every((c) => c.method === "POST" && c.authorization === `Bearer ${JOB_TOKEN}`)).toBe(
-      true,
-    );
+    expect(gateway.calls.every((c) => c.authorization === `Bearer ${JOB_TOKEN}`)).toBe(true);
+    // No Hub, no volume: the result goes to the gateway (one PUT), before the completed report.
+    const puts = gateway.calls.filter((c) => c.method === "PUT");
+    expect(puts.map((c) => c.path)).toEqual([`/api/training/jobs/${JOB_ID}/artifact`]);
+    expect(gateway.calls.filter((c) => c.method !== "PUT").every((c) => c.method === "POST")).toBe(true);
     expect(statusBodies()).toEqual([
       { status: "running" },
-      { status: "completed", artifact_uri: `pod://${podId}/workspace/output` },
+      { status: "completed", artifact_uri: `gateway://${JOB_ID}` },
     ]);
     expect(gateway.calls[0]?.path).toBe(`/api/training/jobs/${JOB_ID}/status`);
     expect(gateway.calls.at(-1)?.path).toBe(`/api/training/jobs/${JOB_ID}/status`);
@@ -190,8 +192,10 @@ describe("simulated trainer", () => {
     expect(paths.filter((p) => p === "metrics")).toHaveLength(1);
     expect(statusBodies()).toEqual([
       { status: "running" },
-      { status: "stopped", message: "stop requested by the gateway" },
+      // A stopped run delivers its partial result as well.
+      { status: "stopped", message: "stop requested by the gateway", artifact_uri: `gateway://${JOB_ID}` },
     ]);
+    expect(paths.filter((p) => p === "artifact")).toHaveLength(1);
     expect(paths.at(-1)).toBe("status");
     expect(sim.pod(podId)?.trainer).toBeNull();
     expect(sim.pod(podId)?.trainingCompleted).toBe(false);
@@ -206,7 +210,11 @@ describe("simulated trainer", () => {
       { BUDGET_DEADLINE: deadline },
     );
     await until(() => sim.pod(podId)?.desiredStatus === "TERMINATED", "the deadline stop");
-    expect(statusBodies().at(-1)).toEqual({ status: "stopped", message: "budget deadline reached" });
+    expect(statusBodies().at(-1)).toEqual({
+      status: "stopped",
+      message: "budget deadline reached",
+      artifact_uri: `gateway://${JOB_ID}`,
+    });
     const steps = metricCalls()
       .flat()
       .map((p) => p.step);
@@ -265,12 +273,12 @@ describe("simulated trainer", () => {
 
     expect(statusBodies().filter((b) => b.status === "running")).toHaveLength(2);
     const runningAt = gateway.calls.flatMap((c, i) =>
-      (c.body as { status?: string }).status === "running" ? [i] : [],
+      (c.body as { status?: string } | null)?.status === "running" ? [i] : [],
     );
     const secondRunning = runningAt[1] ?? -1;
     const resumedSteps = gateway.calls
       .slice(secondRunning)
-      .flatMap((c) => (c.body as { metrics?: MetricPoint[] }).metrics ?? [])
+      .flatMap((c) => (c.body as { metrics?: MetricPoint[] } | null)?.metrics ?? [])
       .map((p) => p.step);
     expect(resumedSteps[0]).toBeLessThanOrEqual(checkpoint + 5);
     expect(resumedSteps[0]).toBeGreaterThan(checkpoint - 5);

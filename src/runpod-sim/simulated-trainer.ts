@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { tar } from "../trainer/tar";
 import { requestJson, type HttpAnswer } from "./sim-http";
 
 /** Pacing and callback behaviour of the simulated trainer. Every field is optional. */
@@ -86,7 +88,9 @@ export interface MetricPoint {
 
 type Outbound =
   | { readonly kind: "metrics"; readonly points: MetricPoint[] }
-  | { readonly kind: "status"; readonly body: Record<string, unknown> };
+  | { readonly kind: "status"; readonly body: Record<string, unknown> }
+  /** The result, uploaded whole in one chunk (API.md `PUT .../artifact`), as bootstrap.sh does in chunks. */
+  | { readonly kind: "artifact"; readonly tar: Buffer };
 
 interface TrainerConfig {
   readonly loggingSteps: number;
@@ -99,7 +103,9 @@ interface TrainerConfig {
   readonly evalSplit: number;
   readonly memoryFraction: number;
   readonly onComplete: "TERMINATE" | "STOP";
-  readonly artifactUri: (podId: string) => string;
+  /** Upload the (synthetic) result to the gateway, as bootstrap.sh does for `output.gateway`. */
+  readonly gateway: boolean;
+  readonly artifactUri: (podId: string, jobId: string) => string;
 }
 
 /** API.md: a metrics batch holds at most 500 points. */
@@ -256,9 +262,10 @@ export class SimulatedTrainer {
     if (reason === "completed") {
       this.host.workspace.checkpointStep = this.totalSteps;
       this.host.workspace.completed = true;
+      if (this.config.gateway) this.enqueue({ kind: "artifact", tar: this.result() });
       this.enqueue({
         kind: "status",
-        body: { status: "completed", artifact_uri: this.config.artifactUri(this.host.podId) },
+        body: { status: "completed", artifact_uri: this.config.artifactUri(this.host.podId, this.jobId) },
       });
     } else {
       if (reason === "stop-requested") {
@@ -269,15 +276,35 @@ export class SimulatedTrainer {
       }
       // Save a checkpoint at the current step before leaving (DESIGN.md: "after saving a checkpoint").
       this.host.workspace.checkpointStep = Math.max(this.host.workspace.checkpointStep, this.currentStep);
+      // A stopped run delivers its partial result too.
+      if (this.config.gateway) this.enqueue({ kind: "artifact", tar: this.result() });
       this.enqueue({
         kind: "status",
         body: {
           status: "stopped",
+          ...(this.config.gateway
+            ? { artifact_uri: this.config.artifactUri(this.host.podId, this.jobId) }
+            : {}),
           message: reason === "budget-deadline" ? "budget deadline reached" : "stop requested by the gateway",
         },
       });
     }
     this.host.log({ podId: this.host.podId, reason, step: this.currentStep }, "trainer: training ended");
+  }
+
+  /** A small adapter-shaped tar, deterministic per job and step. */
+  private result(): Buffer {
+    const weights = createHash("sha256").update(`${this.jobId}/${this.currentStep}`).digest();
+    return tar([
+      {
+        name: "adapter_config.json",
+        content: Buffer.from(JSON.stringify({ r: 16, step: this.currentStep })),
+      },
+      {
+        name: "adapter_model.safetensors",
+        content: Buffer.concat(Array.from({ length: 128 }, () => weights)),
+      },
+    ]);
   }
 
   private enqueue(item: Outbound): void {
@@ -293,6 +320,26 @@ export class SimulatedTrainer {
     let body: unknown;
     let taken = 1;
     let pointCount = 0;
+    if (head.kind === "artifact") {
+      this.inFlight = true;
+      const size = head.tar.length;
+      requestJson("PUT", `${this.metricsBase}/${encodeURIComponent(this.jobId)}/artifact`, {
+        raw: head.tar,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          "content-type": "application/x-tar",
+          "content-range": `bytes 0-${size - 1}/${size}`,
+          "x-content-sha256": createHash("sha256").update(head.tar).digest("hex"),
+        },
+        timeoutMs: this.options.requestTimeoutMs ?? 10_000,
+        signal: this.abort.signal,
+      }).then(
+        // 409: the gateway already holds it complete (an earlier answer was lost).
+        (answer) => this.delivered(answer.status === 409 ? { ...answer, status: 200 } : answer, 1, 0),
+        () => this.undelivered(1, "network error"),
+      );
+      return;
+    }
     if (head.kind === "metrics") {
       const points: MetricPoint[] = [...head.points];
       while (taken < this.queue.length) {
@@ -486,6 +533,9 @@ function parseConfig(b64: string | undefined): TrainerConfig {
   const method = text(root.method);
   // API.md OutputInput.onComplete: TERMINATE unless STOP is asked for.
   const onComplete = output.onComplete === "STOP" ? "STOP" : "TERMINATE";
+  // API.md OutputInput.gateway: default true when the result has nowhere else to go.
+  const gateway =
+    typeof output.gateway === "boolean" ? output.gateway : hubRepoId === null && networkVolumeId === null;
   return {
     loggingSteps: posInt(hp.loggingSteps, 10),
     saveSteps: posInt(hp.saveSteps, 200),
@@ -504,12 +554,15 @@ function parseConfig(b64: string | undefined): TrainerConfig {
             ? 0.52
             : 0.72,
     onComplete,
-    artifactUri: (podId) =>
+    gateway,
+    artifactUri: (podId, jobId) =>
       hubRepoId !== null
         ? `hf://${hubRepoId}`
         : networkVolumeId !== null
           ? `runpod-volume://${networkVolumeId}/output`
-          : `pod://${podId}/workspace/output`,
+          : gateway
+            ? `gateway://${jobId}`
+            : `pod://${podId}/workspace/output`,
   };
 }
 

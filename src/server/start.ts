@@ -29,6 +29,11 @@ export async function startGateway(options: StartOptions): Promise<StartedGatewa
     ...simulatorOptions,
   });
   logger.info({ url: simulator.url, speedFactor: simulator.speedFactor }, "RunPod simulator started");
+  if (options.config.simulatorTrainer === "real") {
+    logger.warn(
+      "RUNPOD_SIMULATOR_TRAINER=real is not implemented yet: simulated pods run the simulated trainer",
+    );
+  }
   try {
     const gateway = await createGateway({ ...gatewayOptions, logger, upstream: simulator });
     return Object.assign(gateway, { simulator });
