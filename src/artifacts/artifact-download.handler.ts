@@ -5,7 +5,7 @@ import { bearerToken, type TokenVerifier } from "../auth/jwt";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import type { ByteRange } from "./artifact-store";
 import type { ArtifactService } from "./artifact.service";
-import { send } from "./artifact-upload.handler";
+import { sendJson } from "../http/send-json";
 
 const PATH = /^\/api\/artifacts\/([^/?#]+)\/?(?:\?(.*))?$/;
 
@@ -50,10 +50,10 @@ export class ArtifactDownloadHandler {
         return;
       }
       if (isDatabaseUnavailable(error)) {
-        send(res, 503, { error: "storage unavailable, retry" }, { "retry-after": "5" });
+        sendJson(res, 503, { error: "storage unavailable, retry" }, { "retry-after": "5" });
       } else {
         this.deps.logger.error({ err: error }, "artifact download failed");
-        send(res, 500, { error: "internal server error" });
+        sendJson(res, 500, { error: "internal server error" });
       }
     });
     return true;
@@ -65,7 +65,7 @@ export class ArtifactDownloadHandler {
     rawId: string,
     query: URLSearchParams,
   ): Promise<void> {
-    const notFound = () => send(res, 404, { error: "not found" });
+    const notFound = () => sendJson(res, 404, { error: "not found" });
     let jobId: string;
     try {
       jobId = decodeURIComponent(rawId);
@@ -76,17 +76,19 @@ export class ArtifactDownloadHandler {
     if (query.has("signature") || query.has("expires")) {
       const link = this.deps.artifacts.checkLink(jobId, query.get("expires"), query.get("signature"));
       if (link === "expired")
-        return send(res, 403, { error: "the download link has expired: ask for a new one" });
+        return sendJson(res, 403, { error: "the download link has expired: ask for a new one" });
       if (link === "invalid") return notFound();
     } else {
       const token = bearerToken(req.headers.authorization);
       if (!token) {
-        return send(res, 401, { error: "a user token (Authorization: Bearer) or a signed link is required" });
+        return sendJson(res, 401, {
+          error: "a user token (Authorization: Bearer) or a signed link is required",
+        });
       }
       try {
         userId = (await this.deps.verifyToken(token)).userId;
       } catch {
-        return send(res, 401, { error: "unauthorized" });
+        return sendJson(res, 401, { error: "unauthorized" });
       }
     }
     const row = await this.deps.artifacts.completeRow(jobId, userId);

@@ -4,6 +4,7 @@ import { bearerToken } from "../auth/jwt";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import type { JobAccessCache } from "../metrics/job-access";
 import { parseUploadChunk, UploadError, type ArtifactService } from "./artifact.service";
+import { sendJson } from "../http/send-json";
 
 const PATH = /^\/api\/training\/jobs\/([^/?#]+)\/artifact\/?(?:\?.*)?$/;
 
@@ -29,7 +30,7 @@ export class ArtifactUploadHandler {
       jobId = decodeURIComponent(match[1]);
     } catch {
       req.resume();
-      send(res, 401, { error: "unauthorized" });
+      sendJson(res, 401, { error: "unauthorized" });
       return true;
     }
     this.serve(req, res, jobId).catch((error: unknown) => this.fail(req, res, error));
@@ -66,7 +67,7 @@ export class ArtifactUploadHandler {
       chunk,
       req,
     );
-    send(res, 200, { status: "ok", received: outcome.received, complete: outcome.complete });
+    sendJson(res, 200, { status: "ok", received: outcome.received, complete: outcome.complete });
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
@@ -121,24 +122,9 @@ function refuse(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  if (req.readableEnded) return send(res, status, body, headers);
+  if (req.readableEnded) return sendJson(res, status, body, headers);
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   const drain = Number.isFinite(declared) && declared <= DRAIN_LIMIT_BYTES;
-  send(res, status, body, drain ? headers : { ...headers, connection: "close" });
+  sendJson(res, status, body, drain ? headers : { ...headers, connection: "close" });
   req.resume();
-}
-
-export function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }

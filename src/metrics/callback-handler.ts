@@ -8,6 +8,7 @@ import { takeTokens, type BucketLimits, type BucketState } from "../limits/token
 import type { JobAccessCache } from "./job-access";
 import { IngestBusyError, type MetricIngestService } from "./metric-ingest.service";
 import { PayloadError, parseMetricsBody, parseStatusBody } from "./metric-payload";
+import { sendJson } from "../http/send-json";
 
 export interface CallbackOptions {
   /** Requests per second one job may make (per replica), sustained. */
@@ -60,7 +61,7 @@ export class CallbackHandler {
     // A job id that does not even decode names no job: answered as an unknown job is.
     if (jobId === undefined) {
       req.resume();
-      send(res, 401, { error: "unauthorized" });
+      sendJson(res, 401, { error: "unauthorized" });
       return true;
     }
     this.serve(req, res, jobId, route).catch((error: unknown) => this.fail(res, route, error));
@@ -76,16 +77,16 @@ export class CallbackHandler {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > MAX_BODY_BYTES) {
       req.resume();
-      return send(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
+      return sendJson(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
     }
     const raw = await readBody(req);
-    if (raw === undefined) return send(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
+    if (raw === undefined) return sendJson(res, 413, { error: "body over 256 KiB" }, { connection: "close" });
 
     const access = await this.deps.access.authorize(jobId, bearerToken(req.headers.authorization));
-    if (!access) return send(res, 401, { error: "unauthorized" });
+    if (!access) return sendJson(res, 401, { error: "unauthorized" });
     const retryAfter = this.limiter.take(access.jobId);
     if (retryAfter > 0)
-      return send(
+      return sendJson(
         res,
         429,
         { error: "too many requests for this job" },
@@ -96,17 +97,17 @@ export class CallbackHandler {
     try {
       body = JSON.parse(raw.toString("utf8"));
     } catch (error) {
-      return send(res, 400, { error: `malformed JSON: ${(error as Error).message}`, field: "body" });
+      return sendJson(res, 400, { error: `malformed JSON: ${(error as Error).message}`, field: "body" });
     }
 
     if (route === "metrics") {
-      if (access.finished) return send(res, 409, { error: "job is finished" });
+      if (access.finished) return sendJson(res, 409, { error: "job is finished" });
       let points;
       try {
         points = parseMetricsBody(body);
       } catch (error) {
         if (error instanceof PayloadError)
-          return send(res, 400, { error: error.message, field: error.field });
+          return sendJson(res, 400, { error: error.message, field: error.field });
         throw error;
       }
       await this.deps.ingest.submit(access.jobId, points);
@@ -115,17 +116,18 @@ export class CallbackHandler {
         this.deps.access.invalidate(access.jobId);
         await this.deps.deployments.signal(access.deploymentId, { type: "JOB_REPORTED", status: "running" });
       }
-      return send(res, 200, { status: "ok", accepted: points.length, stop: access.stop });
+      return sendJson(res, 200, { status: "ok", accepted: points.length, stop: access.stop });
     }
 
     let report;
     try {
       report = parseStatusBody(body);
     } catch (error) {
-      if (error instanceof PayloadError) return send(res, 400, { error: error.message, field: error.field });
+      if (error instanceof PayloadError)
+        return sendJson(res, 400, { error: error.message, field: error.field });
       throw error;
     }
-    if (access.finished) return send(res, 409, { error: "job is finished" });
+    if (access.finished) return sendJson(res, 409, { error: "job is finished" });
     this.deps.access.invalidate(access.jobId);
     const jobExtra: { artifactUri?: string; errorMessage?: string } = {};
     if (report.artifactUri) jobExtra.artifactUri = report.artifactUri;
@@ -142,39 +144,29 @@ export class CallbackHandler {
       ...(report.artifactUri ? { artifactUri: report.artifactUri } : {}),
     });
     const fresh = await this.deps.access.authorize(access.jobId, bearerToken(req.headers.authorization));
-    return send(res, 200, { status: "ok", stop: fresh?.stop ?? true });
+    return sendJson(res, 200, { status: "ok", stop: fresh?.stop ?? true });
   }
 
   private fail(res: ServerResponse, route: CallbackRoute, error: unknown): void {
     if (res.headersSent) return;
     if (error instanceof IngestBusyError) {
-      send(res, 503, { error: "busy: retry shortly" }, { "retry-after": "1" });
+      sendJson(res, 503, { error: "busy: retry shortly" }, { "retry-after": "1" });
     } else if (isDatabaseUnavailable(error)) {
       this.deps.logger.warn(
         { err: (error as Error).message, route },
         "database unreachable for a pod callback",
       );
-      send(res, 503, { error: "database unavailable: nothing was stored, retry" }, { "retry-after": "5" });
+      sendJson(
+        res,
+        503,
+        { error: "database unavailable: nothing was stored, retry" },
+        { "retry-after": "5" },
+      );
     } else {
       this.deps.logger.error({ err: error, route }, "pod callback failed");
-      send(res, 500, { error: "internal error: nothing was stored, retry" }, { "retry-after": "5" });
+      sendJson(res, 500, { error: "internal error: nothing was stored, retry" }, { "retry-after": "5" });
     }
   }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }
 
 /** A percent-encoded path segment, or undefined when its escapes are malformed (`%ZZ`, a cut UTF-8 sequence). */

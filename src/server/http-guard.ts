@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { sendJson } from "../http/send-json";
 
 const REQUEST_ID = /^[\w.-]{1,100}$/;
 const requestIds = new WeakMap<IncomingMessage, string>();
@@ -41,17 +42,12 @@ export function guardRequests(
       res.destroy();
       return;
     }
-    const body = JSON.stringify({
-      error: malformed ? "malformed request" : "internal server error",
-      requestId,
-    });
-    res.writeHead(malformed ? 400 : 500, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-      "x-request-id": requestId,
-      connection: "close",
-    });
-    res.end(body);
+    sendJson(
+      res,
+      malformed ? 400 : 500,
+      { error: malformed ? "malformed request" : "internal server error", requestId },
+      { "x-request-id": requestId, connection: "close" },
+    );
   };
   return (req, res) => {
     try {

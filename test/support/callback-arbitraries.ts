@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { METRIC_FIELDS } from "../../src/metrics/metric-fields";
 import { MAX_BATCH } from "../../src/metrics/metric-payload";
 
 /**
@@ -8,20 +9,9 @@ import { MAX_BATCH } from "../../src/metrics/metric-payload";
  */
 
 export const MAX_STEP = 2 ** 31 - 1;
-const FLOAT_KEYS = [
-  "epoch",
-  "loss",
-  "eval_loss",
-  "learning_rate",
-  "grad_norm",
-  "samples_per_second",
-  "progress",
-  "gpu_memory_allocated_gb",
-  "gpu_memory_reserved_gb",
-  "gpu_utilization_percent",
-] as const;
-const SECONDS_KEYS = ["elapsed_seconds", "remaining_seconds"] as const;
-export const POINT_KEYS = ["step", ...FLOAT_KEYS, ...SECONDS_KEYS] as const;
+const FLOAT_KEYS = METRIC_FIELDS.filter((field) => field.kind !== "seconds").map((field) => field.key);
+const SECONDS_KEYS = METRIC_FIELDS.filter((field) => field.kind === "seconds").map((field) => field.key);
+export const POINT_KEYS = ["step", ...FLOAT_KEYS, ...SECONDS_KEYS];
 
 /** Where a PayloadError may point: the body, the batch, or one key of one point. */
 export const FIELD = new RegExp(`^(?:body|metrics|metrics\\[\\d+\\])(?:\\.(?:${POINT_KEYS.join("|")}))?$`);
