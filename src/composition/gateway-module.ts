@@ -1,0 +1,29 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * A raw `node:http` route, served before Express sees the request (pod callbacks, artifact bodies that must
+ * stream). Answers and returns true when the request is its own; returns false, untouched, otherwise.
+ */
+export type RawRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Periodic work, run on the leading replica only; a task never overlaps itself. */
+export interface BackgroundTask {
+  name: string;
+  intervalMs: number;
+  run(): Promise<unknown>;
+}
+
+/**
+ * What one domain adds to the gateway. Each domain folder exports one `create…Module(deps)` returning this;
+ * `createGateway` composes a handful of them and knows nothing of what is inside.
+ */
+export interface GatewayModule {
+  /** type-graphql resolver instances; the schema is built from their classes (`instance.constructor`). */
+  readonly resolvers?: readonly object[];
+  /** Raw routes, tried in order before Express. */
+  readonly routes?: readonly RawRoute[];
+  /** Leader-only periodic work. */
+  readonly background?: readonly BackgroundTask[];
+  /** Released when the gateway closes, after the HTTP server stops and before the bus and database close. */
+  close?(): Promise<void>;
+}
