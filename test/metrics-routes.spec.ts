@@ -77,7 +77,7 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     expect(all.find((r) => r.step === 10)?.loss).toBe(0.123);
   });
 
-  it("accepts the exact payload of API.md, nulls included", async () => {
+  it("accepts the exact payload the contract documents, nulls included", async () => {
     const rows = await newDeployment(db, "m-user");
     const body =
       '{ "step": 50, "epoch": 0.5, "loss": 2.34, "eval_loss": null, "learning_rate": 0.0002, "grad_norm": 1.1,' +
