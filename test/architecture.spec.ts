@@ -95,11 +95,24 @@ describe("the import rules of ARCHITECTURE.md", () => {
     expect(broken.map(describeImport)).toEqual([]);
   });
 
-  it("nothing below server/ imports server/'s code (it composes the parts; the parts do not call back up)", () => {
-    // Type-only imports are allowed: auth/context.ts names the request context's services by their types.
+  it("server/ is imported only by cli/ (type-only excepted): it composes the parts; they do not call back up", () => {
     const broken = PRODUCTION.filter(
       ({ file, target, typeOnly }) =>
         folder(target) === "server" && !["server", "cli"].includes(folder(file)) && !typeOnly,
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("pubsub/ imports no domain: it knows payloads only through the types its callers give it", () => {
+    const broken = PRODUCTION.filter(
+      ({ file, target }) => folder(file) === "pubsub" && !["pubsub", "errors"].includes(folder(target)),
+    );
+    expect(broken.map(describeImport)).toEqual([]);
+  });
+
+  it("auth/ imports no entity: the request context names the domains' loaders, not their tables", () => {
+    const broken = PRODUCTION.filter(
+      ({ file, target }) => folder(file) === "auth" && /\.entity$/.test(target),
     );
     expect(broken.map(describeImport)).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hashJobToken } from "../src/auth/job-token";
 import { DEFAULT_TRAINER_IMAGE } from "../src/config/env";
-import { topics } from "../src/pubsub/topics";
+import { deploymentTopics as topics } from "../src/deployments/deployment-stream";
 import { NO_CAPACITY_MESSAGE } from "../src/runpod-sim/runpod-simulator";
 import { POD_DOCKER_ARGS } from "../src/trainer/pod-bootstrap";
 import { startSimulatedGateway, type SimulatedSetup } from "./support/simulated";

@@ -2,7 +2,8 @@ import { Client } from "pg";
 import type { DataSource } from "typeorm";
 import { DeploymentStatus, StopReason } from "../src/deployments/deployment.enums";
 import { JobStatus } from "../src/jobs/training-job.enums";
-import { topics } from "../src/pubsub/topics";
+import { deploymentTopics } from "../src/deployments/deployment-stream";
+import { metricTopics } from "../src/metrics/metric.topics";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
@@ -76,7 +77,7 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     expect(all.find((r) => r.step === 10)?.loss).toBe(0.123);
   });
 
-  it("accepts the exact payload of API.md, nulls included", async () => {
+  it("accepts the exact payload the contract documents, nulls included", async () => {
     const rows = await newDeployment(db, "m-user");
     const body =
       '{ "step": 50, "epoch": 0.5, "loss": 2.34, "eval_loss": null, "learning_rate": 0.0002, "grad_norm": 1.1,' +
@@ -167,7 +168,7 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     const seen: number[] = [];
     let done!: () => void;
     const published = new Promise<void>((resolve) => (done = resolve));
-    const unlisten = await t.gateway.bus.listen(topics.jobMetric(rows.job.id), (event) => {
+    const unlisten = await t.gateway.bus.listen(metricTopics.jobMetric(rows.job.id), (event) => {
       expect(event.jobId).toBe(rows.job.id);
       for (const p of event.points) seen.push(p.step);
       done();
@@ -210,7 +211,7 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     const seen: number[] = [];
     let done!: () => void;
     const all = new Promise<void>((resolve) => (done = resolve));
-    const unlisten = await t.gateway.bus.listen(topics.jobMetric(rows.job.id), (event) => {
+    const unlisten = await t.gateway.bus.listen(metricTopics.jobMetric(rows.job.id), (event) => {
       for (const p of event.points) seen.push(p.step);
       if (seen.length === 3) done();
     });
@@ -280,7 +281,7 @@ describe("POST /api/training/jobs/:jobId/status", () => {
     await db.query(`UPDATE training_jobs SET status = 'PENDING' WHERE id = $1`, [rows.job.id]);
     let announced!: () => void;
     const published = new Promise<void>((resolve) => (announced = resolve));
-    const unlisten = await t.gateway.bus.listen(topics.deploymentUpdated(rows.deployment.id), () =>
+    const unlisten = await t.gateway.bus.listen(deploymentTopics.deploymentUpdated(rows.deployment.id), () =>
       announced(),
     );
 

@@ -1,3 +1,12 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import {
+  buildClientSchema,
+  buildSchema,
+  getIntrospectionQuery,
+  printSchema,
+  type IntrospectionQuery,
+} from "graphql";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 let t: TestGateway;
@@ -19,6 +28,21 @@ describe("HTTP server", () => {
     expect(res.headers.get("x-request-id")).toBe("trace-123");
     const fresh = await fetch(`${t.url}/healthz`, { headers: { "x-request-id": "bad id with spaces" } });
     expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("sends no X-Powered-By header, from the API, the health routes or the web pages", async () => {
+    for (const route of ["/healthz", "/dashboard", "/playground", "/nope"]) {
+      const res = await fetch(`${t.url}${route}`);
+      expect([route, res.headers.get("x-powered-by")]).toEqual([route, null]);
+    }
+    const api = await t.gql(null, "{ __typename }");
+    expect(api.status).toBe(200);
+  });
+
+  it("serves exactly the committed schema/schema.graphql, field order included", async () => {
+    const res = await t.gql<IntrospectionQuery>(null, getIntrospectionQuery({ specifiedByUrl: true }));
+    const committed = readFileSync(path.resolve(__dirname, "../schema/schema.graphql"), "utf8");
+    expect(printSchema(buildClientSchema(res.data!))).toBe(printSchema(buildSchema(committed)));
   });
 
   it("answers unknown paths with a JSON 404", async () => {

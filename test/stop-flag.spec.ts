@@ -1,5 +1,5 @@
 import { StopReason } from "../src/deployments/deployment.enums";
-import { topics } from "../src/pubsub/topics";
+import { deploymentTopics as topics } from "../src/deployments/deployment-stream";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";

@@ -1,16 +1,21 @@
-import type DataLoader from "dataloader";
-import { createParameterDecorator, type AuthChecker } from "type-graphql";
+import { createParameterDecorator, type AuthChecker, type SubscribeResolverData } from "type-graphql";
 import { unauthenticated } from "../errors/app-error";
-import type { Deployment } from "../deployments/deployment.entity";
-import type { TrainingJob } from "../jobs/training-job.entity";
-import type { TrainingMetric } from "../metrics/training-metric.entity";
-import type { SubscriptionService } from "../server/subscription.service";
+import type { DeploymentLoaders } from "../deployments/deployment.loaders";
+import type { TrainingJobLoaders } from "../jobs/training-job.loaders";
+import type { MetricLoaders } from "../metrics/metric.loaders";
 
-/** Batched lookups for one request or one subscription event, so a page of 50 costs a few queries, not 150. */
-export interface Loaders {
-  jobById: DataLoader<string, TrainingJob | undefined>;
-  deploymentByJobId: DataLoader<string, Deployment | undefined>;
-  latestMetricByJobId: DataLoader<string, TrainingMetric | undefined>;
+/**
+ * Batched lookups for one request or one subscription event, so a page of 50 costs a few queries, not 150.
+ * Each domain declares and builds its own.
+ */
+export type Loaders = TrainingJobLoaders & DeploymentLoaders & MetricLoaders;
+
+/** A resolver class, as type-graphql's container knows it. */
+export type ResolverClass<R> = abstract new (...args: never[]) => R;
+
+/** The resolver instances the schema was built from, by class. */
+export interface ResolverLookup {
+  get<R>(cls: ResolverClass<R>): R;
 }
 
 /** What every resolver sees of the request. */
@@ -21,8 +26,11 @@ export interface GatewayContext {
   /** Why there is no user, when a token was sent but rejected. */
   authError?: string;
   loaders: Loaders;
-  /** The live streams, for subscription resolvers (type-graphql's `subscribe` has no constructor injection). */
-  subscriptions: SubscriptionService;
+  /**
+   * The resolver instances. A `@Subscription`'s `subscribe` function is handed no instance (type-graphql calls
+   * it outside the container), so it finds its own here, with the services it was built with.
+   */
+  resolvers: ResolverLookup;
 }
 
 /** Every operation needs a caller; the error says what was wrong with the token, never what it was. */
@@ -38,4 +46,17 @@ export function CurrentUser() {
     if (!context.userId) throw unauthenticated(context.authError);
     return context.userId;
   });
+}
+
+/**
+ * The caller of a subscription, checked when it starts (the socket's token was checked at connect), and the
+ * instance of `resolver` that serves it.
+ */
+export function subscriber<R>(
+  { context }: SubscribeResolverData<unknown, unknown, object>,
+  resolver: ResolverClass<R>,
+): { userId: string; resolver: R } {
+  const ctx = context as GatewayContext;
+  if (!ctx.userId) throw unauthenticated(ctx.authError);
+  return { userId: ctx.userId, resolver: ctx.resolvers.get(resolver) };
 }

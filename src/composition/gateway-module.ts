@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RequestHandler } from "express";
 
 /**
  * A raw `node:http` route, served before Express sees the request (pod callbacks, artifact bodies that must
@@ -22,6 +23,8 @@ export interface GatewayModule {
   readonly resolvers?: readonly object[];
   /** Raw routes, tried in order before Express. */
   readonly routes?: readonly RawRoute[];
+  /** Express handlers (pages), mounted after the health routes and before `/graphql`. */
+  readonly pages?: RequestHandler;
   /** Leader-only periodic work. */
   readonly background?: readonly BackgroundTask[];
   /** Released when the gateway closes, after the HTTP server stops and before the bus and database close. */

@@ -4,7 +4,7 @@ import { ACTIVE_DEPLOYMENT_STATUSES, StopReason } from "../deployments/deploymen
 import { Deployment } from "../deployments/deployment.entity";
 import type { DeploymentService } from "../deployments/deployment.service";
 import type { EventBus } from "../pubsub/event-bus";
-import { topics, type BudgetAlertEvent } from "../pubsub/topics";
+import { budgetAlertTopics as topics, type BudgetAlertEvent } from "./budget-alert-stream";
 import type { RunpodClient } from "../runpod/runpod-client";
 import { Provider } from "../secrets/provider";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";

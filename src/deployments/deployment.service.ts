@@ -13,7 +13,7 @@ import { AppError, ErrorCode } from "../errors/app-error";
 import { JobStatus } from "../jobs/training-job.enums";
 import { TrainingJob } from "../jobs/training-job.entity";
 import type { EventBus } from "../pubsub/event-bus";
-import { topics } from "../pubsub/topics";
+import { deploymentTopics as topics } from "./deployment-stream";
 import { gpuCatalogueEntry, type GpuType } from "../runpod/gpu-catalogue";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
 import { PodStatus, type NetworkVolume, type PodInfo, type RunpodClient } from "../runpod/runpod-client";

@@ -25,9 +25,9 @@ const MAX_BODY_BYTES = 256 * 1024;
 const PATH = /^\/api\/training\/jobs\/([^/?#]+)\/(metrics|status)\/?(?:\?.*)?$/;
 
 /**
- * The pod callbacks (API.md "Pod callbacks (REST)"): `POST /api/training/jobs/:jobId/metrics` and `/status`,
- * authorised by the job's own token, with every status code of API.md's table; a 200 means the points are
- * committed.
+ * The pod callbacks: `POST /api/training/jobs/:jobId/metrics` and `/status`, authorised by the job's own
+ * token. They answer 200 (with the stop flag), 400 (the field at fault), 401, 409 (job finished), 413, 429 and
+ * 503 (both with Retry-After); a 200 means the points are committed.
  *
  * Served straight from `node:http`, ahead of Express: a busy gateway takes thousands of these a second, and
  * Express's routing, body parsing and request scope cost more CPU than the work itself (bench/README.md).

@@ -1,5 +1,5 @@
 /**
- * Every value a metric point carries besides its job and step, in the order API.md lists them. This one table
+ * Every value a metric point carries besides its job and step, in the order the public contract lists them. This one table
  * drives the callback parser (`key`, `kind`), the ingest SQL (`key` is the column), the bus event and the
  * subscription's points (`property`), and the web client's type and fragment; the stored entity, the GraphQL
  * type and the pod's reporter (trainer-scripts/metrics_reporter.py) are checked against it by

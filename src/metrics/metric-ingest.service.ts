@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { EventBus } from "../pubsub/event-bus";
-import { topics } from "../pubsub/topics";
+import { metricTopics } from "./metric.topics";
 import type { MetricEvent } from "./metric-event";
 import { METRIC_FIELDS } from "./metric-fields";
 import type { MetricPoint } from "./metric-payload";
@@ -194,7 +194,7 @@ export class MetricIngestService {
     const giveUpAt = Date.now() + this.publishRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.bus.publish(topics.jobMetric(jobId), { jobId, points });
+        await this.bus.publish(metricTopics.jobMetric(jobId), { jobId, points });
         return;
       } catch (error) {
         if (Date.now() >= giveUpAt) {

@@ -16,12 +16,12 @@ import {
 } from "./metric-payload";
 
 /**
- * Property-based tests of the pod callback parsers (API.md "Pod callbacks (REST)"): whatever the body, the
+ * Property-based tests of the pod callback parsers (`POST /api/training/jobs/:jobId/metrics` and `/status`): whatever the body, the
  * parser either answers points that keep the documented invariants or throws a PayloadError naming a field,
  * and never anything else.
  */
 
-/** The invariants of API.md for a stored point; answers the first one broken, or null. */
+/** The invariants a stored point keeps; answers the first one broken, or null. */
 function brokenInvariant(point: MetricPoint): string | null {
   if (!(Number.isInteger(point.step) && point.step >= 0 && point.step <= MAX_STEP)) return "step";
   if (!(point.progress === null || (point.progress >= 0 && point.progress <= 100))) return "progress";

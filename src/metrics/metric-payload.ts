@@ -1,7 +1,7 @@
 import { METRIC_FIELDS, type MetricField, type MetricValues } from "./metric-fields";
 
 /**
- * The pod callback payloads (API.md "Pod callbacks"), parsed and validated. Pure: no I/O.
+ * The pod callback payloads, parsed and validated. Pure: no I/O.
  */
 
 /** One point, as stored (camelCase, nulls for what the trainer did not send). */

@@ -1,4 +1,4 @@
-import { AppError, ErrorCode } from "../errors/app-error";
+import { streamErrors } from "./stream.errors";
 
 /**
  * An async iterator fed by pushes, with a bounded buffer: a consumer that falls too far behind (a slow
@@ -15,7 +15,7 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
 
   constructor(
     private readonly capacity: number,
-    private readonly describeOverflow = "the subscription fell too far behind; subscribe again to continue",
+    private readonly describeOverflow?: string,
   ) {}
 
   private readonly endHandlers: Array<() => void> = [];
@@ -41,7 +41,7 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
       return;
     }
     if (this.buffer.length >= this.capacity) {
-      this.fail(new AppError(ErrorCode.RATE_LIMITED, this.describeOverflow));
+      this.fail(streamErrors.fellBehind(this.describeOverflow));
       return;
     }
     this.buffer.push(value);
@@ -110,4 +110,29 @@ export class BoundedChannel<T> implements AsyncIterableIterator<T> {
     this.cleanup = undefined;
     await cleanup?.();
   }
+}
+
+/** `source` with each value mapped; ending the result ends the source. */
+export function mapIterator<T, U>(
+  source: AsyncIterableIterator<T>,
+  map: (value: T) => Promise<U>,
+): AsyncIterableIterator<U> {
+  const iterator: AsyncIterableIterator<U> = {
+    async next() {
+      const result = await source.next();
+      return result.done ? { value: undefined, done: true } : { value: await map(result.value), done: false };
+    },
+    async return() {
+      await source.return?.();
+      return { value: undefined, done: true };
+    },
+    async throw(error?: unknown) {
+      await source.throw?.(error);
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }

@@ -33,7 +33,7 @@ export class RedisEventBus implements EventBus {
   /**
    * Connects both clients and waits until each is ready before subscribing anything: a SUBSCRIBE sent
    * during ioredis 5's ready check puts the connection in subscriber mode mid-handshake and events are then
-   * lost silently (redis/ioredis#2037, STACK.md pitfall 1).
+   * lost silently (redis/ioredis#2037).
    */
   static async connect(url: string, logger: Logger): Promise<RedisEventBus> {
     // disconnectTimeout: what a disconnect waits before it cuts the socket (ioredis's 2 s kept a closed process

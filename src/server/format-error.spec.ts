@@ -1,6 +1,7 @@
 import { GraphQLError } from "graphql";
 import { AppError, ErrorCode } from "../errors/app-error";
 import { createLogger } from "./logger";
+import { logHiddenErrors } from "./errors-plugin";
 import { formatError, stripEchoedValues } from "./format-error";
 import { Writable } from "node:stream";
 
@@ -17,9 +18,8 @@ function capture() {
 
 describe("formatError", () => {
   it("passes an AppError's code, message and details through", () => {
-    const { logger } = capture();
     const error = new AppError(ErrorCode.GPU_UNAVAILABLE, "no H100 left", { field: "input.gpuType" });
-    const out = formatError({ message: "x" }, error, logger);
+    const out = formatError({ message: "x" }, error);
     expect(out).toMatchObject({
       message: "no H100 left",
       extensions: { code: "GPU_UNAVAILABLE", field: "input.gpuType" },
@@ -30,34 +30,30 @@ describe("formatError", () => {
     const { logger, lines } = capture();
     const thrown = new AppError(ErrorCode.RATE_LIMITED, "the subscription fell too far behind");
     const wrapped = new GraphQLError(thrown.message, { originalError: thrown });
-    const out = formatError(wrapped.toJSON(), wrapped, logger);
+    const out = formatError(wrapped.toJSON(), wrapped);
     expect(out).toMatchObject({ message: thrown.message, extensions: { code: "RATE_LIMITED" } });
+    logHiddenErrors([wrapped], logger, "req-1");
     expect(lines).toEqual([]);
   });
 
-  it("hides an unexpected error's message, logs it with the request id, and says INTERNAL_SERVER_ERROR", () => {
+  it("hides an unexpected error's message and says INTERNAL_SERVER_ERROR; the log has it, with the request id", () => {
     const { logger, lines } = capture();
     const error = new GraphQLError("boom", {
       originalError: new Error("connection to 10.0.0.5 refused: password=hunter2"),
     });
-    const out = formatError(
-      { message: "boom", extensions: { code: "INTERNAL_SERVER_ERROR" } },
-      error,
-      logger,
-      "req-42",
-    );
-    expect(out.message).toBe("Internal server error (request req-42)");
-    expect(out.extensions).toEqual({ code: "INTERNAL_SERVER_ERROR", requestId: "req-42" });
+    const out = formatError({ message: "boom", extensions: { code: "INTERNAL_SERVER_ERROR" } }, error);
+    expect(out.message).toBe("Internal server error");
+    expect(out.extensions).toEqual({ code: "INTERNAL_SERVER_ERROR" });
     expect(JSON.stringify(out)).not.toContain("hunter2");
+    logHiddenErrors([error], logger, "req-42");
     expect(lines.join("")).toContain("req-42");
+    expect(lines.join("")).toContain("unexpected error");
   });
 
   it("maps graphql-js request errors to BAD_USER_INPUT", () => {
-    const { logger } = capture();
     const out = formatError(
       { message: "Cannot query field", extensions: { code: "GRAPHQL_VALIDATION_FAILED" } },
       new GraphQLError("x"),
-      logger,
     );
     expect(out.extensions).toEqual({ code: "BAD_USER_INPUT" });
   });

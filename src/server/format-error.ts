@@ -1,12 +1,11 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import type { Logger } from "pino";
 import { isDatabaseUnavailable } from "../db/unavailable";
 import { AppError, ErrorCode, serviceUnavailable } from "../errors/app-error";
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
-/** What an unexpected error says; the request id is added where the caller knows it. */
+/** What an unexpected error says; the errors plugin adds the request id. */
 export const INTERNAL_MESSAGE = "Internal server error";
 
 /** graphql-js's parser gives up past the token limit (query-limits.ts): the document is too complex, not malformed. */
@@ -43,21 +42,15 @@ const REQUEST_ERROR_CODES = new Set([
 
 /**
  * The one place errors become what callers see: every error leaves with one of the contract's codes, a
- * message for people, and nothing more. Unknown errors are logged with the request id and answered as
- * INTERNAL_SERVER_ERROR without their message.
+ * message for people, and nothing more. Unknown errors are answered as INTERNAL_SERVER_ERROR without their
+ * message (errors-plugin.ts logs them and adds the request id).
  */
-export function formatError(
-  formatted: GraphQLFormattedError,
-  error: unknown,
-  logger?: Logger,
-  requestId?: string,
-): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const unwrapped = unwrapAppError(unwrapResolverError(error));
   const base = { locations: formatted.locations, path: formatted.path };
-  // An outage is no bug of the gateway's: the caller is told to retry (HTTP 503, see app.ts), not shown a 500.
-  const unavailable = isDatabaseUnavailable(unwrapped);
-  const original = unavailable ? serviceUnavailable() : unwrapped;
-  if (unavailable) logger?.warn({ err: (unwrapped as Error).message, requestId }, "database unreachable");
+  // An outage is no bug of the gateway's: the caller is told to retry (HTTP 503, see errors-plugin.ts), not
+  // shown a 500.
+  const original = isDatabaseUnavailable(unwrapped) ? serviceUnavailable() : unwrapped;
 
   if (original instanceof AppError) {
     return {
@@ -102,14 +95,7 @@ export function formatError(
       extensions: { code: ErrorCode.BAD_USER_INPUT },
     };
   }
-  logger?.error({ err: original, requestId, path: formatted.path }, "unexpected error");
-  return {
-    ...base,
-    message: requestId ? `${INTERNAL_MESSAGE} (request ${requestId})` : INTERNAL_MESSAGE,
-    extensions: requestId
-      ? { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId }
-      : { code: ErrorCode.INTERNAL_SERVER_ERROR },
-  };
+  return { ...base, message: INTERNAL_MESSAGE, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }
 
 /**

@@ -1,41 +1,64 @@
 import "reflect-metadata";
 import { GraphQLDateTime } from "graphql-scalars";
 import { printSchema, type GraphQLSchema } from "graphql";
-import { buildSchema, type ResolverData } from "type-graphql";
-import { authChecker, type GatewayContext } from "../auth/context";
-import { ArtifactResolver } from "../artifacts/artifact.resolver";
-import { CostResolver } from "../costs/cost.resolver";
-import { DeploymentResolver } from "../deployments/deployment.resolver";
-import { TrainingJobResolver } from "../jobs/training-job.resolver";
-import { ProviderSecretResolver } from "../secrets/provider-secret.resolver";
-import { TrainingConfigResolver } from "../training-configs/training-config.resolver";
-import { UserResolver } from "../users/user.resolver";
-import { SubscriptionResolver } from "./subscription.resolver";
+import { buildSchema } from "type-graphql";
+import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
+// The modules load in this order because it is the order of the root fields in the SDL: type-graphql
+// registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs; queries:
+// costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts).
+import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
+import { METRICS_RESOLVERS } from "../metrics/metrics.module";
+import { LEGACY_RESOLVERS } from "./legacy-domains";
+import { SECRETS_RESOLVERS } from "../secrets/secrets.module";
+import { TRAINING_CONFIGS_RESOLVERS } from "../training-configs/training-configs.module";
+import { USERS_RESOLVERS } from "../users/users.module";
 import { validateInput } from "./validate-input";
 
-export const RESOLVERS = [
-  UserResolver,
-  ProviderSecretResolver,
-  TrainingConfigResolver,
-  DeploymentResolver,
-  TrainingJobResolver,
-  CostResolver,
-  SubscriptionResolver,
-  ArtifactResolver,
+/** Every resolver class, as each module lists its own: what the schema is printed from without services. */
+const RESOLVER_CLASSES = [
+  ...USERS_RESOLVERS,
+  ...SECRETS_RESOLVERS,
+  ...TRAINING_CONFIGS_RESOLVERS,
+  ...LEGACY_RESOLVERS,
+  ...METRICS_RESOLVERS,
+  ...ARTIFACTS_RESOLVERS,
 ] as const;
 
-type ResolverClass = (typeof RESOLVERS)[number];
+/** The resolver instances the modules built, by class: type-graphql's container, and the request context's. */
+export class ResolverRegistry implements ResolverLookup {
+  private readonly byClass = new Map<unknown, object>();
 
-/** Resolver instances, built by the composition root with their services. */
-export type ResolverInstances = Map<ResolverClass, object>;
+  constructor(instances: readonly object[]) {
+    for (const instance of instances) this.byClass.set(instance.constructor, instance);
+    const unlisted = [...this.byClass.keys()].filter(
+      (cls) => !(RESOLVER_CLASSES as readonly unknown[]).includes(cls),
+    );
+    const missing = RESOLVER_CLASSES.filter((cls) => !this.byClass.has(cls));
+    // The SDL is printed from the modules' lists: a module whose instances differ from its list would serve a
+    // schema other than the committed one.
+    if (unlisted.length > 0 || missing.length > 0) {
+      const name = (cls: unknown) => (cls as { name: string }).name;
+      throw new Error(
+        `resolver lists and instances differ: built but not listed ${unlisted.map(name).join(", ") || "none"}; ` +
+          `listed but not built ${missing.map(name).join(", ") || "none"}`,
+      );
+    }
+  }
+
+  get<R>(cls: ResolverClass<R>): R {
+    const instance = this.byClass.get(cls);
+    if (!instance) throw new Error(`no resolver instance for ${cls.name}`);
+    return instance as R;
+  }
+}
 
 /**
  * Builds the executable schema. Without instances it can still be printed (the resolvers are only
  * instantiated when something is resolved).
  */
-export function buildGatewaySchema(instances?: ResolverInstances): Promise<GraphQLSchema> {
+export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [...RESOLVERS],
+    resolvers: [...RESOLVER_CLASSES],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     authChecker,
     authMode: "error",
@@ -51,10 +74,9 @@ export function buildGatewaySchema(instances?: ResolverInstances): Promise<Graph
       },
     },
     container: {
-      get: (cls: ResolverClass, _data: ResolverData<GatewayContext>) => {
-        const instance = instances?.get(cls);
-        if (!instance) throw new Error(`no resolver instance for ${cls.name}`);
-        return instance;
+      get: (cls: ResolverClass<object>) => {
+        if (!resolvers) throw new Error(`no resolver instance for ${cls.name}`);
+        return resolvers.get(cls);
       },
     },
   });

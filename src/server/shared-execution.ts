@@ -9,9 +9,10 @@ import {
 /**
  * graphql-js' `subscribe`, with one difference: when many subscriptions receive the same event object and ask
  * for the same thing (the same document, operation and variables), the event is executed once and the result
- * shared. A job's points reach every subscriber of that job as one object (see `toMetric`), so a hundred
- * dashboards watching one run cost one execution per point instead of a hundred. Events made for one subscriber
- * (a deployment loaded for its owner) are distinct objects and are never shared.
+ * shared. A job's points reach every subscriber of that job as one object (see `toMetric` in
+ * metrics/metric-stream.ts), so a hundred dashboards watching one run cost one execution per point instead of a
+ * hundred. Events made for one subscriber (a deployment loaded for its owner) are distinct objects and are never
+ * shared.
  */
 export async function subscribeShared(
   args: ExecutionArgs,

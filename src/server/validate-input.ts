@@ -1,7 +1,7 @@
 import { validate, type ValidationError } from "class-validator";
 import { getNamedType, type GraphQLResolveInfo } from "graphql";
 import type { ValidatorFn } from "type-graphql";
-import { AppError, ErrorCode } from "../errors/app-error";
+import { requestErrors } from "./request.errors";
 
 /**
  * Validates every input-object argument with class-validator and answers BAD_USER_INPUT naming each bad
@@ -24,12 +24,7 @@ export const validateInput: ValidatorFn = async (argValue: unknown, argType, { i
     const prefix = Array.isArray(argValue) ? `${argName}.${index}` : argName;
     fields.push(...flattenValidationErrors(errors, prefix), ...nulCharacterFields(item, prefix));
   }
-  if (fields.length > 0) {
-    throw new AppError(ErrorCode.BAD_USER_INPUT, fields.map((f) => `${f.field}: ${f.message}`).join("; "), {
-      field: fields[0].field,
-      fields,
-    });
-  }
+  if (fields.length > 0) throw requestErrors.invalidInput(fields);
 };
 
 function argumentName(info: GraphQLResolveInfo, typeName: string): string {

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { GatewayContext } from "../auth/context";
 import type { TokenVerifier } from "../auth/jwt";
+import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
 import { subscribeShared } from "./shared-execution";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
@@ -44,14 +45,17 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
   wsServer.on("connection", (socket, request) => coalesceWrites(socket, request.socket));
   const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
   const documents = new DocumentCache(options.schema, rules);
-  const format = (errors: readonly GraphQLError[]) =>
-    errors.map((error) => formatError(error.toJSON(), error, options.logger));
+  const format = (errors: readonly GraphQLError[], requestId?: string) => {
+    logHiddenErrors(errors, options.logger, requestId);
+    return errors.map((error) => formatError(error.toJSON(), error));
+  };
 
   const cleanup = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       schema: options.schema,
       subscribe: subscribeShared,
-      // Returning false closes the socket with 4403 Forbidden, as API.md promises for a missing or bad token.
+      // Returning false closes the socket with 4403 Forbidden, what a client is promised for a missing or bad
+      // token.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const raw = params.authorization ?? params.Authorization;
@@ -89,8 +93,10 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         return args;
       },
       onError: (_ctx, _id, _payload, errors) => format(errors),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: format(result.errors) } : undefined,
+      onNext: (_ctx, _id, _payload, args, result) =>
+        result.errors
+          ? { ...result, errors: format(result.errors, (args.contextValue as GatewayContext).requestId) }
+          : undefined,
     },
     wsServer,
     // Keep-alive: a ping every 12 s; a client that does not answer is dropped.

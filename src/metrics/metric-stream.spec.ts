@@ -1,7 +1,7 @@
-import type { MetricEvent } from "../metrics/metric-event";
-import { TrainingMetric } from "../metrics/training-metric.entity";
+import type { MetricEvent } from "./metric-event";
+import { TrainingMetric } from "./training-metric.entity";
 import { BoundedChannel } from "../pubsub/channel";
-import { MetricStream } from "./subscription.service";
+import { MetricStream } from "./metric-stream";
 
 const T = Date.now();
 const event = (step: number, at = T + step): MetricEvent => ({

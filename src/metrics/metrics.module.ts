@@ -1,0 +1,71 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { GatewayModule } from "../composition/gateway-module";
+import { deploymentTopics } from "../deployments/deployment-stream";
+import type { DeploymentService } from "../deployments/deployment.service";
+import type { EventBus } from "../pubsub/event-bus";
+import type { LiveStreams } from "../pubsub/live-streams";
+import { CallbackHandler, type CallbackOptions } from "./callback-handler";
+import { JobAccessCache } from "./job-access";
+import { MetricIngestService, type IngestOptions } from "./metric-ingest.service";
+import { MetricQueryService } from "./metric-query.service";
+import { MetricStreamService, type MetricStreamOptions } from "./metric-stream";
+import { MetricStreamResolver } from "./metric-stream.resolver";
+
+/** The classes of this module's resolvers (the schema is printed from them). */
+export const METRICS_RESOLVERS = [MetricStreamResolver] as const;
+
+export interface MetricsModuleDeps {
+  db: DataSource;
+  bus: EventBus;
+  logger: Logger;
+  streams: LiveStreams;
+  /** Who owns a job (NOT_FOUND for anyone else). */
+  jobs: { assertOwned(userId: string, jobId: string): Promise<unknown> };
+  /** What a pod's report moves. */
+  deployments: DeploymentService;
+  ingest?: IngestOptions;
+  routes?: CallbackOptions;
+  stream?: MetricStreamOptions;
+}
+
+export interface MetricsModule extends GatewayModule {
+  readonly metricQueries: MetricQueryService;
+  readonly ingest: MetricIngestService;
+  readonly jobAccess: JobAccessCache;
+}
+
+/**
+ * Training metrics: the pods' callback routes (job access, group-commit ingest), the metric queries, and the
+ * `trainingMetrics` stream.
+ */
+export async function createMetricsModule(deps: MetricsModuleDeps): Promise<MetricsModule> {
+  const { db, bus, logger } = deps;
+  const metricQueries = new MetricQueryService(db);
+  const ingest = new MetricIngestService(db, bus, logger.child({ component: "ingest" }), deps.ingest);
+  const jobAccess = new JobAccessCache(db);
+  // The callback routes cache each job's state for a moment; every change made here, or on another replica,
+  // drops it, so a pod's next post sees a stop at once.
+  deps.deployments.onChanged((deployment) => jobAccess.invalidate(deployment.jobId));
+  const unlisten = await bus.listen(deploymentTopics.jobAccessChanged, ({ jobId }) =>
+    jobAccess.invalidate(jobId),
+  );
+  const callbacks = new CallbackHandler(
+    {
+      access: jobAccess,
+      ingest,
+      deployments: deps.deployments,
+      logger: logger.child({ component: "callbacks" }),
+    },
+    deps.routes,
+  );
+  const stream = new MetricStreamService(db, deps.streams, deps.jobs, deps.stream);
+  return {
+    metricQueries,
+    ingest,
+    jobAccess,
+    resolvers: [new MetricStreamResolver(stream)],
+    routes: [(req, res) => callbacks.handle(req, res)],
+    close: unlisten,
+  };
+}

@@ -1,0 +1,77 @@
+import type { Server } from "node:http";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
+import { GraphQLError, OperationTypeNode, type GraphQLSchema } from "graphql";
+import type { Logger } from "pino";
+import type { GatewayContext } from "../auth/context";
+import { ErrorCode } from "../errors/app-error";
+import { errorsPlugin } from "./errors-plugin";
+import { formatError } from "./format-error";
+import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
+
+export interface ApolloDeps {
+  schema: GraphQLSchema;
+  httpServer: Server;
+  logger: Logger;
+  /** How long a shutdown may take in all (SHUTDOWN_TIMEOUT_MS). */
+  shutdownTimeoutMs: number;
+  /** Closes the WebSocket server when Apollo drains. */
+  drainWebSockets(): Promise<void>;
+}
+
+/** GraphQL over HTTP: Apollo with the query limits, the errors plugin, and the drain on shutdown. Started. */
+export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<GatewayContext>> {
+  const { logger } = deps;
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: deps.schema,
+    introspection: true,
+    // main.ts owns SIGTERM/SIGINT and closes everything in order; Apollo's own handler would stop it twice.
+    stopOnTerminationSignals: false,
+    csrfPrevention: true,
+    persistedQueries: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
+    parseOptions: { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens },
+    // Only the codes; the errors plugin, which knows the request, logs what is hidden and adds the request id.
+    formatError: (formatted, error) => formatError(formatted, error),
+    logger: {
+      debug: (message: string) => logger.debug(message),
+      info: (message: string) => logger.info(message),
+      warn: (message: string) => logger.warn(message),
+      error: (message: string) => logger.error(message),
+    },
+    plugins: [
+      // In-flight requests get most of the shutdown time; what is still open after that is cut.
+      ApolloServerPluginDrainHttpServer({
+        httpServer: deps.httpServer,
+        stopGracePeriodMillis: Math.max(500, deps.shutdownTimeoutMs - 2_000),
+      }),
+      ApolloServerPluginLandingPageDisabled(),
+      { serverWillStart: () => Promise.resolve({ drainServer: () => deps.drainWebSockets() }) },
+      errorsPlugin(logger),
+      // No HTTP caching of GraphQL answers is offered, so the per-field cache-control bookkeeping is skipped.
+      ApolloServerPluginCacheControlDisabled(),
+      {
+        // A subscription sent over HTTP would fail deep inside execution; say plainly where subscriptions live.
+        requestDidStart: () =>
+          Promise.resolve({
+            didResolveOperation: ({ operation }) => {
+              if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
+                throw new GraphQLError(
+                  "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP",
+                  { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } },
+                );
+              }
+              return Promise.resolve();
+            },
+          }),
+      },
+    ],
+  });
+  await apollo.start();
+  return apollo;
+}

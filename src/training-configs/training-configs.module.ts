@@ -1,0 +1,17 @@
+import type { DataSource } from "typeorm";
+import type { GatewayModule } from "../composition/gateway-module";
+import { TrainingConfigResolver } from "./training-config.resolver";
+import { TrainingConfigService } from "./training-config.service";
+
+/** The classes of this module's resolvers (the schema is printed from them). */
+export const TRAINING_CONFIGS_RESOLVERS = [TrainingConfigResolver] as const;
+
+export interface TrainingConfigsModule extends GatewayModule {
+  readonly trainingConfigs: TrainingConfigService;
+}
+
+/** Saved training configurations. */
+export function createTrainingConfigsModule(deps: { db: DataSource }): TrainingConfigsModule {
+  const trainingConfigs = new TrainingConfigService(deps.db);
+  return { trainingConfigs, resolvers: [new TrainingConfigResolver(trainingConfigs)] };
+}
