@@ -132,7 +132,7 @@ describe("costs", () => {
         id: running.deployment.id,
       },
     );
-    expect(deployment.data?.deployment.projectedCostUsd).toBe(0.7);
+    expect(deployment.data?.deployment.projectedCostUsd).toBe(0.7055);
   });
 
   it("shows another user nothing of these", async () => {

@@ -27,13 +27,13 @@ import {
 } from "../errors/app-error";
 import { createRequestLimiter, type RequestLimiter } from "../limits/request-limiter";
 import { isDatabaseUnavailable } from "../db/unavailable";
-import { BudgetWatchdog } from "../costs/budget-watchdog";
-import { CostReportService } from "../costs/cost-report.service";
-import { CostResolver } from "../costs/cost.resolver";
+import { CostReportService } from "../deployments/cost-report.service";
+import { CostResolver } from "../deployments/cost-report.resolver";
 import { openDatabase, type Database } from "../db/data-source";
 import { DeploymentQueryService } from "../deployments/deployment-query.service";
-import { DeploymentReconciler, type ReconcilerOptions } from "../deployments/deployment-reconciler";
 import { DeploymentService } from "../deployments/deployment.service";
+import { createSupervisionModule } from "../supervision/supervision.module";
+import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-supervisor";
 import { GpuOfferService } from "../runpod/gpu-offer.service";
 import type { RunpodClient } from "../runpod/runpod-client";
 import { RunpodGraphqlClient } from "../runpod/runpod-graphql-client";
@@ -79,10 +79,10 @@ export interface GatewayOptions {
   logger?: Logger;
   /** An open PGlite to use in embedded mode (tests boot one from a migrated snapshot). */
   pglite?: PGlite;
-  /** Run the background work (status sync, reaper, watchdog) on a timer. Default true; tests drive it by hand. */
+  /** Run the background work (the pod supervisor, retention) on a timer. Default true; tests drive it by hand. */
   background?: boolean;
-  /** Tuning of the reconciler (tests shorten the orphan grace period). */
-  reconciler?: ReconcilerOptions;
+  /** Tuning of the pod supervisor (tests shorten the orphan grace period). */
+  reconciler?: SupervisorOptions;
   /**
    * The RunPod endpoint to use instead of `RUNPOD_API_URL` (the built-in simulator, which the entry points
    * start: see start.ts), closed with the gateway.
@@ -100,7 +100,7 @@ export interface Services {
   trainingConfigs: TrainingConfigService;
   deploymentQueries: DeploymentQueryService;
   deployments: DeploymentService;
-  reconciler: DeploymentReconciler;
+  supervisor: PodSupervisor;
   gpuOffers: GpuOfferService;
   jobs: TrainingJobService;
   metricQueries: MetricQueryService;
@@ -108,7 +108,6 @@ export interface Services {
   jobAccess: JobAccessCache;
   subscriptions: SubscriptionService;
   costReports: CostReportService;
-  watchdog: BudgetWatchdog;
   artifacts: ArtifactService;
 }
 
@@ -203,26 +202,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }),
     },
   );
-  const reconciler = new DeploymentReconciler(
-    ds,
-    runpod,
-    secrets,
-    deployments,
-    logger.child({ component: "reconciler" }),
-    { podStartTimeoutMs: config.podStartTimeoutSeconds * 1000, ...options.reconciler },
-  );
-  const watchdog = new BudgetWatchdog(
-    ds,
+  const supervision = createSupervisionModule({
+    db: ds,
     runpod,
     secrets,
     deployments,
     bus,
-    logger.child({ component: "watchdog" }),
-    config.watchdogIntervalMs,
-  );
-  // However a run ends for its budget, its owner gets the STOPPED alert.
-  deployments.onFinished(async (deployment) => {
-    await watchdog.budgetStopped(deployment);
+    logger,
+    options: {
+      intervalMs: config.watchdogIntervalMs,
+      sweepIntervalMs: config.syncIntervalMs,
+      podStartTimeoutMs: config.podStartTimeoutSeconds * 1000,
+      ...options.reconciler,
+    },
   });
   const jobs = new TrainingJobService(ds);
   // The gauges read the services at scrape time, so the registry can exist before them.
@@ -237,7 +229,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     trainingConfigs,
     deploymentQueries,
     deployments,
-    reconciler,
+    supervisor: supervision.supervisor,
     gpuOffers,
     jobs,
     metricQueries: new MetricQueryService(ds),
@@ -251,7 +243,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     jobAccess: new JobAccessCache(ds),
     subscriptions: new SubscriptionService(ds, bus, jobs, deploymentQueries, options.subscriptions),
     costReports: new CostReportService(ds),
-    watchdog,
     artifacts: new ArtifactService(
       ds,
       createArtifactStore(ds, config.mode, config.dataDir),
@@ -271,8 +262,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
     [
-      { name: "reconcile", intervalMs: config.syncIntervalMs, run: () => reconciler.tick() },
-      { name: "budget-watchdog", intervalMs: config.watchdogIntervalMs, run: () => watchdog.tick() },
+      ...(supervision.background ?? []),
       { name: "artifact-retention", intervalMs: 3_600_000, run: () => services.artifacts.sweep() },
     ],
     logger.child({ component: "background" }),

@@ -4,7 +4,7 @@ import { printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, type ResolverData } from "type-graphql";
 import { authChecker, type GatewayContext } from "../auth/context";
 import { ArtifactResolver } from "../artifacts/artifact.resolver";
-import { CostResolver } from "../costs/cost.resolver";
+import { CostResolver } from "../deployments/cost-report.resolver";
 import { DeploymentResolver } from "../deployments/deployment.resolver";
 import { TrainingJobResolver } from "../jobs/training-job.resolver";
 import { ProviderSecretResolver } from "../secrets/provider-secret.resolver";

@@ -9,7 +9,7 @@ import {
   type SubscribeResolverData,
 } from "type-graphql";
 import type { GatewayContext } from "../auth/context";
-import { BudgetAlert } from "../costs/cost.types";
+import { BudgetAlert } from "../supervision/budget-alert.types";
 import { Deployment } from "../deployments/deployment.entity";
 import { unauthenticated } from "../errors/app-error";
 import { TrainingMetric } from "../metrics/training-metric.entity";

@@ -1,5 +1,6 @@
 import { MoreThan, type DataSource } from "typeorm";
-import { BudgetAction, type BudgetAlert } from "../costs/cost.types";
+import { BudgetAction } from "../costs/budget";
+import type { BudgetAlert } from "../supervision/budget-alert.types";
 import { microsToUsd } from "../costs/money";
 import type { DeploymentQueryService } from "../deployments/deployment-query.service";
 import type { Deployment } from "../deployments/deployment.entity";
