@@ -1,4 +1,4 @@
-import { AppError, badInput, ErrorCode, notFound } from "../errors/app-error";
+import { AppError, badInput, ErrorCode, notFound, rateLimited } from "../errors/app-error";
 import type { Provider } from "../secrets/provider";
 
 /**
@@ -33,6 +33,22 @@ export const deploymentErrors = {
   /** The budget pays for too little running time at every offer that was otherwise acceptable. */
   budgetTooSmall: (message: string): AppError =>
     new AppError(ErrorCode.BUDGET_EXCEEDED, message, { field: "input.budgetLimitUsd" }),
+
+  /** MAX_ACTIVE_DEPLOYMENTS_PER_USER reached. */
+  activeCapReached: (count: number, max: number, retryAfterSeconds: number): AppError =>
+    rateLimited(
+      `${count} of your deployments are active, the most one user may have ` +
+        `(MAX_ACTIVE_DEPLOYMENTS_PER_USER=${max}); stop one or wait for one to finish`,
+      retryAfterSeconds,
+    ),
+
+  /** MAX_DEPLOYS_PER_HOUR reached; a place frees in `waitSeconds`. */
+  hourlyCapReached: (max: number, waitSeconds: number): AppError =>
+    rateLimited(
+      `you have made ${max} deployments in the last hour, the most one user may make ` +
+        `(MAX_DEPLOYS_PER_HOUR=${max}); retry in ${waitSeconds} s`,
+      waitSeconds,
+    ),
 
   noGpu: (message: string, deploymentId?: string): AppError =>
     new AppError(ErrorCode.GPU_UNAVAILABLE, message, deploymentId ? { deploymentId } : {}),
