@@ -6,6 +6,7 @@ import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
 import { BudgetAlerts } from "../src/supervision/budget-alerts";
 import { PodSupervisor, type SupervisorOptions } from "../src/supervision/pod-supervisor";
+import { createSupervisionModule } from "../src/supervision/supervision.module";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
 import {
@@ -109,6 +110,24 @@ describe("the pod supervisor: status sync and orphan reaper", () => {
       const row = await s.t.gateway.services.deploymentQueries.get("sync-once", id);
       expect(row.actualCostMicros).toBeGreaterThan(0);
     }
+  });
+
+  it("runs as one background task of the supervision module", async () => {
+    const { db, runpod, bus, logger, services } = s.t.gateway;
+    const supervision = createSupervisionModule({
+      db: db.dataSource,
+      runpod,
+      secrets: services.secrets,
+      deployments: services.deployments,
+      bus,
+      logger,
+      options: { intervalMs: 1_000 },
+    });
+    expect(supervision.background?.map((task) => task.intervalMs)).toEqual([1_000]);
+    const d = await deployed("sync-module");
+    s.sim.advance(3600);
+    await supervision.background![0].run();
+    expect(await statusOf("sync-module", d.id)).toMatchObject({ status: "RUNNING" });
   });
 
   it("closes a deployment whose pod vanished, with its last known cost", async () => {
