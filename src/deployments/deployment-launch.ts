@@ -1,10 +1,8 @@
 import type { Logger } from "pino";
-import { QueryFailedError, type DataSource, type EntityManager } from "typeorm";
+import type { DataSource } from "typeorm";
 import { newJobToken } from "../auth/job-token";
 import { microsToUsd, usdToMicros, type Micros } from "../costs/money";
 import type { ModelSize } from "../hub/model-size";
-import { JobStatus } from "../jobs/training-job.enums";
-import { TrainingJob } from "../jobs/training-job.entity";
 import { AppError, ErrorCode } from "../errors/app-error";
 import { gpuCatalogueEntry, type GpuType } from "../runpod/gpu-catalogue";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
@@ -16,8 +14,9 @@ import type { TrainingConfigService } from "../training-configs/training-config.
 import { snapshotOf } from "../training-configs/training-config.snapshot";
 import { renderPod } from "../trainer/pod-bootstrap";
 import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
-import { checkDeployQuota, lockUserDeploys, type DeployQuota } from "./deploy-quota";
-import { DeploymentStatus, isFinished } from "./deployment.enums";
+import { checkDeployQuota, type DeployQuota } from "./deploy-quota";
+import { DeploymentRows } from "./deployment-rows";
+import { isFinished } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { deploymentErrors } from "./deployment.errors";
 import { describe, type DeploymentTransitions } from "./deployment-transitions";
@@ -71,10 +70,14 @@ export interface LaunchDeps {
  * are made in one transaction, and the pod is created upstream, trying each acceptable GPU type in turn.
  */
 export class DeploymentLauncher {
+  private readonly rows: DeploymentRows;
+
   constructor(
     private readonly deps: LaunchDeps,
     private readonly options: LaunchOptions,
-  ) {}
+  ) {
+    this.rows = new DeploymentRows(deps.db, deps.transitions, options.quota);
+  }
 
   /** Answers the deployment, or the error that ended it (a FAILED row stays when RunPod was called). */
   async deploy(userId: string, input: DeployTrainingInput): Promise<Deployment> {
@@ -84,7 +87,7 @@ export class DeploymentLauncher {
     }
     const request = resolveDeployInput(input, this.options.defaultImage);
     if (request.idempotencyKey) {
-      const existing = await this.byIdempotencyKey(userId, request.idempotencyKey);
+      const existing = await this.rows.byIdempotencyKey(userId, request.idempotencyKey);
       if (existing) return existing;
     }
     // Before anything is stored or asked upstream; checked again, under the user's lock, where the rows are made.
@@ -94,7 +97,7 @@ export class DeploymentLauncher {
       } catch (error) {
         // A twin request with the same key may have made its deployment since the look above: a replay is never refused.
         const replayed = request.idempotencyKey
-          ? await this.byIdempotencyKey(userId, request.idempotencyKey)
+          ? await this.rows.byIdempotencyKey(userId, request.idempotencyKey)
           : null;
         if (replayed) return replayed;
         throw error;
@@ -134,7 +137,7 @@ export class DeploymentLauncher {
     const { candidates, refusals } = chooseOffers(request, offers);
 
     const { token, hash } = newJobToken();
-    const created = await this.createRows(userId, request, config.id, snapshotOf(config), hash);
+    const created = await this.rows.create(userId, request, config.id, snapshotOf(config), hash);
     if (!created.isNew) return created.deployment;
     const deployment = created.deployment;
     await transitions.publish(deployment);
@@ -275,103 +278,6 @@ export class DeploymentLauncher {
     };
   }
 
-  /** The job and deployment rows, in one transaction; an idempotency key seen before answers the existing row. */
-  private async createRows(
-    userId: string,
-    request: ResolvedDeployInput,
-    trainingConfigId: string,
-    snapshot: TrainingJob["config"],
-    tokenHash: string,
-  ): Promise<{ deployment: Deployment; isNew: boolean }> {
-    const { db, transitions } = this.deps;
-    const replay: { of?: Deployment } = {};
-    try {
-      const deployment = await db.transaction(async (tx) => {
-        replay.of = await this.admit(tx, userId, request);
-        if (replay.of) return replay.of;
-        const job = await tx.save(
-          tx.create(TrainingJob, {
-            userId,
-            trainingConfigId,
-            modelName: snapshot.modelName,
-            datasetUrl: snapshot.datasetUrl,
-            status: JobStatus.PENDING,
-            jobTokenHash: tokenHash,
-            config: snapshot,
-            progress: null,
-          }),
-        );
-        const saved = await tx.save(
-          tx.create(Deployment, {
-            userId,
-            jobId: job.id,
-            platform: Provider.RUNPOD,
-            trainingConfigId,
-            status: DeploymentStatus.CREATING,
-            gpuType: request.gpuTypes[0],
-            gpuCount: request.gpuCount,
-            cloudType: request.cloudType,
-            config: {
-              dockerImage: request.dockerImage,
-              volumeSizeGb: request.volumeSizeGb,
-              containerDiskGb: request.containerDiskGb,
-              fallbackGpuTypes: request.gpuTypes.slice(1),
-              envNames: Object.keys(request.env),
-            },
-            budgetLimitMicros: request.budgetLimitMicros,
-            actualCostMicros: 0,
-            maxPricePerHourMicros: request.maxPricePerHourMicros,
-            maxDurationMinutes: request.maxDurationMinutes,
-            output: request.output,
-            networkVolumeId: request.output.networkVolumeId,
-            idempotencyKey: request.idempotencyKey,
-          }),
-        );
-        await transitions.insertEvent(tx, saved.id, "deployment.created", {
-          gpuTypes: request.gpuTypes,
-          gpuCount: request.gpuCount,
-          cloudType: request.cloudType,
-          budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
-        });
-        return saved;
-      });
-      if (replay.of) return { deployment: replay.of, isNew: false };
-      return {
-        deployment: await db.getRepository(Deployment).findOneByOrFail({ id: deployment.id }),
-        isNew: true,
-      };
-    } catch (error) {
-      // Two requests with one idempotency key raced: the unique index let one through; the other answers it.
-      if (request.idempotencyKey && isUniqueViolation(error)) {
-        const existing = await this.byIdempotencyKey(userId, request.idempotencyKey);
-        if (existing) return { deployment: existing, isNew: false };
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * With a quota: takes the user's deploy lock for the transaction and checks the quota under it (RATE_LIMITED
-   * when over). Answers the deployment of the request's idempotency key when another request made it meanwhile:
-   * a replay is no new deploy and is never refused.
-   */
-  private async admit(
-    tx: EntityManager,
-    userId: string,
-    request: ResolvedDeployInput,
-  ): Promise<Deployment | undefined> {
-    if (!this.options.quota) return undefined;
-    await lockUserDeploys(tx, userId);
-    if (request.idempotencyKey) {
-      const replayed = await tx
-        .getRepository(Deployment)
-        .findOneBy({ userId, idempotencyKey: request.idempotencyKey });
-      if (replayed) return replayed;
-    }
-    await checkDeployQuota(tx, userId, this.options.quota);
-    return undefined;
-  }
-
   private async fail(deploymentId: string, message: string): Promise<void> {
     await this.deps.transitions.signal(
       deploymentId,
@@ -432,14 +338,4 @@ export class DeploymentLauncher {
       return undefined;
     }
   }
-
-  private byIdempotencyKey(userId: string, idempotencyKey: string): Promise<Deployment | null> {
-    return this.deps.db.getRepository(Deployment).findOneBy({ userId, idempotencyKey });
-  }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const driverError =
-    error instanceof QueryFailedError ? (error.driverError as { code?: string }) : undefined;
-  return driverError?.code === "23505";
 }
