@@ -30,7 +30,7 @@ import { Client, Pool } from "pg";
 import { DataSource, type Logger as OrmLogger } from "typeorm";
 import { signDevToken } from "../src/auth/jwt";
 import { dataSourceOptions } from "../src/db/data-source";
-import { CostReportService } from "../src/costs/cost-report.service";
+import { CostReportService } from "../src/deployments/cost-report.service";
 import { DeploymentQueryService } from "../src/deployments/deployment-query.service";
 import { MetricQueryService } from "../src/metrics/metric-query.service";
 import { createLoaders } from "../src/server/loaders";

@@ -8,7 +8,7 @@ import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 /**
- * The budget, end to end against the simulator: simulated time runs 60x and the watchdog looks every 100 ms
+ * The budget, end to end against the simulator: simulated time runs 60x and the supervisor looks every 100 ms
  * (6 simulated seconds), so a $0.05 run on an RTX A4000 spends its budget in about 12 seconds.
  */
 const SPEED = 60;
@@ -52,11 +52,11 @@ async function deploymentRow(t: TestGateway, user: string, id: string) {
   return t.gateway.services.deploymentQueries.get(user, id);
 }
 
-/** What one watchdog interval of this pod costs, GPU and disks, in USD. */
+/** What one supervisor interval of this pod costs, GPU and disks, in USD. */
 const intervalCost = (perHourUsd: number) =>
   ((perHourUsd + (40 * 0.1) / 730) * (WATCHDOG_MS / 1000) * SPEED) / 3600;
 
-describe("the budget watchdog", () => {
+describe("the budget, enforced by the pod supervisor", () => {
   let s: SimulatedSetup;
   beforeAll(async () => {
     s = await startSimulatedGateway({ simulator: { speedFactor: SPEED }, env: ENV, background: true });
@@ -148,7 +148,7 @@ describe("RunPod's terminateAfter, with the gateway down", () => {
       });
       const pod = s.sim.pod(d.podId)!;
       expect(pod.endReason).toMatch(/terminateAfter/);
-      // The dead-man switch fires one watchdog interval after the budget (priced with the disks included).
+      // The dead-man switch fires one supervisor interval (WATCHDOG_INTERVAL_MS) after the budget (priced with the disks included).
       expect(pod.accruedCostUsd).toBeLessThanOrEqual(0.05 + intervalCost(d.costPerHourUsd));
       expect(pod.accruedCostUsd).toBeGreaterThan(0.045);
     } finally {
@@ -183,7 +183,7 @@ describe("two replicas and a restart in the middle", () => {
         timeoutMs: 60_000,
         what: "60 % spent",
       });
-      // The leader goes away mid-run; whoever runs the watchdog next must carry on from the database.
+      // The leader goes away mid-run; whoever runs the supervisor next must carry on from the database.
       await first.t.gateway.close();
       if (!usingPostgres()) {
         replicas.push(
@@ -229,8 +229,8 @@ describe("a budget stop the trainer finishes itself", () => {
   afterAll(() => t.close());
 
   it("still reaches the owner as one STOPPED alert", async () => {
-    // At 95 % the watchdog asked the trainer to stop; the trainer checkpoints, reports "stopped" and ends its own
-    // pod before the watchdog looks again. The run stopped for its budget all the same.
+    // At 95 % the supervisor asked the trainer to stop; the trainer checkpoints, reports "stopped" and ends its own
+    // pod before the supervisor looks again. The run stopped for its budget all the same.
     const db = t.gateway.db.dataSource;
     const rows = await newDeployment(db, "budget-self", {
       podId: "pod-self",

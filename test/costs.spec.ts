@@ -1,5 +1,9 @@
 import type { DataSource } from "typeorm";
 import { DeploymentStatus } from "../src/deployments/deployment.enums";
+import { CostResolver } from "../src/deployments/cost-report.resolver";
+import { DeploymentStreamResolver } from "../src/deployments/deployment-stream.resolver";
+import { DeploymentResolver } from "../src/deployments/deployment.resolver";
+import { createDeploymentsModule } from "../src/deployments/deployments.module";
 import { GpuType } from "../src/runpod/gpu-catalogue";
 import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
@@ -123,6 +127,7 @@ describe("costs", () => {
     const c = res.data!.costs;
     // $0.50/h for the GPU, plus 40 GB of disks at $0.10/GB-month (730 h).
     expect(c.activeBurnRateUsdPerHour).toBe(0.5055);
+    // One projection, disks included, in the report and on the deployment: $0.20 + an hour at $0.5055/h.
     expect(c.totalUsd).toBe(0.2);
     expect(c.projectedUsd).toBe(0.7055);
     const deployment = await t.gql<{ deployment: { projectedCostUsd: number } }>(
@@ -132,7 +137,38 @@ describe("costs", () => {
         id: running.deployment.id,
       },
     );
-    expect(deployment.data?.deployment.projectedCostUsd).toBe(0.7);
+    expect(deployment.data?.deployment.projectedCostUsd).toBe(0.7055);
+  });
+
+  it("is the deployments module's report, served by its resolvers", async () => {
+    const { runpod, bus, logger, services, config } = t.gateway;
+    const module = createDeploymentsModule({
+      db,
+      runpod,
+      offers: services.gpuOffers,
+      secrets: services.secrets,
+      configs: services.trainingConfigs,
+      bus,
+      logger,
+      streams: services.subscriptions,
+      options: {
+        metricsApiUrl: config.metricsApiUrl,
+        defaultImage: config.trainerImage,
+        modelSizes: { modelSize: () => Promise.resolve(null) },
+      },
+    });
+    expect(module.resolvers?.map((r) => r.constructor)).toEqual([
+      DeploymentResolver,
+      CostResolver,
+      DeploymentStreamResolver,
+    ]);
+    const report = await module.costReports.report(
+      "cost-user",
+      new Date("2026-11-01T00:00:00Z"),
+      new Date("2026-12-01T00:00:00Z"),
+    );
+    expect(report.totalUsd).toBe(14);
+    expect(report.deployments.map((d) => d.deployment.id)).toEqual([h100, a4000]);
   });
 
   it("shows another user nothing of these", async () => {

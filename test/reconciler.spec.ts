@@ -4,7 +4,9 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
-import { DeploymentReconciler } from "../src/deployments/deployment-reconciler";
+import { BudgetAlerts } from "../src/supervision/budget-alerts";
+import { PodSupervisor, type SupervisorOptions } from "../src/supervision/pod-supervisor";
+import { createSupervisionModule } from "../src/supervision/supervision.module";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
 import {
@@ -39,7 +41,23 @@ const spec = (name: string) => ({
   containerDiskInGb: 10,
 });
 
-describe("status sync and orphan reaper", () => {
+/** A supervisor of the same gateway that sees another time (the gateway's own runs on the real clock). */
+function supervisorOf(s: SimulatedSetup, options: SupervisorOptions): PodSupervisor {
+  const { db, runpod, bus, logger, services } = s.t.gateway;
+  return new PodSupervisor(
+    {
+      db: db.dataSource,
+      runpod,
+      secrets: services.secrets,
+      deployments: services.deployments,
+      alerts: new BudgetAlerts(db.dataSource, services.deployments, bus, logger),
+      logger,
+    },
+    options,
+  );
+}
+
+describe("the pod supervisor: status sync and orphan reaper", () => {
   let s: SimulatedSetup;
   beforeAll(async () => {
     s = await startSimulatedGateway();
@@ -60,7 +78,7 @@ describe("status sync and orphan reaper", () => {
   it("follows the pod: RUNNING once the container is up, cost accrued as RunPod bills it", async () => {
     const d = await deployed("sync-run");
     s.sim.advance(3600);
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     expect(await statusOf("sync-run", d.id)).toMatchObject({ status: "RUNNING" });
     const row = await s.t.gateway.services.deploymentQueries.get("sync-run", d.id);
     const simulated = s.sim.pod(d.podId)!;
@@ -69,13 +87,58 @@ describe("status sync and orphan reaper", () => {
     expect(row.actualCostMicros).toBeGreaterThan(row.gpuPriceSeconds / 3600);
   });
 
+  it("lists each account's pods once per run, however many of its deployments it looks after", async () => {
+    await s.withRunpodKey("sync-once");
+    const configId = await s.newConfig("sync-once");
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const res = await s.t.gql<{ deployTraining: { id: string } }>("sync-once", DEPLOY, {
+        input: { trainingConfigId: configId },
+      });
+      ids.push(res.data!.deployTraining.id);
+    }
+    s.sim.advance(600);
+    s.sim.clearRequests();
+    const report = await s.t.gateway.services.supervisor.tick();
+    // One listing per account looked at: the status sync and the budget read the same one.
+    const lists = s.sim.requests.filter((r) => r.operationName === "ListPods");
+    expect(report.users).toBeGreaterThanOrEqual(1);
+    expect(lists).toHaveLength(report.users);
+    expect(report.observed).toBeGreaterThanOrEqual(3);
+    for (const id of ids) {
+      expect(await statusOf("sync-once", id)).toMatchObject({ status: "RUNNING" });
+      const row = await s.t.gateway.services.deploymentQueries.get("sync-once", id);
+      expect(row.actualCostMicros).toBeGreaterThan(0);
+    }
+  });
+
+  it("runs as one background task of the supervision module", async () => {
+    const { db, runpod, bus, logger, services } = s.t.gateway;
+    const supervision = createSupervisionModule({
+      db: db.dataSource,
+      runpod,
+      secrets: services.secrets,
+      deployments: services.deployments,
+      deploymentQueries: services.deploymentQueries,
+      bus,
+      streams: services.subscriptions,
+      logger,
+      options: { intervalMs: 1_000 },
+    });
+    expect(supervision.background?.map((task) => task.intervalMs)).toEqual([1_000]);
+    const d = await deployed("sync-module");
+    s.sim.advance(3600);
+    await supervision.background![0].run();
+    expect(await statusOf("sync-module", d.id)).toMatchObject({ status: "RUNNING" });
+  });
+
   it("closes a deployment whose pod vanished, with its last known cost", async () => {
     const d = await deployed("sync-gone");
     s.sim.advance(120);
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     const costBefore = (await s.t.gateway.services.deploymentQueries.get("sync-gone", d.id)).actualCostMicros;
     s.sim.selfTerminate(d.podId);
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     const after = await statusOf("sync-gone", d.id);
     expect(after).toMatchObject({ status: "FAILED", stopReason: "FAILED", job: { status: "FAILED" } });
     expect(after.errorMessage).toMatch(/gone upstream/);
@@ -88,7 +151,7 @@ describe("status sync and orphan reaper", () => {
     const { apiKey } = await deployed("sync-orphans");
     const stray = await s.t.gateway.runpod.createPod(apiKey, spec(`traingate-${randomUUID()}`));
     const mine = await s.t.gateway.runpod.createPod(apiKey, spec("my-notebook"));
-    const report = await s.t.gateway.services.reconciler.tick();
+    const report = await s.t.gateway.services.supervisor.tick();
     expect(report.orphansTerminated).toBeGreaterThanOrEqual(1);
     expect(s.sim.pod(stray.id)?.desiredStatus).toBe("TERMINATED");
     expect(s.sim.pod(mine.id)?.desiredStatus).toBe("RUNNING");
@@ -104,7 +167,7 @@ describe("status sync and orphan reaper", () => {
         k: owner.apiKey,
       },
     );
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     expect(s.sim.pod(owner.podId)?.desiredStatus).toBe("RUNNING");
   });
 
@@ -113,19 +176,12 @@ describe("status sync and orphan reaper", () => {
     const deployments = s.t.gateway.services.deployments;
     await deployments.signal(kept.id, { type: "JOB_REPORTED", status: "completed" });
     await s.t.gateway.runpod.stopPod(kept.apiKey, kept.podId);
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
 
     const lingering = await deployed("sync-linger", { onComplete: "STOP" });
     await deployments.signal(lingering.id, { type: "JOB_REPORTED", status: "completed" });
-    const later = new DeploymentReconciler(
-      s.t.gateway.db.dataSource,
-      s.t.gateway.runpod,
-      s.t.gateway.services.secrets,
-      deployments,
-      s.t.gateway.logger,
-      { now: () => new Date(Date.now() + 11 * 60_000) },
-    );
+    const later = supervisorOf(s, { now: () => new Date(Date.now() + 11 * 60_000) });
     await later.tick();
     // Its disk holds the result (onComplete STOP): stopped, not destroyed.
     expect(s.sim.pod(lingering.podId)?.desiredStatus).toBe("EXITED");
@@ -142,7 +198,7 @@ describe("status sync and orphan reaper", () => {
     }
     const healthy = await deployed("sync-started");
     s.sim.advance(3600); // an hour of RunPod time: any image would be pulled and up by now
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     // Within the deadline: still waiting, pod untouched.
     expect(await statusOf("sync-nostart", d.id)).toMatchObject({
       status: "STARTING",
@@ -150,14 +206,10 @@ describe("status sync and orphan reaper", () => {
     });
     expect(s.sim.pod(d.podId)?.desiredStatus).toBe("RUNNING");
 
-    const later = new DeploymentReconciler(
-      s.t.gateway.db.dataSource,
-      s.t.gateway.runpod,
-      s.t.gateway.services.secrets,
-      s.t.gateway.services.deployments,
-      s.t.gateway.logger,
-      { podStartTimeoutMs: 15 * 60_000, now: () => new Date(Date.now() + 16 * 60_000) },
-    );
+    const later = supervisorOf(s, {
+      podStartTimeoutMs: 15 * 60_000,
+      now: () => new Date(Date.now() + 16 * 60_000),
+    });
     await later.tick();
     const failed = await statusOf("sync-nostart", d.id);
     expect(failed).toMatchObject({ status: "FAILED", stopReason: "FAILED", job: { status: "FAILED" } });
@@ -176,7 +228,7 @@ describe("status sync and orphan reaper", () => {
     });
     expect(res.errors?.[0].extensions?.code).toBe("UPSTREAM_UNAVAILABLE");
     s.sim.faults.reset();
-    await s.t.gateway.services.reconciler.tick();
+    await s.t.gateway.services.supervisor.tick();
     expect(await statusOf("sync-stopfail", d.id)).toMatchObject({ status: "STOPPED", stopReason: "USER" });
     expect(s.sim.pod(d.podId)?.desiredStatus).toBe("TERMINATED");
   });
@@ -275,7 +327,7 @@ describe("a gateway killed between pod creation and the database update", () => 
       useDataDir: !usingPostgres(),
     });
     try {
-      await next.gateway.services.reconciler.tick();
+      await next.gateway.services.supervisor.tick();
       expect(simulator.pod(pod.id)?.desiredStatus).toBe("TERMINATED");
       const res = await next.gql<{
         deployments: { edges: { node: { status: string; stopReason: string; errorMessage: string } }[] };

@@ -1,5 +1,16 @@
-import { StopReason } from "../deployments/deployment.enums";
+import { registerEnumType } from "type-graphql";
 import type { Micros } from "./money";
+
+/** What a budget alert did. */
+export enum BudgetAction {
+  NOTIFIED = "NOTIFIED",
+  STOPPING = "STOPPING",
+  STOPPED = "STOPPED",
+}
+registerEnumType(BudgetAction, { name: "BudgetAction" });
+
+/** Why the budget ends a run: the deployment's stop reason of the same name. */
+export type BudgetStopReason = "BUDGET_EXCEEDED" | "MAX_DURATION";
 
 /** Thresholds that raise a NOTIFIED alert, once each. */
 export const NOTIFY_THRESHOLDS = [50, 80, 90] as const;
@@ -13,10 +24,10 @@ export interface BudgetInput {
   budgetMicros: Micros;
   /** What the pod costs per hour now, storage included (0 when unknown). */
   perHourMicros: Micros;
-  /** Seconds until the watchdog looks again. */
+  /** Seconds until the supervisor looks again. */
   intervalSeconds: number;
-  /** Seconds the pod has run. */
-  runningSeconds: number;
+  /** Seconds the pod was billed as running (the deployment's `uptimeSeconds`). */
+  uptimeSeconds: number;
   maxDurationMinutes: number | null;
   /** Thresholds already raised for this deployment. */
   raised: ReadonlySet<number>;
@@ -28,13 +39,13 @@ export interface BudgetDecision {
   /** NOTIFIED thresholds to raise now, ascending. */
   notify: number[];
   /** Ask the trainer to stop (and raise STOPPING when the budget is why). */
-  requestStop: StopReason | null;
+  requestStop: BudgetStopReason | null;
   /** Terminate the pod now, for this reason. */
-  terminate: StopReason | null;
+  terminate: BudgetStopReason | null;
 }
 
 /**
- * What the watchdog does about one running deployment, pure. Thresholds fire once each (the caller records
+ * What the supervisor does about one running deployment, pure. Thresholds fire once each (the caller records
  * them); a stop is asked for at 95 % or when the next look would already be past the budget, so the trainer
  * can save a checkpoint first; the pod is terminated at 100 %, or once its running time reaches
  * `maxDurationMinutes` (with a stop asked for one look before).
@@ -47,24 +58,23 @@ export function budgetDecision(input: BudgetInput): BudgetDecision {
   if (percent >= STOPPED_THRESHOLD) {
     return {
       notify,
-      requestStop: input.stopRequested ? null : StopReason.BUDGET_EXCEEDED,
-      terminate: StopReason.BUDGET_EXCEEDED,
+      requestStop: input.stopRequested ? null : "BUDGET_EXCEEDED",
+      terminate: "BUDGET_EXCEEDED",
     };
   }
   const maxSeconds = input.maxDurationMinutes === null ? null : input.maxDurationMinutes * 60;
-  if (maxSeconds !== null && input.runningSeconds >= maxSeconds) {
+  if (maxSeconds !== null && input.uptimeSeconds >= maxSeconds) {
     return {
       notify,
-      requestStop: input.stopRequested ? null : StopReason.MAX_DURATION,
-      terminate: StopReason.MAX_DURATION,
+      requestStop: input.stopRequested ? null : "MAX_DURATION",
+      terminate: "MAX_DURATION",
     };
   }
-  let requestStop: StopReason | null = null;
+  let requestStop: BudgetStopReason | null = null;
   if (!input.stopRequested) {
-    if (percent >= STOPPING_THRESHOLD || nextLook >= input.budgetMicros)
-      requestStop = StopReason.BUDGET_EXCEEDED;
-    else if (maxSeconds !== null && input.runningSeconds + input.intervalSeconds >= maxSeconds)
-      requestStop = StopReason.MAX_DURATION;
+    if (percent >= STOPPING_THRESHOLD || nextLook >= input.budgetMicros) requestStop = "BUDGET_EXCEEDED";
+    else if (maxSeconds !== null && input.uptimeSeconds + input.intervalSeconds >= maxSeconds)
+      requestStop = "MAX_DURATION";
   }
   return { notify, requestStop, terminate: null };
 }

@@ -51,7 +51,7 @@ describe("GPU accrual from uptime x price, per second", () => {
     ["a price change mid-run", [run(3600, 3600, 100_000), run(7200, 7200, 200_000)], 7200, 300_000],
   ])("%s", (_name, observations, seconds, micros) => {
     const result = replay(observations);
-    expect(result.billedSeconds).toBe(seconds);
+    expect(result.uptimeSeconds).toBe(seconds);
     expect(accruedMicros(result)).toBe(micros);
   });
 
@@ -78,7 +78,7 @@ describe("storage", () => {
     );
     // 20 GB x $0.20 / 730 h = 5479.45 micro-dollars per hour
     expect(accruedMicros(stopped)).toBe(5479);
-    expect(stopped.billedSeconds).toBe(0);
+    expect(stopped.uptimeSeconds).toBe(0);
   });
 
   it("adds GPU and storage before rounding once", () => {

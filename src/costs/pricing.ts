@@ -2,7 +2,7 @@ import type { Micros } from "./money";
 
 /**
  * Cost arithmetic, pure. RunPod bills pods per second: the GPU at the pod's `costPerHr` while it runs, and disk
- * storage per GB-month (runpod-api.md §5): container disk $0.10 while running, volume disk $0.10 while running
+ * storage per GB-month: container disk $0.10 while running, volume disk $0.10 while running
  * and $0.20 while stopped. A month is taken as 730 hours.
  *
  * Nothing is accrued by adding money. The deployment keeps exact integer sums (seconds x micro-dollars per hour,
@@ -14,8 +14,11 @@ export const STORAGE_MICROS_PER_GB_MONTH = { running: 100_000, stopped: 200_000 
 
 /** What is accumulated per deployment (columns of cloud_deployments). */
 export interface Accrual {
-  /** Seconds the pod was billed as running (what the API shows as `uptimeSeconds`). */
-  billedSeconds: number;
+  /**
+   * Seconds the pod was billed as running: the deployment's `uptimeSeconds` (column, API field and the budget's
+   * running time are this one quantity).
+   */
+  uptimeSeconds: number;
   /** The pod's own uptime at the last observation. */
   podUptimeSeconds: number;
   /** Σ billed seconds x micro-dollars per hour. */
@@ -47,7 +50,7 @@ export interface Disks {
 }
 
 export const EMPTY_ACCRUAL: Accrual = {
-  billedSeconds: 0,
+  uptimeSeconds: 0,
   podUptimeSeconds: 0,
   gpuPriceSeconds: 0,
   runningGbSeconds: 0,
@@ -78,7 +81,7 @@ export function accrue(prev: Accrual, obs: Observation, disks: Disks): Accrual {
           : uptime
         : wallSeconds;
       next.podUptimeSeconds = obs.runtimeUp ? uptime : prev.podUptimeSeconds;
-      next.billedSeconds = prev.billedSeconds + seconds;
+      next.uptimeSeconds = prev.uptimeSeconds + seconds;
       next.gpuPriceSeconds = prev.gpuPriceSeconds + seconds * Math.max(0, Math.round(obs.costPerHourMicros));
       next.runningGbSeconds = prev.runningGbSeconds + seconds * (disks.volumeGb + disks.containerGb);
       return next;

@@ -1,5 +1,5 @@
 import { ArtifactRecord } from "../artifacts/artifact.entity";
-import { BudgetAlertRecord } from "../costs/budget-alert.entity";
+import { BudgetAlertRecord } from "../supervision/budget-alert.entity";
 import { DeploymentEvent } from "../deployments/deployment-event.entity";
 import { Deployment } from "../deployments/deployment.entity";
 import { TrainingJob } from "../jobs/training-job.entity";

@@ -1,10 +1,13 @@
-import { AppError, ErrorCode } from "../errors/app-error";
 import { usdToMicros, type Micros } from "../costs/money";
-import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import type { CloudType, GpuType } from "../runpod/gpu-catalogue";
 import { GATEWAY_ENV_NAMES } from "../trainer/pod-bootstrap";
 import { Quantization, TrainingMethod } from "../training-configs/training-config.enums";
-import { CompletionAction } from "./deployment.enums";
+import type { CompletionAction } from "./deployment.enums";
+import { DEPLOY_DEFAULTS } from "./deploy-defaults";
+import { deploymentErrors } from "./deployment.errors";
 import { RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, type DeployTrainingInput } from "./deployment.types";
+
+const bad = deploymentErrors.badInput;
 
 /** A deploy request with every default applied and every cross-field rule checked. */
 export interface ResolvedDeployInput {
@@ -40,7 +43,7 @@ const IMAGE_REFERENCE =
 
 /** Applies defaults and checks the rules class-validator cannot express. Throws BAD_USER_INPUT naming the field. */
 export function resolveDeployInput(input: DeployTrainingInput, defaultImage: string): ResolvedDeployInput {
-  const gpuType = input.gpuType ?? GpuType.RTX_A4000;
+  const gpuType = input.gpuType ?? DEPLOY_DEFAULTS.gpuType;
   const gpuTypes = [gpuType];
   for (const fallback of input.fallbackGpuTypes ?? [])
     if (!gpuTypes.includes(fallback)) gpuTypes.push(fallback);
@@ -68,31 +71,30 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
 
   const hubRepoId = input.output?.hubRepoId ?? null;
   const networkVolumeId = input.output?.networkVolumeId ?? null;
-  const budget = input.budgetLimitUsd ?? 5;
+  const budget = input.budgetLimitUsd ?? DEPLOY_DEFAULTS.budgetLimitUsd;
   const budgetLimitMicros = usdToMicros(budget);
   if (!(budgetLimitMicros > 0)) throw bad("input.budgetLimitUsd", "must be greater than 0");
 
   return {
     trainingConfigId: input.trainingConfigId,
     gpuTypes,
-    gpuCount: input.gpuCount ?? 1,
-    cloudType: input.cloudType ?? CloudType.SECURE,
+    gpuCount: input.gpuCount ?? DEPLOY_DEFAULTS.gpuCount,
+    cloudType: input.cloudType ?? DEPLOY_DEFAULTS.cloudType,
     budgetLimitMicros,
     maxPricePerHourMicros: input.maxPricePerHourUsd == null ? null : usdToMicros(input.maxPricePerHourUsd),
     maxDurationMinutes: input.maxDurationMinutes ?? null,
     dockerImage,
-    volumeSizeGb: input.volumeSizeGb ?? 20,
-    containerDiskGb: input.containerDiskGb ?? 20,
+    volumeSizeGb: input.volumeSizeGb ?? DEPLOY_DEFAULTS.volumeSizeGb,
+    containerDiskGb: input.containerDiskGb ?? DEPLOY_DEFAULTS.containerDiskGb,
     env,
     idempotencyKey: input.idempotencyKey ?? null,
     output: {
       hubRepoId,
-      hubPrivate: input.output?.hubPrivate ?? true,
+      hubPrivate: input.output?.hubPrivate ?? DEPLOY_DEFAULTS.hubPrivate,
       networkVolumeId,
       // A result is never stranded: with neither the Hub nor a network volume it goes to the gateway.
       gateway: input.output?.gateway ?? !(hubRepoId || networkVolumeId),
-      // The result is delivered before the pod ends, so the pod's disk holds nothing worth paying for.
-      onComplete: input.output?.onComplete ?? CompletionAction.TERMINATE,
+      onComplete: input.output?.onComplete ?? DEPLOY_DEFAULTS.onComplete,
     },
   };
 }
@@ -135,8 +137,4 @@ export function checkGpuCount(
         "use gpuCount 1, or LORA or FULL without quantization for multi-GPU training",
     );
   }
-}
-
-function bad(field: string, message: string): AppError {
-  return new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
 }

@@ -1,8 +1,8 @@
 import type { EntityManager } from "typeorm";
-import { rateLimited } from "../errors/app-error";
 import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
+import { deploymentErrors } from "./deployment.errors";
 
-/** A user's deploy quota (README "Configuration"); 0 turns a cap off. */
+/** A user's deploy quota (MAX_ACTIVE_DEPLOYMENTS_PER_USER, MAX_DEPLOYS_PER_HOUR); 0 turns a cap off. */
 export interface DeployQuota {
   /** MAX_ACTIVE_DEPLOYMENTS_PER_USER: deployments in ACTIVE_DEPLOYMENT_STATUSES at once. */
   maxActive: number;
@@ -30,11 +30,7 @@ export async function checkDeployQuota(db: EntityManager, userId: string, quota:
       [userId, [...ACTIVE_DEPLOYMENT_STATUSES]],
     );
     if (count >= quota.maxActive) {
-      throw rateLimited(
-        `${count} of your deployments are active, the most one user may have ` +
-          `(MAX_ACTIVE_DEPLOYMENTS_PER_USER=${quota.maxActive}); stop one or wait for one to finish`,
-        ACTIVE_CAP_RETRY_AFTER_SECONDS,
-      );
+      throw deploymentErrors.activeCapReached(count, quota.maxActive, ACTIVE_CAP_RETRY_AFTER_SECONDS);
     }
   }
   if (quota.maxPerHour > 0) {
@@ -49,11 +45,7 @@ export async function checkDeployQuota(db: EntityManager, userId: string, quota:
     );
     if (count >= quota.maxPerHour) {
       const wait = Math.max(1, seconds ?? 1);
-      throw rateLimited(
-        `you have made ${quota.maxPerHour} deployments in the last hour, the most one user may make ` +
-          `(MAX_DEPLOYS_PER_HOUR=${quota.maxPerHour}); retry in ${wait} s`,
-        wait,
-      );
+      throw deploymentErrors.hourlyCapReached(quota.maxPerHour, wait);
     }
   }
 }

@@ -1,8 +1,8 @@
 import { Brackets, type DataSource } from "typeorm";
-import { badInput, notFound } from "../errors/app-error";
 import { isUuid } from "../db/ids";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
+import { deploymentErrors } from "./deployment.errors";
 import type { DeploymentConnection, DeploymentFilter } from "./deployment.types";
 
 export const MAX_PAGE_SIZE = 100;
@@ -13,7 +13,7 @@ export class DeploymentQueryService {
 
   async get(userId: string, id: string): Promise<Deployment> {
     const deployment = isUuid(id) ? await this.db.getRepository(Deployment).findOneBy({ id, userId }) : null;
-    if (!deployment) throw notFound("deployment");
+    if (!deployment) throw deploymentErrors.notFound();
     return deployment;
   }
 
@@ -36,7 +36,7 @@ export class DeploymentQueryService {
   ): Promise<DeploymentConnection> {
     const size = first ?? 20;
     if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
-      throw badInput("first", `must be from 0 to ${MAX_PAGE_SIZE}`);
+      throw deploymentErrors.badInput("first", `must be from 0 to ${MAX_PAGE_SIZE}`);
     }
     const cursor = after ? decodeCursor(after) : undefined;
 
@@ -105,5 +105,5 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   } catch {
     // fall through to the error below
   }
-  throw badInput("after", "is not a cursor this API returned");
+  throw deploymentErrors.badInput("after", "is not a cursor this API returned");
 }

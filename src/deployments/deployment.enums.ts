@@ -30,6 +30,17 @@ export const ACTIVE_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = [
   DeploymentStatus.RUNNING,
 ];
 
+/** Deployments that are over: they never change status again. Every status is active or finished. */
+export const FINISHED_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = [
+  DeploymentStatus.COMPLETED,
+  DeploymentStatus.FAILED,
+  DeploymentStatus.STOPPED,
+];
+
+export const isActive = (status: DeploymentStatus): boolean => ACTIVE_DEPLOYMENT_STATUSES.includes(status);
+export const isFinished = (status: DeploymentStatus): boolean =>
+  FINISHED_DEPLOYMENT_STATUSES.includes(status);
+
 registerEnumType(DeploymentStatus, { name: "DeploymentStatus" });
 registerEnumType(StopReason, { name: "StopReason" });
 registerEnumType(CompletionAction, {

@@ -18,7 +18,7 @@ import { TrainingJob } from "../jobs/training-job.entity";
 import { CloudType } from "../runpod/gpu-catalogue";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { configFromSnapshot } from "../training-configs/training-config.snapshot";
-import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
+import { isActive } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import type { DeploymentQueryService } from "./deployment-query.service";
@@ -108,12 +108,13 @@ export class DeploymentResolver {
     description: "actual + costPerHour x remaining time reported by the trainer, capped at the budget",
   })
   async projectedCostUsd(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<number | null> {
-    const active = ACTIVE_DEPLOYMENT_STATUSES.includes(deployment.status);
+    const active = isActive(deployment.status);
     const latest = active ? await ctx.loaders.latestMetricByJobId.load(deployment.jobId) : undefined;
     const projected = projectCost({
       active,
       actualMicros: deployment.actualCostMicros,
       costPerHourMicros: deployment.costPerHourMicros,
+      disks: { volumeGb: deployment.config.volumeSizeGb, containerGb: deployment.config.containerDiskGb },
       budgetLimitMicros: deployment.budgetLimitMicros,
       remainingSeconds: latest?.remainingSeconds,
     });

@@ -1,5 +1,5 @@
-import { JobStatus } from "../jobs/training-job.enums";
-import { DeploymentStatus, StopReason } from "./deployment.enums";
+import { isJobFinished, JobStatus } from "../jobs/training-job.enums";
+import { DeploymentStatus, isFinished, StopReason } from "./deployment.enums";
 
 /** What can happen to a deployment. */
 export type DeploymentSignal =
@@ -26,22 +26,13 @@ export interface Transition {
   errorMessage?: string;
 }
 
-const FINISHED: readonly DeploymentStatus[] = [
-  DeploymentStatus.COMPLETED,
-  DeploymentStatus.FAILED,
-  DeploymentStatus.STOPPED,
-];
-const JOB_FINISHED: readonly JobStatus[] = [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED];
-
-export const isFinished = (status: DeploymentStatus): boolean => FINISHED.includes(status);
-
 /**
  * The deployment state machine, pure: the next state for a signal, or null when the signal changes nothing.
  * A finished deployment never changes again; a finished job keeps its status.
  */
 export function nextState(current: DeploymentState, signal: DeploymentSignal): Transition | null {
   if (isFinished(current.status)) return null;
-  const job = (status: JobStatus) => (JOB_FINISHED.includes(current.jobStatus) ? current.jobStatus : status);
+  const job = (status: JobStatus) => (isJobFinished(current.jobStatus) ? current.jobStatus : status);
   const stopped = (reason: StopReason): Transition => ({
     status: DeploymentStatus.STOPPED,
     stopReason: reason,

@@ -10,7 +10,8 @@ import {
   ValidateNested,
 } from "class-validator";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import { CloudType, GPU_COUNT_RANGE, GpuType } from "../runpod/gpu-catalogue";
+import { DEPLOY_DEFAULTS } from "./deploy-defaults";
 import { CompletionAction, DeploymentStatus } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 
@@ -60,7 +61,7 @@ export class OutputInput {
   @NotContains("..")
   hubRepoId?: string | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: true })
+  @Field(() => Boolean, { nullable: true, defaultValue: DEPLOY_DEFAULTS.hubPrivate })
   hubPrivate?: boolean | null;
 
   @Field(() => String, {
@@ -79,7 +80,7 @@ export class OutputInput {
 
   @Field(() => CompletionAction, {
     nullable: true,
-    defaultValue: CompletionAction.TERMINATE,
+    defaultValue: DEPLOY_DEFAULTS.onComplete,
     description:
       "after the result is delivered and verified; STOP (keep the pod's disk, still billed) only on request",
   })
@@ -91,7 +92,7 @@ export class DeployTrainingInput {
   @Field(() => ID)
   trainingConfigId: string;
 
-  @Field(() => GpuType, { nullable: true, defaultValue: GpuType.RTX_A4000 })
+  @Field(() => GpuType, { nullable: true, defaultValue: DEPLOY_DEFAULTS.gpuType })
   gpuType?: GpuType | null;
 
   @Field(() => [GpuType], {
@@ -102,17 +103,21 @@ export class DeployTrainingInput {
   @ArrayMaxSize(10)
   fallbackGpuTypes?: GpuType[] | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: 1, description: "1..8" })
-  @Min(1)
-  @Max(8)
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.gpuCount,
+    description: `${GPU_COUNT_RANGE.min}..${GPU_COUNT_RANGE.max}`,
+  })
+  @Min(GPU_COUNT_RANGE.min)
+  @Max(GPU_COUNT_RANGE.max)
   gpuCount?: number | null;
 
-  @Field(() => CloudType, { nullable: true, defaultValue: CloudType.SECURE })
+  @Field(() => CloudType, { nullable: true, defaultValue: DEPLOY_DEFAULTS.cloudType })
   cloudType?: CloudType | null;
 
   @Field(() => Float, {
     nullable: true,
-    defaultValue: 5.0,
+    defaultValue: DEPLOY_DEFAULTS.budgetLimitUsd,
     description: "> 0; hard cap: the pod is terminated when reached",
   })
   @IsPositive()
@@ -134,12 +139,12 @@ export class DeployTrainingInput {
   @MaxLength(512)
   dockerImage?: string | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: 20 })
+  @Field(() => Int, { nullable: true, defaultValue: DEPLOY_DEFAULTS.volumeSizeGb })
   @Min(1)
   @Max(4000)
   volumeSizeGb?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: 20 })
+  @Field(() => Int, { nullable: true, defaultValue: DEPLOY_DEFAULTS.containerDiskGb })
   @Min(5)
   @Max(2000)
   containerDiskGb?: number | null;

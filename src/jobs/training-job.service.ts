@@ -1,6 +1,6 @@
 import DataLoader from "dataloader";
 import type { DataSource } from "typeorm";
-import { notFound } from "../errors/app-error";
+import { jobErrors } from "./training-job.errors";
 import { isUuid } from "../db/ids";
 import { TrainingJob } from "./training-job.entity";
 
@@ -28,12 +28,12 @@ export class TrainingJobService {
 
   async get(userId: string, id: string): Promise<TrainingJob> {
     const job = isUuid(id) ? await this.db.getRepository(TrainingJob).findOneBy({ id, userId }) : null;
-    if (!job) throw notFound("training job");
+    if (!job) throw jobErrors.notFound();
     return job;
   }
 
   /** NOT_FOUND unless the job exists and is the caller's (another user's job looks exactly like no job). */
   async assertOwned(userId: string, id: string): Promise<void> {
-    if (!isUuid(id) || (await this.owners.load(id)) !== userId) throw notFound("training job");
+    if (!isUuid(id) || (await this.owners.load(id)) !== userId) throw jobErrors.notFound();
   }
 }

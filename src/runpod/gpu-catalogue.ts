@@ -39,6 +39,9 @@ export enum CloudType {
 }
 
 /** What TrainGate knows about one GPU type without asking RunPod. */
+/** How many GPUs one pod may have: RunPod places at most 8 on one machine. */
+export const GPU_COUNT_RANGE = { min: 1, max: 8 } as const;
+
 export interface GpuCatalogueEntry {
   readonly gpuType: GpuType;
   /** RunPod's pod `gpuTypeId`, exactly as RunPod spells it. */

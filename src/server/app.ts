@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { createTokenVerifier } from "../auth/jwt";
 import type { Config } from "../config/env";
 import type { Database } from "../db/data-source";
-import type { ReconcilerOptions } from "../deployments/deployment-reconciler";
+import type { SupervisorOptions } from "../supervision/pod-supervisor";
 import type { CallbackOptions } from "../metrics/callback-handler";
 import type { IngestOptions } from "../metrics/metric-ingest.service";
 import type { MetricStreamOptions } from "../metrics/metric-stream";
@@ -38,8 +38,8 @@ export interface GatewayOptions {
   pglite?: PGlite;
   /** Run the background work (status sync, reaper, watchdog) on a timer. Default true; tests drive it by hand. */
   background?: boolean;
-  /** Tuning of the reconciler (tests shorten the orphan grace period). */
-  reconciler?: ReconcilerOptions;
+  /** Tuning of the pod supervisor (tests shorten the orphan grace period). */
+  reconciler?: SupervisorOptions;
   /**
    * The RunPod endpoint to use instead of `RUNPOD_API_URL` (the built-in simulator, which the entry points
    * start: see start.ts), closed with the gateway.

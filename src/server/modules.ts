@@ -1,31 +1,35 @@
-// The modules with resolvers load in the order schema.ts loads them, the order of the root fields in the SDL
-// (type-graphql registers each decorator as its file loads): the gateway then serves the committed SDL as is.
+// schema.ts loads every module's resolvers in the order of the root fields in the committed SDL
+// (type-graphql registers each decorator as its file loads); it is imported first so that the gateway serves
+// that SDL as is, whichever order the modules are imported in below.
+import "./schema";
 import type { Logger } from "pino";
 import type { ArtifactService } from "../artifacts/artifact.service";
 import { createArtifactsModule } from "../artifacts/artifacts.module";
 import type { TokenVerifier } from "../auth/jwt";
 import type { GatewayModule } from "../composition/gateway-module";
 import type { Config } from "../config/env";
-import type { BudgetWatchdog } from "../costs/budget-watchdog";
-import type { CostReportService } from "../costs/cost-report.service";
+import type { CostReportService } from "../deployments/cost-report.service";
 import type { DeploymentQueryService } from "../deployments/deployment-query.service";
-import type { DeploymentReconciler, ReconcilerOptions } from "../deployments/deployment-reconciler";
+import { createDeploymentsModule } from "../deployments/deployments.module";
 import type { DeploymentService } from "../deployments/deployment.service";
-import type { TrainingJobService } from "../jobs/training-job.service";
+import { HubModelInfoClient } from "../hub/hub-model-info";
+import { createJobsModule } from "../jobs/jobs.module";
+import { TrainingJobService } from "../jobs/training-job.service";
 import type { CallbackOptions } from "../metrics/callback-handler";
 import type { JobAccessCache } from "../metrics/job-access";
 import type { IngestOptions, MetricIngestService } from "../metrics/metric-ingest.service";
 import type { MetricQueryService } from "../metrics/metric-query.service";
 import type { MetricStreamOptions } from "../metrics/metric-stream";
 import { createMetricsModule } from "../metrics/metrics.module";
-import { createLegacyDomains, createLegacyJobsModule } from "./legacy-domains";
 import type { LiveStreams } from "../pubsub/live-streams";
-import type { GpuOfferService } from "../runpod/gpu-offer.service";
+import { GpuOfferService } from "../runpod/gpu-offer.service";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
 import { createSecretsModule } from "../secrets/secrets.module";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { createTrainingConfigsModule } from "../training-configs/training-configs.module";
 import type { UserService } from "../users/user.service";
+import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-supervisor";
+import { createSupervisionModule } from "../supervision/supervision.module";
 import { createUsersModule } from "../users/users.module";
 import { createWebModule } from "../web/web.module";
 import type { Infrastructure } from "./infrastructure";
@@ -38,7 +42,7 @@ export interface Services {
   trainingConfigs: TrainingConfigService;
   deploymentQueries: DeploymentQueryService;
   deployments: DeploymentService;
-  reconciler: DeploymentReconciler;
+  supervisor: PodSupervisor;
   gpuOffers: GpuOfferService;
   jobs: TrainingJobService;
   metricQueries: MetricQueryService;
@@ -47,7 +51,6 @@ export interface Services {
   /** The live streams of this replica (how many are open, in all and per user). */
   subscriptions: LiveStreams;
   costReports: CostReportService;
-  watchdog: BudgetWatchdog;
   artifacts: ArtifactService;
 }
 
@@ -60,7 +63,8 @@ export interface ModuleDeps {
   verifyToken: TokenVerifier;
   /** Why no pod could reach PUBLIC_URL, when none can. */
   callbackUnreachable: string | undefined;
-  reconciler?: ReconcilerOptions;
+  /** Tuning of the pod supervisor (tests shorten the orphan grace period). */
+  reconciler?: SupervisorOptions;
   ingest?: IngestOptions;
   metricsRoutes?: CallbackOptions;
   metricStream?: MetricStreamOptions;
@@ -79,25 +83,52 @@ export async function createModules(
   const users = createUsersModule({ db });
   const secrets = createSecretsModule({ db, encryptionKeys: config.encryptionKeys });
   const trainingConfigs = createTrainingConfigsModule({ db });
-  const legacy = createLegacyDomains({
-    config,
-    ds: db,
-    bus,
+  const gpuOffers = new GpuOfferService(runpod);
+  const deployments = createDeploymentsModule({
+    db,
     runpod,
+    offers: gpuOffers,
+    secrets: secrets.secrets,
+    configs: trainingConfigs.trainingConfigs,
+    bus,
     logger,
     streams,
-    secrets: secrets.secrets,
-    trainingConfigs: trainingConfigs.trainingConfigs,
-    callbackUnreachable: deps.callbackUnreachable,
-    reconciler: deps.reconciler,
+    options: {
+      metricsApiUrl: config.metricsApiUrl,
+      defaultImage: config.trainerImage,
+      terminateAfterGraceSeconds: Math.ceil(config.watchdogIntervalMs / 1000),
+      callbackUnreachable: deps.callbackUnreachable,
+      quota: { maxActive: config.maxActiveDeploymentsPerUser, maxPerHour: config.maxDeploysPerHour },
+      modelSizes: new HubModelInfoClient({
+        endpoint: config.hubEndpoint,
+        logger: logger.child({ component: "hub" }),
+      }),
+    },
   });
+  const supervision = createSupervisionModule({
+    db,
+    runpod,
+    secrets: secrets.secrets,
+    deployments: deployments.deployments,
+    deploymentQueries: deployments.queries,
+    bus,
+    streams,
+    logger,
+    options: {
+      intervalMs: config.watchdogIntervalMs,
+      sweepIntervalMs: config.syncIntervalMs,
+      podStartTimeoutMs: config.podStartTimeoutSeconds * 1000,
+      ...deps.reconciler,
+    },
+  });
+  const jobs = new TrainingJobService(db);
   const metrics = await createMetricsModule({
     db,
     bus,
     logger,
     streams,
-    jobs: legacy.jobs,
-    deployments: legacy.deployments,
+    jobs,
+    deployments: deployments.deployments,
     ingest: {
       onCommitted: (points, seconds) => {
         prometheus.pointsIngested.inc(points);
@@ -129,8 +160,9 @@ export async function createModules(
     users,
     secrets,
     trainingConfigs,
-    legacy,
-    createLegacyJobsModule(legacy.jobs, metrics.metricQueries),
+    deployments,
+    supervision,
+    createJobsModule({ jobs, metricQueries: metrics.metricQueries }),
     metrics,
     artifacts,
     createWebModule({ playgroundEnabled: config.playgroundEnabled }),
@@ -139,17 +171,16 @@ export async function createModules(
     users: users.users,
     secrets: secrets.secrets,
     trainingConfigs: trainingConfigs.trainingConfigs,
-    deploymentQueries: legacy.deploymentQueries,
-    deployments: legacy.deployments,
-    reconciler: legacy.reconciler,
-    gpuOffers: legacy.gpuOffers,
-    jobs: legacy.jobs,
+    deploymentQueries: deployments.queries,
+    deployments: deployments.deployments,
+    supervisor: supervision.supervisor,
+    gpuOffers,
+    jobs,
     metricQueries: metrics.metricQueries,
     ingest: metrics.ingest,
     jobAccess: metrics.jobAccess,
     subscriptions: streams,
-    costReports: legacy.costReports,
-    watchdog: legacy.watchdog,
+    costReports: deployments.costReports,
     artifacts: artifacts.artifacts,
   };
   return { modules, services };

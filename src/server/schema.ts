@@ -8,7 +8,9 @@ import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/co
 // costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts).
 import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
 import { METRICS_RESOLVERS } from "../metrics/metrics.module";
-import { LEGACY_RESOLVERS } from "./legacy-domains";
+import { DEPLOYMENTS_RESOLVERS } from "../deployments/deployments.module";
+import { JOBS_RESOLVERS } from "../jobs/jobs.module";
+import { SUPERVISION_RESOLVERS } from "../supervision/supervision.module";
 import { SECRETS_RESOLVERS } from "../secrets/secrets.module";
 import { TRAINING_CONFIGS_RESOLVERS } from "../training-configs/training-configs.module";
 import { USERS_RESOLVERS } from "../users/users.module";
@@ -19,7 +21,9 @@ const RESOLVER_CLASSES = [
   ...USERS_RESOLVERS,
   ...SECRETS_RESOLVERS,
   ...TRAINING_CONFIGS_RESOLVERS,
-  ...LEGACY_RESOLVERS,
+  ...DEPLOYMENTS_RESOLVERS,
+  ...JOBS_RESOLVERS,
+  ...SUPERVISION_RESOLVERS,
   ...METRICS_RESOLVERS,
   ...ARTIFACTS_RESOLVERS,
 ] as const;

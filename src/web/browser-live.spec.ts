@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { newDeployment, type DeploymentRows } from "../../test/support/factories";
 import { startSimulatedGateway, type SimulatedSetup } from "../../test/support/simulated";
-import { budgetAlertTopics as topics } from "../costs/budget-alert-stream";
+import { budgetAlertTopics as topics } from "../supervision/budget-alert-stream";
 import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
 import { ensureWebBuilt } from "./testing/web-build";
 import type { TestGateway } from "../../test/support/gateway";

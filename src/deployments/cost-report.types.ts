@@ -1,13 +1,6 @@
-import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Deployment } from "../deployments/deployment.entity";
+import { Field, Float, ObjectType } from "type-graphql";
 import { GpuType } from "../runpod/gpu-catalogue";
-
-export enum BudgetAction {
-  NOTIFIED = "NOTIFIED",
-  STOPPING = "STOPPING",
-  STOPPED = "STOPPED",
-}
-registerEnumType(BudgetAction, { name: "BudgetAction" });
+import { Deployment } from "./deployment.entity";
 
 @ObjectType()
 export class DeploymentCost {
@@ -70,25 +63,4 @@ export class CostReport {
 
   @Field(() => [DayCost])
   byDay: DayCost[];
-}
-
-@ObjectType()
-export class BudgetAlert {
-  @Field(() => Deployment)
-  deployment: Deployment;
-
-  @Field(() => Int)
-  thresholdPercent: number;
-
-  @Field(() => Float)
-  actualCostUsd: number;
-
-  @Field(() => Float)
-  budgetLimitUsd: number;
-
-  @Field(() => BudgetAction)
-  action: BudgetAction;
-
-  @Field()
-  at: Date;
 }

@@ -1,4 +1,4 @@
-import { apportion } from "./cost-report.service";
+import { apportion } from "./apportion";
 
 describe("apportion", () => {
   it.each([

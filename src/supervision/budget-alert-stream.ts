@@ -1,8 +1,9 @@
 import { BoundedChannel, mapIterator } from "../pubsub/channel";
 import type { Topic } from "../pubsub/event-bus";
 import type { LiveStreams } from "../pubsub/live-streams";
-import { BudgetAction, type BudgetAlert } from "./cost.types";
-import { microsToUsd } from "./money";
+import { BudgetAction } from "../costs/budget";
+import type { BudgetAlert } from "./budget-alert.types";
+import { microsToUsd } from "../costs/money";
 
 /** A budget threshold was crossed or a budget stop happened. */
 export interface BudgetAlertEvent {

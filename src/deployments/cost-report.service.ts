@@ -1,17 +1,19 @@
 import type { DataSource } from "typeorm";
 import { In } from "typeorm";
-import { Deployment } from "../deployments/deployment.entity";
-import { ACTIVE_DEPLOYMENT_STATUSES } from "../deployments/deployment.enums";
-import { AppError, ErrorCode } from "../errors/app-error";
+import { apportion, unitsToUsd, USD_UNIT_MICROS } from "../costs/apportion";
+import { percentOf } from "../costs/money";
+import { runningMicrosPerHour } from "../costs/pricing";
+import { projectCost } from "../costs/projection";
 import type { GpuType } from "../runpod/gpu-catalogue";
-import type { CostReport } from "./cost.types";
-import { percentOf, type Micros } from "./money";
-import { runningMicrosPerHour } from "./pricing";
+import type { CostReport } from "./cost-report.types";
+import { Deployment } from "./deployment.entity";
+import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
+import { deploymentErrors } from "./deployment.errors";
 
 /** The longest range a report covers (its byDay has a row per day). */
 const MAX_RANGE_DAYS = 400;
-/** One unit of the API's money: 4 decimals of a dollar, in micro-dollars. */
-const UNIT = 100;
+const UNIT = USD_UNIT_MICROS;
+const toUsd = unitsToUsd;
 
 /**
  * Each deployment's cost in the range, prorated when its billing window straddles an edge: the window runs
@@ -63,12 +65,10 @@ export class CostReportService {
     const end = to ?? now;
     const start = from ?? new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), 1));
     if (start.getTime() >= end.getTime()) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, "from: must be before to", { field: "from" });
+      throw deploymentErrors.badInput("from", "must be before to");
     }
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, `to: a report covers at most ${MAX_RANGE_DAYS} days`, {
-        field: "to",
-      });
+      throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
     const rows = await this.db.query<
       { kind: "deployment" | "day"; key: string; micros: string; gpu_seconds: string | null }[]
@@ -119,18 +119,18 @@ export class CostReportService {
     let burnMicros = 0;
     let stillToSpend = 0;
     for (const d of active) {
-      const perHour = runningMicrosPerHour(d.costPerHourMicros ?? 0, {
-        volumeGb: d.config.volumeSizeGb,
-        containerGb: d.config.containerDiskGb,
+      const disks = { volumeGb: d.config.volumeSizeGb, containerGb: d.config.containerDiskGb };
+      burnMicros += runningMicrosPerHour(d.costPerHourMicros ?? 0, disks);
+      // The same projection as the deployment's projectedCostUsd: what it still spends is that less its cost.
+      const projected = projectCost({
+        active: true,
+        actualMicros: d.actualCostMicros,
+        costPerHourMicros: d.costPerHourMicros,
+        disks,
+        budgetLimitMicros: d.budgetLimitMicros,
+        remainingSeconds: remaining.get(d.jobId),
       });
-      burnMicros += perHour;
-      const left = remaining.get(d.jobId);
-      if (left !== undefined) {
-        stillToSpend += Math.max(
-          0,
-          Math.min((perHour * left) / 3600, d.budgetLimitMicros - d.actualCostMicros),
-        );
-      }
+      if (projected !== null) stillToSpend += projected - d.actualCostMicros;
     }
 
     return {
@@ -166,27 +166,4 @@ export class CostReportService {
       rows.filter((r) => r.remaining_seconds !== null).map((r) => [r.job_id, r.remaining_seconds!]),
     );
   }
-}
-
-const toUsd = (units: number): number => units / 10_000;
-
-/**
- * Splits `totalUnits` whole units over items in proportion to their exact amounts (micro-dollars, fractional),
- * by largest remainder: each item gets its floor, the units left go to the largest remainders. So every
- * partition of a report (by deployment, by day) adds up to exactly the same total after rounding. Pure.
- */
-export function apportion(exactMicros: readonly Micros[], totalUnits: number): number[] {
-  const exactUnits = exactMicros.map((m) => Math.max(0, m) / UNIT);
-  const sum = exactUnits.reduce((a, b) => a + b, 0);
-  if (sum === 0 || totalUnits <= 0) return exactUnits.map(() => 0);
-  const scaled = exactUnits.map((u) => (u * totalUnits) / sum);
-  const floors = scaled.map(Math.floor);
-  let left = totalUnits - floors.reduce((a, b) => a + b, 0);
-  const order = scaled.map((v, i) => [v - floors[i], i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  for (const [, i] of order) {
-    if (left <= 0) break;
-    floors[i] += 1;
-    left -= 1;
-  }
-  return floors;
 }

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Query, Resolver } from "type-graphql";
 import { CurrentUser } from "../auth/context";
 import type { CostReportService } from "./cost-report.service";
-import { CostReport } from "./cost.types";
+import { CostReport } from "./cost-report.types";
 
 @Resolver()
 export class CostResolver {

@@ -1,5 +1,5 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from "typeorm";
-import type { Micros } from "./money";
+import type { Micros } from "../costs/money";
 import { microsTransformer } from "../db/transformers";
 import { Deployment } from "../deployments/deployment.entity";
 

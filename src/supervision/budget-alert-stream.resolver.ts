@@ -1,7 +1,7 @@
 import { Authorized, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { subscriber } from "../auth/context";
 import type { BudgetAlertStream } from "./budget-alert-stream";
-import { BudgetAlert } from "./cost.types";
+import { BudgetAlert } from "./budget-alert.types";
 
 @Resolver()
 export class BudgetAlertStreamResolver {

@@ -1,0 +1,18 @@
+import { CloudType, GpuType } from "../runpod/gpu-catalogue";
+import { CompletionAction } from "./deployment.enums";
+
+/**
+ * What a deploy gets for each field the caller leaves out. The GraphQL input type shows these as its defaults
+ * and `resolveDeployInput` applies them: both read them from here.
+ */
+export const DEPLOY_DEFAULTS = {
+  gpuType: GpuType.RTX_A4000,
+  gpuCount: 1,
+  cloudType: CloudType.SECURE,
+  budgetLimitUsd: 5.0,
+  volumeSizeGb: 20,
+  containerDiskGb: 20,
+  hubPrivate: true,
+  /** The result is delivered before the pod ends, so the pod's disk holds nothing worth paying for. */
+  onComplete: CompletionAction.TERMINATE,
+} as const;

@@ -1,0 +1,81 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import { BudgetAction, STOPPED_THRESHOLD } from "../costs/budget";
+import { StopReason } from "../deployments/deployment.enums";
+import type { Deployment } from "../deployments/deployment.entity";
+import type { DeploymentService } from "../deployments/deployment.service";
+import type { EventBus } from "../pubsub/event-bus";
+import { budgetAlertTopics as topics, type BudgetAlertEvent } from "./budget-alert-stream";
+import { BudgetAlertRecord } from "./budget-alert.entity";
+
+/**
+ * Budget alerts: each threshold of a deployment is raised at most once, whichever replica or restart gets there
+ * first (the alert's primary key decides), recorded in the deployment's audit trail and announced to its owner.
+ */
+export class BudgetAlerts {
+  constructor(
+    private readonly db: DataSource,
+    private readonly deployments: DeploymentService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The thresholds already raised for a deployment. */
+  async raised(deploymentId: string): Promise<Set<number>> {
+    const rows = await this.db.getRepository(BudgetAlertRecord).findBy({ deploymentId });
+    return new Set(rows.map((a) => a.thresholdPercent));
+  }
+
+  /**
+   * The STOPPED alert of a deployment that finished because of its budget, whichever path finished it (the
+   * supervisor at 100 %, the trainer exiting at the stop flag, RunPod's terminateAfter seen by the status sync).
+   * Once per deployment, like every alert. True when this call raised it.
+   */
+  async budgetStopped(deployment: Deployment): Promise<boolean> {
+    if (deployment.stopReason !== StopReason.BUDGET_EXCEEDED) return false;
+    return this.raise(deployment, STOPPED_THRESHOLD, BudgetAction.STOPPED);
+  }
+
+  /** Records a threshold crossing; only the first to record it announces it. True when this call raised it. */
+  async raise(deployment: Deployment, threshold: number, action: BudgetAction): Promise<boolean> {
+    const inserted = await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(BudgetAlertRecord)
+      .values({
+        deploymentId: deployment.id,
+        thresholdPercent: threshold,
+        action,
+        actualCostMicros: deployment.actualCostMicros,
+      })
+      .orIgnore()
+      .returning(["created_at"])
+      .execute();
+    const row = inserted.raw as { created_at: Date }[];
+    if (row.length === 0) return false;
+    await this.deployments.recordEvent(deployment.id, "budget.alert", {
+      thresholdPercent: threshold,
+      action,
+      actualCostMicros: deployment.actualCostMicros,
+    });
+    const event: BudgetAlertEvent = {
+      deploymentId: deployment.id,
+      userId: deployment.userId,
+      thresholdPercent: threshold,
+      actualCostMicros: deployment.actualCostMicros,
+      budgetLimitMicros: deployment.budgetLimitMicros,
+      action,
+      at: new Date(row[0].created_at).toISOString(),
+    };
+    try {
+      await this.bus.publish(topics.userBudgetAlert(deployment.userId), event);
+    } catch (error) {
+      this.logger.warn(
+        { deploymentId: deployment.id, err: error instanceof Error ? error.message : String(error) },
+        "could not publish a budget alert",
+      );
+    }
+    await this.deployments.publish(deployment);
+    return true;
+  }
+}

@@ -1,0 +1,419 @@
+import type { Logger } from "pino";
+import { In, type DataSource } from "typeorm";
+import { budgetDecision, BudgetAction, STOPPED_THRESHOLD, STOPPING_THRESHOLD } from "../costs/budget";
+import { runningMicrosPerHour } from "../costs/pricing";
+import { isUuid } from "../db/ids";
+import {
+  ACTIVE_DEPLOYMENT_STATUSES,
+  CompletionAction,
+  DeploymentStatus,
+  isActive,
+  StopReason,
+} from "../deployments/deployment.enums";
+import { Deployment } from "../deployments/deployment.entity";
+import type { DeploymentService } from "../deployments/deployment.service";
+import { deploymentIdOfPod, podName } from "../deployments/pod-name";
+import { AppError } from "../errors/app-error";
+import { PodStatus, type PodInfo, type RunpodClient } from "../runpod/runpod-client";
+import { Provider } from "../secrets/provider";
+import type { ProviderSecretService } from "../secrets/provider-secret.service";
+import type { BudgetAlerts } from "./budget-alerts";
+
+export interface SupervisorDeps {
+  db: DataSource;
+  runpod: RunpodClient;
+  secrets: ProviderSecretService;
+  deployments: DeploymentService;
+  alerts: BudgetAlerts;
+  logger: Logger;
+}
+
+export interface SupervisorOptions {
+  /**
+   * How often the supervisor runs (WATCHDOG_INTERVAL_MS): a running pod's cost is at most this old when the
+   * budget is judged. Default 15 s.
+   */
+  intervalMs?: number;
+  /**
+   * How often the accounts with no active deployment are looked at too (their finished runs' pods, recent
+   * accounts that may hold stray pods): SYNC_INTERVAL_MS. Default: every run.
+   */
+  sweepIntervalMs?: number;
+  /**
+   * How long a deployment may sit in CREATING before its pod counts as orphaned (its creator died between the
+   * upstream create and the database update). Longer than a create call can take. Default 2 minutes.
+   */
+  orphanGraceMs?: number;
+  /**
+   * How long after its creation a pod may go without its container up (the deployment still STARTING, the
+   * job still PENDING) before it is terminated and the run failed. Default 15 minutes
+   * (POD_START_TIMEOUT_SECONDS): large images take minutes to pull, a container that cannot start never does.
+   */
+  podStartTimeoutMs?: number;
+  /** How far back the sweep looks for users whose accounts may hold TrainGate pods. Default 30 days. */
+  lookbackMs?: number;
+  now?: () => Date;
+}
+
+export interface SupervisorReport {
+  /** Accounts whose pods were listed. */
+  users: number;
+  /** Deployments whose pod was looked at. */
+  observed: number;
+  /** Running deployments whose budget was judged. */
+  checked: number;
+  alerts: number;
+  stopsRequested: number;
+  /** Pods terminated for their budget or maximum duration. */
+  terminated: number;
+  orphansTerminated: number;
+  usersSkipped: number;
+}
+
+/** How long a finished run's bootstrap has to end its own pod before the reaper does it. */
+const FINISHED_POD_GRACE_MS = 10 * 60_000;
+
+/**
+ * The one owner of the pods, run by one replica at a time (the leader). Everything it knows comes from the
+ * database and from RunPod, so a restart or a failover loses nothing. Per user account, with one listing of
+ * the account's pods:
+ *
+ * 1. every deployment that may still hold a pod is observed (status follows, cost accrues, a vanished pod
+ *    closes the deployment); a user's stop whose terminate call failed is finished;
+ * 2. the budget is judged for each running one: thresholds raise alerts (once each), the trainer is asked to
+ *    stop at 95 % or before the next look would pass the budget, and the pod is terminated at 100 % or past its
+ *    maximum running time;
+ * 3. a pod whose container has not come up within the start-up deadline is terminated and its run failed;
+ * 4. a deployment stuck in CREATING past the grace period lost its creator mid-create: its pod, found by name,
+ *    is terminated (ORPHANED);
+ * 5. every `traingate-*` pod that no deployment owns, or whose deployment is finished, is reaped, except the
+ *    stopped pod a completed run keeps on purpose (onComplete STOP).
+ *
+ * Every pod it ends goes through `DeploymentService.terminate`.
+ */
+export class PodSupervisor {
+  private readonly intervalMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly orphanGraceMs: number;
+  private readonly podStartTimeoutMs: number;
+  private readonly lookbackMs: number;
+  private readonly now: () => Date;
+  private lastSweep: number | undefined;
+
+  constructor(
+    private readonly deps: SupervisorDeps,
+    options: SupervisorOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 15_000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 0;
+    this.orphanGraceMs = options.orphanGraceMs ?? 120_000;
+    this.podStartTimeoutMs = options.podStartTimeoutMs ?? 15 * 60_000;
+    this.lookbackMs = options.lookbackMs ?? 30 * 24 * 3600_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async tick(): Promise<SupervisorReport> {
+    const report: SupervisorReport = {
+      users: 0,
+      observed: 0,
+      checked: 0,
+      alerts: 0,
+      stopsRequested: 0,
+      terminated: 0,
+      orphansTerminated: 0,
+      usersSkipped: 0,
+    };
+    const now = this.now().getTime();
+    const sweep = this.lastSweep === undefined || now - this.lastSweep >= this.sweepIntervalMs;
+    const tracked = await this.deps.db
+      .getRepository(Deployment)
+      .createQueryBuilder("d")
+      .where("d.pod_terminated_at IS NULL AND (d.status IN (:...active) OR d.pod_id IS NOT NULL)", {
+        active: ACTIVE_DEPLOYMENT_STATUSES,
+      })
+      .getMany();
+    // Accounts with something active are looked at every run; the others on the sweep's schedule.
+    const users = new Set(tracked.filter((d) => isActive(d.status)).map((d) => d.userId));
+    if (sweep) {
+      this.lastSweep = now;
+      for (const d of tracked) users.add(d.userId);
+      const recent: { user_id: string }[] = await this.deps.db.query(
+        `SELECT DISTINCT user_id FROM cloud_deployments WHERE created_at > $1`,
+        [new Date(now - this.lookbackMs)],
+      );
+      for (const row of recent) users.add(row.user_id);
+    }
+    for (const userId of users) {
+      try {
+        await this.superviseUser(
+          userId,
+          tracked.filter((d) => d.userId === userId),
+          report,
+        );
+      } catch (error) {
+        report.usersSkipped += 1;
+        this.deps.logger.warn({ userId, err: describe(error) }, "could not supervise a user's pods");
+      }
+    }
+    return report;
+  }
+
+  private async superviseUser(
+    userId: string,
+    tracked: Deployment[],
+    report: SupervisorReport,
+  ): Promise<void> {
+    const { runpod, secrets, logger } = this.deps;
+    const apiKey = await secrets.reveal(userId, Provider.RUNPOD);
+    if (!apiKey) {
+      if (tracked.length > 0) {
+        report.usersSkipped += 1;
+        logger.warn({ userId }, "cannot supervise pods: the user's RunPod key is gone");
+      }
+      return;
+    }
+    const pods = await runpod.listPods(apiKey);
+    report.users += 1;
+    const byId = new Map(pods.map((pod) => [pod.id, pod]));
+    const byName = new Map(pods.map((pod) => [pod.name, pod]));
+
+    for (const deployment of tracked) {
+      try {
+        if (deployment.podId) {
+          // Not listed: confirm before closing anything (a list can lag a create).
+          const pod = byId.get(deployment.podId) ?? (await runpod.getPod(apiKey, deployment.podId));
+          await this.observe(apiKey, deployment, pod);
+          report.observed += 1;
+          const ended =
+            isActive(deployment.status) && (await this.judgeBudget(apiKey, deployment.id, report));
+          if (!ended && pod?.status === PodStatus.STARTING && this.startOverdue(deployment)) {
+            await this.failStart(apiKey, deployment, pod.id);
+          }
+        } else if (
+          deployment.status === DeploymentStatus.CREATING &&
+          this.now().getTime() - deployment.createdAt.getTime() > this.orphanGraceMs
+        ) {
+          await this.closeInterruptedCreate(apiKey, deployment, byName.get(podName(deployment.id)), report);
+        }
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        logger.warn(
+          { deploymentId: deployment.id, err: error.message },
+          "could not supervise a deployment's pod; retried on the next run",
+        );
+      }
+    }
+    await this.reap(apiKey, pods, report);
+  }
+
+  /** One look at the pod; a user's stop whose terminate call failed is finished here instead. */
+  private async observe(apiKey: string, deployment: Deployment, pod: PodInfo | null): Promise<void> {
+    const { deployments, logger } = this.deps;
+    if (deployment.stopRequestedReason === StopReason.USER && isActive(deployment.status) && pod) {
+      try {
+        await deployments.terminate(
+          deployment.id,
+          { type: "STOP", reason: StopReason.USER },
+          { apiKey, by: "user" },
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        logger.warn(
+          { deploymentId: deployment.id, err: error.message },
+          "could not terminate a stopped deployment's pod",
+        );
+      }
+    }
+    await deployments.observe(deployment.id, pod);
+  }
+
+  /**
+   * Judges the budget of a deployment that was running, on its freshly observed cost. True when the pod was
+   * terminated here.
+   */
+  private async judgeBudget(
+    apiKey: string,
+    deploymentId: string,
+    report: SupervisorReport,
+  ): Promise<boolean> {
+    const { db, deployments, alerts } = this.deps;
+    const deployment = await db.getRepository(Deployment).findOneBy({ id: deploymentId });
+    if (!deployment) return false;
+    const raised = await alerts.raised(deployment.id);
+    if (!isActive(deployment.status)) {
+      // It finished meanwhile (RunPod's terminateAfter, or the trainer stopping at the flag). The replica that
+      // saw it finish announced it (the finished listener); this covers one that went down before it could.
+      if (!raised.has(STOPPED_THRESHOLD) && (await alerts.budgetStopped(deployment))) report.alerts += 1;
+      return false;
+    }
+    report.checked += 1;
+    const decision = budgetDecision({
+      actualMicros: deployment.actualCostMicros,
+      budgetMicros: deployment.budgetLimitMicros,
+      perHourMicros: runningMicrosPerHour(deployment.costPerHourMicros ?? 0, {
+        volumeGb: deployment.config.volumeSizeGb,
+        containerGb: deployment.config.containerDiskGb,
+      }),
+      intervalSeconds: this.intervalMs / 1000,
+      uptimeSeconds: deployment.uptimeSeconds,
+      maxDurationMinutes: deployment.maxDurationMinutes,
+      raised,
+      stopRequested: deployment.stopRequestedAt !== null,
+    });
+    for (const threshold of decision.notify) {
+      if (await alerts.raise(deployment, threshold, BudgetAction.NOTIFIED)) report.alerts += 1;
+    }
+    if (decision.requestStop) {
+      await deployments.requestStop(deployment.id, StopReason[decision.requestStop]);
+      report.stopsRequested += 1;
+      if (
+        decision.requestStop === "BUDGET_EXCEEDED" &&
+        (await alerts.raise(deployment, STOPPING_THRESHOLD, BudgetAction.STOPPING))
+      ) {
+        report.alerts += 1;
+      }
+    }
+    if (!decision.terminate) return false;
+    // The STOPPED alert follows from the deployment finishing (the finished listener), as for every other path.
+    await deployments.terminate(
+      deployment.id,
+      { type: "STOP", reason: StopReason[decision.terminate] },
+      { apiKey, by: `supervisor: ${decision.terminate}` },
+    );
+    report.terminated += 1;
+    return true;
+  }
+
+  private startOverdue(deployment: Deployment): boolean {
+    return (
+      deployment.status === DeploymentStatus.STARTING &&
+      this.now().getTime() - deployment.createdAt.getTime() > this.podStartTimeoutMs
+    );
+  }
+
+  /**
+   * Fails a run whose container never came up, terminating its pod. A trainer report that arrived meanwhile
+   * wins (the state machine decides); a terminate that fails is retried on the next run.
+   */
+  private async failStart(apiKey: string, deployment: Deployment, podId: string): Promise<void> {
+    const minutes = Math.round(this.podStartTimeoutMs / 60_000);
+    const message =
+      `the pod's container never started: it did not report running within ${minutes} minutes of creation, ` +
+      "most likely because the host's CUDA driver is older than the image needs or the image cannot be " +
+      "pulled; the pod was terminated";
+    const failed = await this.deps.deployments.terminate(
+      deployment.id,
+      { type: "START_TIMED_OUT" },
+      {
+        apiKey,
+        by: "start-timeout",
+        update: { errorMessage: message },
+        jobUpdate: { errorMessage: message },
+      },
+    );
+    if (failed)
+      this.deps.logger.warn({ deploymentId: deployment.id, podId }, "a pod's container never started");
+  }
+
+  /** A deployment whose creator died mid-create: its pod, if RunPod made it, is terminated. */
+  private async closeInterruptedCreate(
+    apiKey: string,
+    deployment: Deployment,
+    pod: PodInfo | undefined,
+    report: SupervisorReport,
+  ): Promise<void> {
+    const { deployments } = this.deps;
+    if (!pod) {
+      await deployments.signal(
+        deployment.id,
+        { type: "CREATE_FAILED" },
+        { errorMessage: "the pod was never created: the gateway stopped during the attempt" },
+      );
+      return;
+    }
+    await deployments.terminate(
+      deployment.id,
+      { type: "STOP", reason: StopReason.ORPHANED },
+      {
+        apiKey,
+        by: "reaper",
+        podId: pod.id,
+        update: {
+          errorMessage: "the gateway stopped while this pod was being created; the pod was terminated",
+        },
+        event: { kind: "reaper.terminated", detail: { podId: pod.id, reason: "creation interrupted" } },
+      },
+    );
+    report.orphansTerminated += 1;
+  }
+
+  /** Pods named like ours that nothing running owns. */
+  private async reap(apiKey: string, pods: PodInfo[], report: SupervisorReport): Promise<void> {
+    const { db, runpod, deployments, logger } = this.deps;
+    const candidates = pods.flatMap((pod) => {
+      const ownerId = deploymentIdOfPod(pod.name);
+      return ownerId === null ? [] : [{ pod, ownerId }];
+    });
+    const ids = candidates.map((c) => c.ownerId).filter(isUuid);
+    const owners = ids.length ? await db.getRepository(Deployment).findBy({ id: In(ids) }) : [];
+    const ownerById = new Map(owners.map((d) => [d.id, d]));
+    for (const { pod, ownerId } of candidates) {
+      const owner = ownerById.get(ownerId);
+      const action = owner ? this.orphanAction(owner, pod) : "terminate";
+      if (action === "keep") continue;
+      logger.warn(
+        { podId: pod.id, deploymentId: owner?.id ?? null, action },
+        "reaping a pod nothing running owns",
+      );
+      if (action === "stop") {
+        // The run finished and asked to keep its disk, but its pod still runs the GPU: stop, do not destroy.
+        await runpod.stopPod(apiKey, pod.id);
+        if (owner) await deployments.recordEvent(owner.id, "reaper.stopped", { podId: pod.id });
+        continue;
+      }
+      if (owner && owner.podId === pod.id) {
+        // A finished deployment's own pod: ended, and recorded, where every pod is.
+        await deployments.terminate(
+          owner.id,
+          { type: "STOP", reason: StopReason.ORPHANED },
+          {
+            apiKey,
+            by: "reaper",
+            podId: pod.id,
+            event: { kind: "reaper.terminated", detail: { podId: pod.id } },
+          },
+        );
+      } else {
+        // A duplicate, or a pod no deployment owns: no deployment's state changes.
+        await runpod.terminatePod(apiKey, pod.id);
+        if (owner) await deployments.recordEvent(owner.id, "reaper.terminated", { podId: pod.id });
+      }
+      report.orphansTerminated += 1;
+    }
+  }
+
+  /**
+   * What to do with a pod named after `owner`. An active deployment keeps its own pod (and one still being
+   * recorded). A finished one keeps a stopped pod: its disk may hold the result (onComplete STOP, or a failed Hub
+   * upload), and only storage is billed; `stopDeployment` terminates it. A finished deployment's pod that still
+   * runs after the grace period (the bootstrap should have ended it) is stopped when its disk was meant to be
+   * kept, and terminated otherwise. Any other pod of that name is a duplicate and is terminated.
+   */
+  private orphanAction(owner: Deployment, pod: PodInfo): "keep" | "stop" | "terminate" {
+    if (isActive(owner.status)) {
+      return owner.podId !== null && owner.podId !== pod.id ? "terminate" : "keep";
+    }
+    if (owner.podId !== pod.id) return "terminate";
+    if (pod.status === PodStatus.STOPPED) return "keep";
+    const finishedAt = (owner.completedAt ?? owner.updatedAt).getTime();
+    if (this.now().getTime() - finishedAt < FINISHED_POD_GRACE_MS) return "keep";
+    return owner.status === DeploymentStatus.COMPLETED && owner.output?.onComplete === CompletionAction.STOP
+      ? "stop"
+      : "terminate";
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
