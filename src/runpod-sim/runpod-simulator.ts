@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -12,6 +13,9 @@ import {
   validate,
 } from "graphql";
 import { buildRunpodSchema } from "../runpod/runpod-schema";
+import path from "node:path";
+import { ensureLocalModels, type LocalModelManifest, serveLocalHub } from "./local-models";
+import { type LocalPodOptions, type LocalProcessState, localPodPaths, localWorkspaceState } from "./local-pod";
 import { SimFaults } from "./sim-faults";
 import type { SimCloud, StockStatus } from "./sim-gpu-market";
 import { createRootValue, type SimContext } from "./sim-graphql";
@@ -21,6 +25,8 @@ import type { SimulatedTrainerOptions, TrainerState } from "./simulated-trainer"
 
 export type { SimLogger, SimNetworkVolume } from "./sim-world";
 export type { SimulatedTrainerOptions, TrainerState, MetricPoint } from "./simulated-trainer";
+export type { LocalPodOptions, LocalProcessState } from "./local-pod";
+export { LOCAL_DATASET_URL, LOCAL_MODEL_ID } from "./local-models";
 export { SimFaults, SOMETHING_WENT_WRONG } from "./sim-faults";
 export { NO_CAPACITY_MESSAGE, NO_CAPACITY_SPOT_MESSAGE, NOT_ENOUGH_FREE_GPUS_MESSAGE } from "./sim-world";
 
@@ -46,6 +52,13 @@ export interface RunpodSimulatorOptions {
   readonly accounts?: readonly string[];
   /** The simulated trainer every pod runs once its container is up; `false` turns it off. Default `{}`. */
   readonly trainer?: false | SimulatedTrainerOptions;
+  /**
+   * Run every pod as a local process executing the container command the gateway sent (the real
+   * trainer-scripts/bootstrap.sh and train.py, on CPU) instead of the simulated trainer. The local models
+   * (`traingate/tiny-random-llama`, the dataset `hf://datasets/traingate/tiny-arithmetic`) are built into
+   * `root/models` at start (once; later starts reuse them).
+   */
+  readonly localPods?: LocalPodOptions;
   readonly logger?: SimLogger;
   /** How many GraphQL (and REST) requests are kept in `requests`. Default 10 000 (oldest dropped). */
   readonly maxRecordedRequests?: number;
@@ -114,6 +127,8 @@ export interface SimPodView {
   readonly checkpointStep: number;
   readonly trainingCompleted: boolean;
   readonly trainer: TrainerState | null;
+  /** The local process of a pod run by `localPods` (its last container), else null. */
+  readonly process: LocalProcessState | null;
 }
 
 /** A running RunPod simulator: a real HTTP server plus in-process controls. */
@@ -122,6 +137,12 @@ export interface RunpodSimulator {
   readonly url: string;
   /** REST v1 base, e.g. `http://127.0.0.1:PORT/v1` (stands in for https://rest.runpod.io/v1). */
   readonly restUrl: string;
+  /**
+   * A stand-in for the Hugging Face Hub's model metadata and dataset downloads of the local models,
+   * `http://127.0.0.1:PORT/hub` (what `HF_ENDPOINT` of the gateway and of local pods points at); it answers 404
+   * for every other model.
+   */
+  readonly hubUrl: string;
   readonly speedFactor: number;
   readonly faults: SimFaults;
   /** Every GraphQL request received, oldest first (a copy). */
@@ -151,6 +172,8 @@ export interface RunpodSimulator {
   pods(apiKey?: string): SimPodView[];
   /** The container's env: the pod env plus RUNPOD_POD_ID, RUNPOD_API_KEY (pod-scoped) and the other injections. */
   podEnv(podId: string): Record<string, string>;
+  /** What the containers of a local pod printed (every run, oldest first); "" for a simulated pod. */
+  podLog(podId: string): string;
   /** The container's main process exits: RunPod restarts it, the pod stays RUNNING and keeps billing. */
   exitContainer(podId: string): void;
   /** The pod ends itself (in-pod `runpodctl remove pod`), as if through REST with its pod-scoped key. */
@@ -183,6 +206,11 @@ const MAX_BODY_BYTES = 1024 * 1024;
  */
 export async function startRunpodSimulator(options: RunpodSimulatorOptions = {}): Promise<RunpodSimulator> {
   const simulator = new RunpodSimulatorServer(options);
+  if (options.localPods !== undefined) {
+    const folder = path.join(options.localPods.root, "models");
+    simulator.localModels = { manifest: await ensureLocalModels(options.localPods.python, folder), folder };
+    simulator.useHubCache(path.join(folder, "hub"));
+  }
   await simulator.listen(options.host ?? "127.0.0.1", options.port ?? 0);
   return simulator;
 }
@@ -193,6 +221,9 @@ class RunpodSimulatorServer implements RunpodSimulator {
   readonly faults: SimFaults;
   url = "";
   restUrl = "";
+  hubUrl = "";
+  /** The local models, once built (`localPods` only). */
+  localModels: { manifest: LocalModelManifest; folder: string } | null = null;
   private readonly world: SimWorld;
   private readonly schema: GraphQLSchema;
   private readonly rootValue: Record<string, unknown>;
@@ -215,6 +246,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       restartSeconds: options.restartSeconds ?? 5,
       autoAccountPrefix: options.autoAccountPrefix === undefined ? "sim_" : options.autoAccountPrefix,
       trainer: options.trainer === undefined ? {} : options.trainer,
+      localPods: options.localPods ?? null,
       logger: this.logger,
     });
     for (const key of options.accounts ?? []) this.world.addAccount(key);
@@ -246,13 +278,19 @@ class RunpodSimulatorServer implements RunpodSimulator {
     const base = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
     this.url = `${base}/graphql`;
     this.restUrl = `${base}/v1`;
+    this.hubUrl = `${base}/hub`;
     this.world.restUrl = this.restUrl;
+    this.world.hubUrl = this.hubUrl;
     this.ticker = setInterval(() => this.tick(), this.options.tickMs ?? 100);
     this.ticker.unref();
   }
 
   get speedFactor(): number {
     return this.world.clock.speedFactor;
+  }
+
+  useHubCache(folder: string): void {
+    this.world.hubCache = folder;
   }
 
   get requests(): readonly SimRequestRecord[] {
@@ -308,6 +346,22 @@ class RunpodSimulatorServer implements RunpodSimulator {
 
   podEnv(podId: string): Record<string, string> {
     return this.world.containerEnv(this.requirePod(podId));
+  }
+
+  podLog(podId: string): string {
+    const pod = this.requirePod(podId);
+    const local = this.options.localPods;
+    if (local === undefined) return "";
+    const { logs } = localPodPaths(local.root, pod.id);
+    let text = "";
+    for (let run = 1; run <= pod.containerRuns; run += 1) {
+      try {
+        text += readFileSync(path.join(logs, `${pod.id}.${run}.log`), "utf8");
+      } catch {
+        // that run wrote nothing
+      }
+    }
+    return text;
   }
 
   exitContainer(podId: string): void {
@@ -382,6 +436,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
 
   private view(pod: SimPod): SimPodView {
     const w = this.world;
+    const local = this.options.localPods;
     return {
       id: pod.id,
       accountId: pod.accountId,
@@ -405,9 +460,11 @@ class RunpodSimulatorServer implements RunpodSimulator {
       dataCenterId: pod.dataCenterId,
       lastStatusChange: pod.lastStatusChange,
       endReason: pod.endReason,
-      checkpointStep: pod.workspace.checkpointStep,
-      trainingCompleted: pod.workspace.completed,
+      ...(local === undefined
+        ? { checkpointStep: pod.workspace.checkpointStep, trainingCompleted: pod.workspace.completed }
+        : localWorkspaceStateView(localPodPaths(local.root, pod.id).workspace)),
       trainer: pod.trainer?.state() ?? null,
+      process: this.world.localProcesses.get(pod.id)?.process() ?? null,
     };
   }
 
@@ -421,6 +478,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       await this.handleGraphql(req, res, url);
       return;
     }
+    if (serveLocalHub(req, res, url.pathname, this.localModels)) return;
     const rest = /^\/v1\/pods\/([^/]+)(\/stop)?\/?$/.exec(url.pathname);
     if (rest !== null) {
       const podId = decodeURIComponent(rest[1] ?? "");
@@ -650,6 +708,11 @@ class RunpodSimulatorServer implements RunpodSimulator {
     this.records.push(entry);
     if (this.records.length > this.maxRecorded) this.records.shift();
   }
+}
+
+function localWorkspaceStateView(workspace: string): { checkpointStep: number; trainingCompleted: boolean } {
+  const state = localWorkspaceState(workspace);
+  return { checkpointStep: state.checkpointStep, trainingCompleted: state.completed };
 }
 
 /** Names of the top-level fields an operation selects (fragments at the top level included). */

@@ -1,4 +1,5 @@
 import { GraphQLError } from "graphql";
+import { LocalPod } from "./local-pod";
 import {
   type SimCloud,
   type SimGpuType,
@@ -140,7 +141,10 @@ export function createRootValue(world: SimWorld): Record<string, unknown> {
 /** A pod as RunPod's GraphQL shows it: env as ["K=V"], `runtime` null until the container is up. */
 export function podToGraphql(world: SimWorld, pod: SimPod): Record<string, unknown> {
   const containerUptime = world.containerUptimeSeconds(pod);
-  const training = pod.trainer?.state().phase === "training";
+  const training =
+    pod.trainer instanceof LocalPod
+      ? pod.trainer.process().running
+      : pod.trainer?.state().phase === "training";
   return {
     id: pod.id,
     name: pod.name,
