@@ -49,8 +49,12 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function deploy(user: string, hyperparameters: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  await s.withRunpodKey(user);
+async function deploy(
+  user: string,
+  hyperparameters: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  const apiKey = await s.withRunpodKey(user);
   const configId = await s.newConfig(user, hyperparameters);
   const res = await s.t.gql<{ deployTraining: { id: string; podId: string; job: { id: string } } }>(
     user,
@@ -59,7 +63,7 @@ async function deploy(user: string, hyperparameters: Record<string, unknown>, ex
   );
   expect(res.errors).toBeUndefined();
   const deployment = res.data!.deployTraining;
-  return { deploymentId: deployment.id, podId: deployment.podId, jobId: deployment.job.id };
+  return { deploymentId: deployment.id, podId: deployment.podId, jobId: deployment.job.id, apiKey };
 }
 
 async function deploymentOf(user: string, id: string): Promise<DeploymentView> {
@@ -124,7 +128,12 @@ describe("a real run on a local pod", () => {
     const user = "real-complete";
     const { deploymentId, podId, jobId } = await deploy(user, { epochs: 3 });
     const client = wsClient(s.t.url, await s.t.token(user));
-    const points = collect(client, METRICS, { jobId, afterStep: 0 }, (d) => d.trainingMetrics as { step: number; loss: number });
+    const points = collect(
+      client,
+      METRICS,
+      { jobId, afterStep: 0 },
+      (d) => d.trainingMetrics as { step: number; loss: number },
+    );
     try {
       await until("the deployment to be RUNNING", async () => {
         const d = await deploymentOf(user, deploymentId);
@@ -162,5 +171,129 @@ describe("a real run on a local pod", () => {
       points.dispose();
       await client.dispose();
     }
+  }, 150_000);
+});
+
+/** Hyperparameters of a run long enough to be stopped in the middle: 10 000 steps of one row each. */
+const LONG_RUN = { epochs: 100, batchSize: 1, loggingSteps: 10, saveSteps: 50 };
+
+/** The training summary train.py writes beside the adapter, read from the downloaded artifact. */
+async function trainingSummary(artifact: NonNullable<JobView["artifact"]>): Promise<{
+  global_step: number;
+  stopped_early: string | null;
+}> {
+  const res = await fetch(artifact.downloadUrl);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "traingate-summary-"));
+  try {
+    writeFileSync(path.join(dir, "result.tar"), Buffer.from(await res.arrayBuffer()));
+    const text = execFileSync("tar", ["-xOf", "result.tar", "traingate_training.json"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
+    return JSON.parse(text) as { global_step: number; stopped_early: string | null };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until the job has stored points up to at least `step` (the run is well under way). */
+async function trainedPast(user: string, jobId: string, step: number): Promise<void> {
+  await until(`job ${jobId} to pass step ${step}`, async () => {
+    const res = await s.t.gql<{ trainingJob: { metrics: { step: number }[] } }>(
+      user,
+      `query($id: ID!) { trainingJob(id: $id) { metrics { step } } }`,
+      { id: jobId },
+    );
+    return res.data?.trainingJob.metrics.some((m) => m.step >= step) ? true : undefined;
+  });
+}
+
+describe("stopping a real run", () => {
+  it("stopDeployment mid-run: the trainer saves a checkpoint, the partial adapter reaches the gateway, STOPPED", async () => {
+    const user = "real-user-stop";
+    const { deploymentId, podId, jobId } = await deploy(user, LONG_RUN);
+    await trainedPast(user, jobId, 60);
+    const stopped = await s.t.gql<{ stopDeployment: { status: string; stopReason: string } }>(
+      user,
+      `mutation($id: ID!) { stopDeployment(id: $id) { status stopReason } }`,
+      { id: deploymentId },
+    );
+    expect(stopped.errors).toBeUndefined();
+    expect(stopped.data!.stopDeployment).toEqual({ status: "STOPPED", stopReason: "USER" });
+    // The pod is terminated upstream at once (billing ends); its container gets SIGTERM and a grace period.
+    expect(s.sim.pod(podId)!.desiredStatus).toBe("TERMINATED");
+    const job = await until("the partial result at the gateway", async () => {
+      const d = await deploymentOf(user, deploymentId);
+      return d.job.artifact ? d.job : undefined;
+    });
+    const summary = await trainingSummary(job.artifact!);
+    expect(summary.stopped_early).toContain("SIGTERM");
+    expect(summary.global_step).toBeGreaterThanOrEqual(60);
+    expect(summary.global_step).toBeLessThan(10_000);
+    expect(await loadWithPeft(job.artifact!)).toMatch(/^PeftModelForCausalLM \d+$/);
+    expect(s.sim.podLog(podId)).toMatch(/stopping at step \d+: received SIGTERM; saving a checkpoint/);
+    // A terminated pod's processes and disk are gone.
+    await s.sim.waitFor(() => s.sim.pod(podId)?.process?.running === false, { timeoutMs: 30_000 });
+    expect(s.sim.pod(podId)!.checkpointStep).toBe(0);
+  }, 150_000);
+
+  it("a budget stop: the trainer honours the callback's stop: true with a checkpoint and a partial adapter", async () => {
+    const user = "real-budget-stop";
+    const { deploymentId, podId, jobId } = await deploy(user, LONG_RUN, { budgetLimitUsd: 0.1 });
+    await trainedPast(user, jobId, 30);
+    // Billing on the simulated clock: jump it forward until the watchdog asks the trainer to stop (95 %).
+    let stopsRequested = 0;
+    for (let i = 0; i < 200 && stopsRequested === 0; i += 1) {
+      s.sim.advance(15);
+      stopsRequested = (await s.t.gateway.services.watchdog.tick()).stopsRequested;
+    }
+    expect(stopsRequested).toBe(1);
+    const done = await until("the run to stop at its budget", async () => {
+      const d = await deploymentOf(user, deploymentId);
+      return d.status === "STOPPED" && d.job.artifact ? d : undefined;
+    });
+    expect(done.stopReason).toBe("BUDGET_EXCEEDED");
+    expect(done.job.status).toBe("CANCELLED");
+    expect(done.job.artifactUri).toBe(`gateway://${jobId}`);
+    const summary = await trainingSummary(done.job.artifact!);
+    expect(summary.stopped_early).toMatch(/gateway/);
+    expect(summary.global_step).toBeLessThan(10_000);
+    expect(s.sim.podLog(podId)).toMatch(/stopping at step \d+: .*gateway.*; saving a checkpoint/);
+    // The trainer ended its own pod after reporting, through RunPod's REST API with its pod-scoped key.
+    await s.sim.waitFor(() => s.sim.pod(podId)?.desiredStatus === "TERMINATED", { timeoutMs: 30_000 });
+    expect(s.sim.restRequests.filter((r) => r.podId === podId)).toEqual([
+      expect.objectContaining({ method: "DELETE", auth: "pod-key", status: 204 }),
+    ]);
+  }, 150_000);
+
+  it("podStop sends SIGTERM: the trainer checkpoints on the kept volume and the run is reported stopped", async () => {
+    const user = "real-pod-stop";
+    const { deploymentId, podId, jobId, apiKey } = await deploy(user, LONG_RUN);
+    await trainedPast(user, jobId, 60);
+    // Someone stops the pod on RunPod itself (the console, or RunPod reclaiming it): podStop with the account key.
+    const res = await fetch(s.sim.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({
+        query: `mutation($id: String!) { podStop(input: { podId: $id }) { id desiredStatus } }`,
+        variables: { id: podId },
+      }),
+    });
+    expect(((await res.json()) as { data: unknown }).data).toEqual({
+      podStop: { id: podId, desiredStatus: "EXITED" },
+    });
+    await s.sim.waitFor(() => s.sim.pod(podId)?.process?.running === false, { timeoutMs: 30_000 });
+    const pod = s.sim.pod(podId)!;
+    expect(pod.process!.exitCode).toBe(0);
+    // The volume survives a stop, with the checkpoint train.py saved on SIGTERM: a resumed pod trains on from it.
+    expect(pod.checkpointStep).toBeGreaterThanOrEqual(60);
+    expect(pod.trainingCompleted).toBe(false);
+    expect(s.sim.podLog(podId)).toMatch(/stopping at step \d+: received SIGTERM; saving a checkpoint/);
+    const done = await until("the stop to be reported", async () => {
+      const d = await deploymentOf(user, deploymentId);
+      return d.status === "STOPPED" && d.job.artifact ? d : undefined;
+    });
+    expect(done.job.artifactUri).toBe(`gateway://${jobId}`);
+    expect((await trainingSummary(done.job.artifact!)).global_step).toBe(pod.checkpointStep);
   }, 150_000);
 });

@@ -14,7 +14,11 @@ export interface LocalModelManifest {
     readonly dtype: string;
     readonly bytes: number;
   }[];
-  readonly datasets: readonly { readonly id: string; readonly files: readonly string[]; readonly rows: number }[];
+  readonly datasets: readonly {
+    readonly id: string;
+    readonly files: readonly string[];
+    readonly rows: number;
+  }[];
 }
 
 /** The local model and dataset every local pod can train on (built by local_models.py). */

@@ -47,7 +47,10 @@ export interface LocalProcessState {
 const CONTAINER_ROOTS = ["/workspace", "/opt/traingate"] as const;
 
 /** The folders of one local pod: its volume (kept across stop/resume), its container disk, its logs. */
-export function localPodPaths(root: string, podId: string): { pod: string; workspace: string; container: string; logs: string } {
+export function localPodPaths(
+  root: string,
+  podId: string,
+): { pod: string; workspace: string; container: string; logs: string } {
   const pod = path.join(root, "pods", podId);
   return {
     pod,
@@ -66,8 +69,9 @@ export function localPodPaths(root: string, podId: string): { pod: string; works
  * (HF_ENDPOINT), and the local models' hub cache, offline. Nothing else of the simulator's own environment
  * reaches it.
  *
- * Stopping (`podStop`, `stopAfter`) and terminating send SIGTERM to the process group, as `docker stop` does,
- * and SIGKILL after the grace period; a terminated pod's disk is deleted once its processes are gone.
+ * Stopping (`podStop`, `stopAfter`) and terminating send SIGTERM to the container's main process, as `docker stop`
+ * does, and SIGKILL to its whole process group after the grace period; a terminated pod's disk is deleted once
+ * its processes are gone.
  */
 export class LocalPod {
   private child: ChildProcess | null = null;
@@ -156,7 +160,7 @@ export class LocalPod {
   tick(): void {}
 
   /**
-   * The container is going away: SIGTERM to its process group now, SIGKILL after the grace period. `terminate`
+   * The container is going away: SIGTERM to its main process now, SIGKILL to its group after the grace period. `terminate`
    * also deletes the pod's disk; `close` (the simulator shutting down) kills at once and keeps the files.
    */
   kill(how: "stop" | "terminate" | "close" = "stop"): void {
@@ -172,7 +176,15 @@ export class LocalPod {
       this.killGroup("SIGKILL");
       return;
     }
-    if (previous === null) this.killGroup("SIGTERM");
+    if (previous === null) {
+      // The main process only, as `docker stop` does: bootstrap.sh passes it on to the trainer. A SIGTERM to the
+      // whole group would also end the `tee` that carries train.py's output, and train.py with a broken pipe.
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
     if (this.killTimer === null) {
       this.killTimer = setTimeout(() => this.killGroup("SIGKILL"), this.options.killGraceMs ?? 10_000);
       this.killTimer.unref();
@@ -252,7 +264,9 @@ export function localWorkspaceState(workspace: string): { checkpointStep: number
  */
 export function podVenvPython(scriptsDir: string, progress: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [path.join(scriptsDir, "pod-venv.sh")], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [path.join(scriptsDir, "pod-venv.sh")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));

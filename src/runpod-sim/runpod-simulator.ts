@@ -15,7 +15,12 @@ import {
 import { buildRunpodSchema } from "../runpod/runpod-schema";
 import path from "node:path";
 import { ensureLocalModels, type LocalModelManifest, serveLocalHub } from "./local-models";
-import { type LocalPodOptions, type LocalProcessState, localPodPaths, localWorkspaceState } from "./local-pod";
+import {
+  type LocalPodOptions,
+  type LocalProcessState,
+  localPodPaths,
+  localWorkspaceState,
+} from "./local-pod";
 import { SimFaults } from "./sim-faults";
 import type { SimCloud, StockStatus } from "./sim-gpu-market";
 import { createRootValue, type SimContext } from "./sim-graphql";
