@@ -200,13 +200,13 @@ export interface RunpodSimulator {
   close(): Promise<void>;
 }
 
-/** Top-level fields that need no key (runpod-api.md §0: gpuTypes is open). */
+/** Top-level fields that need no key: RunPod answers `gpuTypes` without one. */
 const OPEN_FIELDS = new Set(["gpuTypes", "__typename", "__schema", "__type"]);
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Starts a RunPod simulator on a real HTTP port: `POST /graphql` speaks schema/runpod.graphql with RunPod's
- * behaviour (runpod-api.md §7), `DELETE /v1/pods/:id` and `POST /v1/pods/:id/stop` are the REST v1 routes an
+ * behaviour, `DELETE /v1/pods/:id` and `POST /v1/pods/:id/stop` are the REST v1 routes an
  * in-pod script uses to end its own pod. Every created pod runs a simulated trainer once its container is up.
  */
 export async function startRunpodSimulator(options: RunpodSimulatorOptions = {}): Promise<RunpodSimulator> {
@@ -583,7 +583,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       });
       if (this.closing) return;
     }
-    // runpod-api.md §0/§7: a missing or unknown key is HTTP 401, except for the open `gpuTypes`.
+    // RunPod answers a missing or unknown key with HTTP 401, except for the open `gpuTypes`.
     const open = fields.length > 0 && fields.every((f) => OPEN_FIELDS.has(f));
     if ((apiKey !== undefined && account === undefined) || (!open && account === undefined)) {
       fail(401, "Unauthorized");
@@ -630,7 +630,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       operationName: requested,
     });
     const errors = (result.errors ?? []).map((e) => {
-      // Resolver errors as RunPod shows them: message, path, extensions (runpod-api.md §4's SUPPLY_CONSTRAINT shape).
+      // Resolver errors as RunPod shows them: message, path, extensions (as its SUPPLY_CONSTRAINT errors are shaped).
       const json = e.toJSON();
       return e.path === undefined
         ? json
@@ -684,7 +684,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       sendJson(res, status, body);
     };
     req.resume(); // no body expected; drain whatever came
-    // A pod-scoped key may end its own pod and nothing else ([3P] runpod-api.md §3).
+    // A pod-scoped key may end its own pod and nothing else (as third-party RunPod clients observe).
     if (auth === "none" || auth === "invalid" || (podKeyFor !== undefined && podKeyFor !== podId)) {
       answer(401, { error: "Unauthorized", status: 401 });
       return;
@@ -693,7 +693,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
     const mine =
       pod !== undefined && (podKeyFor === podId || (account !== undefined && pod.accountId === account.id));
     if (pod === undefined || !mine || pod.desiredStatus === "TERMINATED") {
-      // REST v1's body for a gone pod (runpod-api.md §4).
+      // REST v1's body for a gone pod.
       answer(404, {
         error: action === "terminate" ? "pod not found to terminate" : "pod not found",
         status: 404,

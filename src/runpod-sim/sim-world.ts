@@ -109,7 +109,7 @@ export interface SimWorldOptions {
   readonly logger: SimLogger;
 }
 
-/** RunPod's capacity message (runpod-api.md §4), on-demand and spot variants. */
+/** RunPod's capacity message, on-demand and spot variants. */
 export const NO_CAPACITY_MESSAGE =
   "There are no longer any instances available with the requested specifications. Please refresh and try again.";
 export const NO_CAPACITY_SPOT_MESSAGE =
@@ -367,7 +367,7 @@ export class SimWorld {
 
   /**
    * The container's main process exited. RunPod restarts it: the pod stays RUNNING and keeps billing
-   * (runpod-api.md §3, dstack#1142); the runtime disappears until the restarted container is up.
+   * (dstack#1142); the runtime disappears until the restarted container is up.
    */
   exitContainer(pod: SimPod, reason: string): void {
     if (pod.desiredStatus !== "RUNNING") return;
@@ -390,7 +390,7 @@ export class SimWorld {
     );
   }
 
-  /** USD per hour for the whole pod now: 0 unless RUNNING (runpod-api.md §3). */
+  /** USD per hour for the whole pod now: 0 unless RUNNING (a stopped pod bills no GPU). */
   costPerHr(pod: SimPod): number {
     return pod.desiredStatus === "RUNNING" ? roundUsd(pod.gpuCount * pod.pricePerGpu) : 0;
   }
@@ -430,7 +430,7 @@ export class SimWorld {
     return false;
   }
 
-  /** The container env of a pod: its env plus what RunPod injects (runpod-api.md §3). */
+  /** The container env of a pod: its env plus the RUNPOD_* variables RunPod injects. */
   containerEnv(pod: SimPod): Record<string, string> {
     const env = new Map<string, string>(pod.env);
     env.set("RUNPOD_POD_ID", pod.id);
