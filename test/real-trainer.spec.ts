@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { HubModelInfoClient } from "../src/hub/hub-model-info";
 import { LOCAL_MODEL_ID } from "../src/runpod-sim/runpod-simulator";
 import { startRealPodGateway, type RealPodSetup } from "./support/real-pods";
 import { collect, wsClient } from "./support/ws";
@@ -122,6 +123,21 @@ async function loadWithPeft(artifact: NonNullable<JobView["artifact"]>): Promise
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+describe("local models", () => {
+  it("are sized by the simulator's Hub stand-in, where the gateway's Hub lookups go; other models by their id", async () => {
+    expect(s.t.gateway.config.hubEndpoint).toBe(s.sim.hubUrl);
+    const hub = new HubModelInfoClient({ endpoint: s.t.gateway.config.hubEndpoint });
+    const local = await hub.modelSize(LOCAL_MODEL_ID);
+    expect(local?.source).toBe("hub");
+    expect(local!.parameters).toBeGreaterThan(0);
+    expect(local!.parameters).toBeLessThan(1e6); // tiny: any disk holds it
+    expect(await hub.modelSize("TinyLlama/TinyLlama-1.1B-Chat-v1.0")).toMatchObject({
+      source: "model id",
+      parameters: 1.1e9,
+    });
+  });
+});
 
 describe("a real run on a local pod", () => {
   it("deploys, reports RUNNING, streams a falling loss, completes, and its adapter downloads and loads with peft", async () => {

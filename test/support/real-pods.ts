@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import {
   LOCAL_DATASET_URL,
   LOCAL_MODEL_ID,
-  startRunpodSimulator,
   type RunpodSimulator,
 } from "../../src/runpod-sim/runpod-simulator";
 import { podVenvPython } from "../../src/runpod-sim/local-pod";
@@ -27,56 +24,37 @@ export interface RealPodSetup {
 }
 
 /**
- * A real gateway whose upstream is a RunPod simulator running every pod as a local process: the real
- * trainer-scripts (bootstrap.sh, train.py, metrics_reporter.py, artifact_upload.py) on CPU with the pod venv,
- * which is created here when missing (trainer-scripts/pod-venv.sh). The gateway's Hub lookups go to the
- * simulator's Hub stand-in, as `RUNPOD_SIMULATOR_TRAINER=real` sets them up.
+ * A real gateway started as `RUNPOD_SIMULATOR=true RUNPOD_SIMULATOR_TRAINER=real` starts it: the built-in
+ * simulator runs every pod as a local process executing the real trainer-scripts (bootstrap.sh, train.py,
+ * metrics_reporter.py, artifact_upload.py) on CPU with the pod venv (created by trainer-scripts/pod-venv.sh when
+ * missing; `TRAINGATE_POD_VENV` names another one), and the gateway's Hub lookups go to the simulator's Hub
+ * stand-in. Background work is off: tests drive the budget watchdog by hand.
  */
-export async function startRealPodGateway(
-  options: { speedFactor?: number; killGraceMs?: number; env?: Record<string, string> } = {},
-): Promise<RealPodSetup> {
-  const python = await podVenvPython(trainerScriptsDir(), () => undefined);
-  const root = mkdtempSync(path.join(os.tmpdir(), "traingate-real-pods-"));
-  const sim = await startRunpodSimulator({
-    speedFactor: options.speedFactor ?? 10,
-    startupSeconds: 1,
-    restartSeconds: 1,
-    tickMs: 50,
-    autoAccountPrefix: null,
-    localPods: {
-      python,
-      root,
-      killGraceMs: options.killGraceMs ?? 20_000,
-      env: {
-        TRAINGATE_METRICS_FLUSH_SECONDS: "0.5",
-        TRAINGATE_RETRY_BASE_SECONDS: "0.2",
-        TRAINGATE_HTTP_TIMEOUT: "10",
-      },
-    },
-  });
+export async function startRealPodGateway(options: { speed?: number } = {}): Promise<RealPodSetup> {
   const port = await freePort();
-  let t: TestGateway;
-  try {
-    t = await startTestGateway({
-      env: {
-        RUNPOD_API_URL: sim.url,
-        PORT: String(port),
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
-        HF_ENDPOINT: sim.hubUrl,
-        ...options.env,
-      },
-      gatewayOptions: { background: false },
-      port,
-    });
-  } catch (error) {
-    await sim.close();
-    throw error;
-  }
+  const t = await startTestGateway({
+    env: {
+      RUNPOD_SIMULATOR: "true",
+      RUNPOD_SIMULATOR_TRAINER: "real",
+      RUNPOD_SIMULATOR_SPEED: String(options.speed ?? 10),
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+    },
+    gatewayOptions: {
+      background: false,
+      simulator: { startupSeconds: 1, restartSeconds: 1, tickMs: 50, autoAccountPrefix: null },
+    },
+    port,
+  });
+  const sim = t.gateway.simulator;
+  if (sim === undefined) throw new Error("RUNPOD_SIMULATOR=true started no simulator");
+  // Reused as it is: the gateway's start made sure it exists.
+  const python = await podVenvPython(trainerScriptsDir(), () => undefined);
   return {
     t,
     sim,
     python,
-    hubCache: path.join(root, "models", "hub"),
+    hubCache: path.join(t.gateway.config.dataDir, "local-pods", "models", "hub"),
     async withRunpodKey(user) {
       const { apiKey } = sim.addAccount();
       const res = await t.gql(
@@ -116,10 +94,6 @@ export async function startRealPodGateway(
       if (!res.data) throw new Error(JSON.stringify(res.errors));
       return res.data.createTrainingConfig.id;
     },
-    async close() {
-      await t.close();
-      await sim.close();
-      rmSync(root, { recursive: true, force: true });
-    },
+    close: () => t.close(),
   };
 }
