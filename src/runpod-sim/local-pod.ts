@@ -222,7 +222,7 @@ export function mapContainerPaths(text: string, container: string, workspace: st
   let mapped = text;
   for (const root of CONTAINER_ROOTS) {
     const target = root === "/workspace" ? workspace : path.join(container, root);
-    const pattern = new RegExp(`(^|[\\s'"=:;])${root.replace(/\//g, "\\/")}(?=$|[/\\s'";])`, "g");
+    const pattern = new RegExp(`(^|[\\s'"=:;])${root.replace(/\//g, "\\/")}(?=$|[/\\s'";:])`, "g");
     mapped = mapped.replace(pattern, (_m, before: string) => `${before}${target}`);
   }
   return mapped;
