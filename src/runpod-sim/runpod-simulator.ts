@@ -207,7 +207,9 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /**
  * Starts a RunPod simulator on a real HTTP port: `POST /graphql` speaks schema/runpod.graphql with RunPod's
  * behaviour, `DELETE /v1/pods/:id` and `POST /v1/pods/:id/stop` are the REST v1 routes an
- * in-pod script uses to end its own pod. Every created pod runs a simulated trainer once its container is up.
+ * in-pod script uses to end its own pod, and `/hub/...` stands in for the Hub for the local models. Every created
+ * pod runs a simulated trainer once its container is up, or, with `localPods`, its container command as a local
+ * process.
  */
 export async function startRunpodSimulator(options: RunpodSimulatorOptions = {}): Promise<RunpodSimulator> {
   const simulator = new RunpodSimulatorServer(options);
