@@ -6,7 +6,7 @@
 # arrives in environment variables rendered by the gateway; no value is ever evaluated as shell
 # code, only passed as a quoted argument or read by Python from the environment.
 #
-# A RunPod container that exits is restarted and keeps billing (shared/runpod-api.md section 3),
+# A RunPod container that exits is restarted and keeps billing,
 # so this script always ends by terminating (or, with output.onComplete STOP, stopping) its own
 # pod through RunPod's REST API with the pod-scoped RUNPOD_API_KEY, also when anything fails:
 # the EXIT trap reports "failed" with the tail of the failing step's log and ends the pod. It
@@ -857,12 +857,25 @@ main() {
     # Whoever sent the signal is stopping or ending this pod: report once, quickly, where the
     # checkpoint is, and leave the pod (and the done marker) alone, so that a resumed pod resumes.
     FINALIZED=1
+    local kept
+    kept=$(kept_uri)
     if ((TRAIN_RC == EXIT_STOPPED)); then
       message="$(stop_reason) (bootstrap received SIG$SIGNAL_RECEIVED)"
+      # The partial result goes to the gateway before the pod's disk can go away (a terminated pod's
+      # disk is deleted); a SIGKILL at the end of the grace period cuts it, and the gateway keeps
+      # nothing of an unfinished upload.
+      if [[ $OUTPUT_GATEWAY == true && -d $OUTPUT_DIR && -n $(ls -A -- "$OUTPUT_DIR") ]]; then
+        STEP_LOG="$LOG_DIR/upload.log"
+        if upload_to_gateway >>"$STEP_LOG" 2>&1 && [[ -s $PRIVATE_DIR/gateway-artifact ]]; then
+          kept=$(head -n 1 "$PRIVATE_DIR/gateway-artifact")
+        else
+          log "the partial result could not be uploaded to the gateway"
+        fi
+      fi
     else
       message="bootstrap received SIG$SIGNAL_RECEIVED during train; train.py exited with $TRAIN_RC"
     fi
-    report_status stopped "$message" "$(kept_uri)" 1 || log "the stop could not be reported"
+    report_status stopped "$message" "$kept" 1 || log "the stop could not be reported"
     exit $((TRAIN_RC == EXIT_STOPPED ? 0 : TRAIN_RC))
   fi
   case $TRAIN_RC in

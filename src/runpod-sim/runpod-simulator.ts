@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -12,6 +13,14 @@ import {
   validate,
 } from "graphql";
 import { buildRunpodSchema } from "../runpod/runpod-schema";
+import path from "node:path";
+import { ensureLocalModels, type LocalModelManifest, serveLocalHub } from "./local-models";
+import {
+  type LocalPodOptions,
+  type LocalProcessState,
+  localPodPaths,
+  localWorkspaceState,
+} from "./local-pod";
 import { SimFaults } from "./sim-faults";
 import type { SimCloud, StockStatus } from "./sim-gpu-market";
 import { createRootValue, type SimContext } from "./sim-graphql";
@@ -21,6 +30,8 @@ import type { SimulatedTrainerOptions, TrainerState } from "./simulated-trainer"
 
 export type { SimLogger, SimNetworkVolume } from "./sim-world";
 export type { SimulatedTrainerOptions, TrainerState, MetricPoint } from "./simulated-trainer";
+export type { LocalPodOptions, LocalProcessState } from "./local-pod";
+export { LOCAL_DATASET_URL, LOCAL_MODEL_ID } from "./local-models";
 export { SimFaults, SOMETHING_WENT_WRONG } from "./sim-faults";
 export { NO_CAPACITY_MESSAGE, NO_CAPACITY_SPOT_MESSAGE, NOT_ENOUGH_FREE_GPUS_MESSAGE } from "./sim-world";
 
@@ -46,6 +57,13 @@ export interface RunpodSimulatorOptions {
   readonly accounts?: readonly string[];
   /** The simulated trainer every pod runs once its container is up; `false` turns it off. Default `{}`. */
   readonly trainer?: false | SimulatedTrainerOptions;
+  /**
+   * Run every pod as a local process executing the container command the gateway sent (the real
+   * trainer-scripts/bootstrap.sh and train.py, on CPU) instead of the simulated trainer. The local models
+   * (`traingate/tiny-random-llama`, the dataset `hf://datasets/traingate/tiny-arithmetic`) are built into
+   * `root/models` at start (once; later starts reuse them).
+   */
+  readonly localPods?: LocalPodOptions;
   readonly logger?: SimLogger;
   /** How many GraphQL (and REST) requests are kept in `requests`. Default 10 000 (oldest dropped). */
   readonly maxRecordedRequests?: number;
@@ -114,6 +132,8 @@ export interface SimPodView {
   readonly checkpointStep: number;
   readonly trainingCompleted: boolean;
   readonly trainer: TrainerState | null;
+  /** The local process of a pod run by `localPods` (its last container), else null. */
+  readonly process: LocalProcessState | null;
 }
 
 /** A running RunPod simulator: a real HTTP server plus in-process controls. */
@@ -122,6 +142,12 @@ export interface RunpodSimulator {
   readonly url: string;
   /** REST v1 base, e.g. `http://127.0.0.1:PORT/v1` (stands in for https://rest.runpod.io/v1). */
   readonly restUrl: string;
+  /**
+   * A stand-in for the Hugging Face Hub's model metadata and dataset downloads of the local models,
+   * `http://127.0.0.1:PORT/hub` (what `HF_ENDPOINT` of the gateway and of local pods points at); it answers 404
+   * for every other model.
+   */
+  readonly hubUrl: string;
   readonly speedFactor: number;
   readonly faults: SimFaults;
   /** Every GraphQL request received, oldest first (a copy). */
@@ -151,6 +177,8 @@ export interface RunpodSimulator {
   pods(apiKey?: string): SimPodView[];
   /** The container's env: the pod env plus RUNPOD_POD_ID, RUNPOD_API_KEY (pod-scoped) and the other injections. */
   podEnv(podId: string): Record<string, string>;
+  /** What the containers of a local pod printed (every run, oldest first); "" for a simulated pod. */
+  podLog(podId: string): string;
   /** The container's main process exits: RunPod restarts it, the pod stays RUNNING and keeps billing. */
   exitContainer(podId: string): void;
   /** The pod ends itself (in-pod `runpodctl remove pod`), as if through REST with its pod-scoped key. */
@@ -172,17 +200,24 @@ export interface RunpodSimulator {
   close(): Promise<void>;
 }
 
-/** Top-level fields that need no key (runpod-api.md §0: gpuTypes is open). */
+/** Top-level fields that need no key: RunPod answers `gpuTypes` without one. */
 const OPEN_FIELDS = new Set(["gpuTypes", "__typename", "__schema", "__type"]);
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * Starts a RunPod simulator on a real HTTP port: `POST /graphql` speaks schema/runpod.graphql with RunPod's
- * behaviour (runpod-api.md §7), `DELETE /v1/pods/:id` and `POST /v1/pods/:id/stop` are the REST v1 routes an
- * in-pod script uses to end its own pod. Every created pod runs a simulated trainer once its container is up.
+ * behaviour, `DELETE /v1/pods/:id` and `POST /v1/pods/:id/stop` are the REST v1 routes an
+ * in-pod script uses to end its own pod, and `/hub/...` stands in for the Hub for the local models. Every created
+ * pod runs a simulated trainer once its container is up, or, with `localPods`, its container command as a local
+ * process.
  */
 export async function startRunpodSimulator(options: RunpodSimulatorOptions = {}): Promise<RunpodSimulator> {
   const simulator = new RunpodSimulatorServer(options);
+  if (options.localPods !== undefined) {
+    const folder = path.join(options.localPods.root, "models");
+    simulator.localModels = { manifest: await ensureLocalModels(options.localPods.python, folder), folder };
+    simulator.useHubCache(path.join(folder, "hub"));
+  }
   await simulator.listen(options.host ?? "127.0.0.1", options.port ?? 0);
   return simulator;
 }
@@ -193,6 +228,9 @@ class RunpodSimulatorServer implements RunpodSimulator {
   readonly faults: SimFaults;
   url = "";
   restUrl = "";
+  hubUrl = "";
+  /** The local models, once built (`localPods` only). */
+  localModels: { manifest: LocalModelManifest; folder: string } | null = null;
   private readonly world: SimWorld;
   private readonly schema: GraphQLSchema;
   private readonly rootValue: Record<string, unknown>;
@@ -215,6 +253,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       restartSeconds: options.restartSeconds ?? 5,
       autoAccountPrefix: options.autoAccountPrefix === undefined ? "sim_" : options.autoAccountPrefix,
       trainer: options.trainer === undefined ? {} : options.trainer,
+      localPods: options.localPods ?? null,
       logger: this.logger,
     });
     for (const key of options.accounts ?? []) this.world.addAccount(key);
@@ -246,13 +285,19 @@ class RunpodSimulatorServer implements RunpodSimulator {
     const base = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
     this.url = `${base}/graphql`;
     this.restUrl = `${base}/v1`;
+    this.hubUrl = `${base}/hub`;
     this.world.restUrl = this.restUrl;
+    this.world.hubUrl = this.hubUrl;
     this.ticker = setInterval(() => this.tick(), this.options.tickMs ?? 100);
     this.ticker.unref();
   }
 
   get speedFactor(): number {
     return this.world.clock.speedFactor;
+  }
+
+  useHubCache(folder: string): void {
+    this.world.hubCache = folder;
   }
 
   get requests(): readonly SimRequestRecord[] {
@@ -308,6 +353,22 @@ class RunpodSimulatorServer implements RunpodSimulator {
 
   podEnv(podId: string): Record<string, string> {
     return this.world.containerEnv(this.requirePod(podId));
+  }
+
+  podLog(podId: string): string {
+    const pod = this.requirePod(podId);
+    const local = this.options.localPods;
+    if (local === undefined) return "";
+    const { logs } = localPodPaths(local.root, pod.id);
+    let text = "";
+    for (let run = 1; run <= pod.containerRuns; run += 1) {
+      try {
+        text += readFileSync(path.join(logs, `${pod.id}.${run}.log`), "utf8");
+      } catch {
+        // that run wrote nothing
+      }
+    }
+    return text;
   }
 
   exitContainer(podId: string): void {
@@ -382,6 +443,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
 
   private view(pod: SimPod): SimPodView {
     const w = this.world;
+    const local = this.options.localPods;
     return {
       id: pod.id,
       accountId: pod.accountId,
@@ -405,9 +467,11 @@ class RunpodSimulatorServer implements RunpodSimulator {
       dataCenterId: pod.dataCenterId,
       lastStatusChange: pod.lastStatusChange,
       endReason: pod.endReason,
-      checkpointStep: pod.workspace.checkpointStep,
-      trainingCompleted: pod.workspace.completed,
+      ...(local === undefined
+        ? { checkpointStep: pod.workspace.checkpointStep, trainingCompleted: pod.workspace.completed }
+        : localWorkspaceStateView(localPodPaths(local.root, pod.id).workspace)),
       trainer: pod.trainer?.state() ?? null,
+      process: this.world.localProcesses.get(pod.id)?.process() ?? null,
     };
   }
 
@@ -421,6 +485,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       await this.handleGraphql(req, res, url);
       return;
     }
+    if (serveLocalHub(req, res, url.pathname, this.localModels)) return;
     const rest = /^\/v1\/pods\/([^/]+)(\/stop)?\/?$/.exec(url.pathname);
     if (rest !== null) {
       const podId = decodeURIComponent(rest[1] ?? "");
@@ -520,7 +585,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       });
       if (this.closing) return;
     }
-    // runpod-api.md §0/§7: a missing or unknown key is HTTP 401, except for the open `gpuTypes`.
+    // RunPod answers a missing or unknown key with HTTP 401, except for the open `gpuTypes`.
     const open = fields.length > 0 && fields.every((f) => OPEN_FIELDS.has(f));
     if ((apiKey !== undefined && account === undefined) || (!open && account === undefined)) {
       fail(401, "Unauthorized");
@@ -567,7 +632,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       operationName: requested,
     });
     const errors = (result.errors ?? []).map((e) => {
-      // Resolver errors as RunPod shows them: message, path, extensions (runpod-api.md §4's SUPPLY_CONSTRAINT shape).
+      // Resolver errors as RunPod shows them: message, path, extensions (as its SUPPLY_CONSTRAINT errors are shaped).
       const json = e.toJSON();
       return e.path === undefined
         ? json
@@ -621,7 +686,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       sendJson(res, status, body);
     };
     req.resume(); // no body expected; drain whatever came
-    // A pod-scoped key may end its own pod and nothing else ([3P] runpod-api.md §3).
+    // A pod-scoped key may end its own pod and nothing else (as third-party RunPod clients observe).
     if (auth === "none" || auth === "invalid" || (podKeyFor !== undefined && podKeyFor !== podId)) {
       answer(401, { error: "Unauthorized", status: 401 });
       return;
@@ -630,7 +695,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
     const mine =
       pod !== undefined && (podKeyFor === podId || (account !== undefined && pod.accountId === account.id));
     if (pod === undefined || !mine || pod.desiredStatus === "TERMINATED") {
-      // REST v1's body for a gone pod (runpod-api.md §4).
+      // REST v1's body for a gone pod.
       answer(404, {
         error: action === "terminate" ? "pod not found to terminate" : "pod not found",
         status: 404,
@@ -650,6 +715,11 @@ class RunpodSimulatorServer implements RunpodSimulator {
     this.records.push(entry);
     if (this.records.length > this.maxRecorded) this.records.shift();
   }
+}
+
+function localWorkspaceStateView(workspace: string): { checkpointStep: number; trainingCompleted: boolean } {
+  const state = localWorkspaceState(workspace);
+  return { checkpointStep: state.checkpointStep, trainingCompleted: state.completed };
 }
 
 /** Names of the top-level fields an operation selects (fragments at the top level included). */

@@ -11,7 +11,7 @@ type Rule =
   | { kind: "graphql-error"; remaining: number; field?: string; message: string; code: string | null }
   | { kind: "delay"; remaining: number; field?: string; ms: number };
 
-/** RunPod's generic failure (runpod-api.md §4). */
+/** RunPod's generic failure message. */
 export const SOMETHING_WENT_WRONG = "Something went wrong. Please try again later or contact support.";
 
 /**
@@ -26,7 +26,7 @@ export class SimFaults {
 
   /**
    * Deploys of `gpuTypeId` (RunPod id, or "*" for every type) fail with the SUPPLY_CONSTRAINT error of
-   * runpod-api.md §4 (HTTP 200, `data.<field> = null`), in `cloud` or in both. Resumes fail with "not enough free
+   * as RunPod answers it (HTTP 200, `data.<field> = null`), in `cloud` or in both. Resumes fail with "not enough free
    * GPUs". `lowestPrice.stockStatus` is left alone: RunPod's stock is no promise either.
    */
   noCapacity(gpuTypeId = "*", cloud?: SimCloud): void {

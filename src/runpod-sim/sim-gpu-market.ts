@@ -1,8 +1,8 @@
 /**
- * The simulator's GPU market: RunPod pod type ids, display names and memory (runpod-api.md §2a), per-GPU hourly
+ * The simulator's GPU market: RunPod pod type ids, display names and memory as RunPod lists them, per-GPU hourly
  * prices and stock per cloud.
  *
- * Prices: where runpod-api.md §2a read a value from the SkyPilot catalogue (A6000 0.49/0.33, L4 0.39/0.22,
+ * Prices: where a value comes from the SkyPilot catalogue (A6000 0.49/0.33, L4 0.39/0.22,
  * A100 PCIe 1.64/0.82, A100 SXM 1.89, H100 PCIe 2.39/1.25, H200 3.59/2.29) it is used as the secure price; the rest
  * are plausible values of the same era, invented for the simulator. Community is cheaper; spot is cheaper still.
  * `speed` is a relative training throughput (RTX A4000 = 1), used by the simulated trainer's pacing.
@@ -102,7 +102,7 @@ export function createGpuMarket(): Map<string, SimGpuType> {
 }
 
 /**
- * RunPod lists a pseudo-type with id `unknown` (runpod-api.md §2a); the docs generator and runpodctl filter it
+ * RunPod lists a pseudo-type with id `unknown`; the docs generator and runpodctl filter it
  * out, and so must TrainGate. It is served by `gpuTypes` but cannot be deployed.
  */
 export const UNKNOWN_GPU_TYPE_ID = "unknown";

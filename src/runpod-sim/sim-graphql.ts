@@ -1,4 +1,5 @@
 import { GraphQLError } from "graphql";
+import { LocalPod } from "./local-pod";
 import {
   type SimCloud,
   type SimGpuType,
@@ -56,7 +57,7 @@ export function createRootValue(world: SimWorld): Record<string, unknown> {
         email: account.email,
         clientBalance: roundUsd(account.initialBalance - spent),
         currentSpendPerHr: roundUsd(pods.reduce((sum, p) => sum + world.costPerHr(p), 0)),
-        spendLimit: 80, // RunPod's default $80/hour (runpod-api.md §4)
+        spendLimit: 80, // RunPod's default account spend limit: $80/hour
         pods: pods.map(pod),
         networkVolumes: account.networkVolumes.map((v) => ({
           id: v.id,
@@ -83,7 +84,7 @@ export function createRootValue(world: SimWorld): Record<string, unknown> {
       const id = str(record(args.input).id);
       const all = [...world.market.values()].map((g) => gpuTypeToGraphql(world, g));
       all.push(unknownGpuType());
-      // Always a list, even filtered by id; empty for an unknown id (runpod-api.md §7).
+      // Always a list, even filtered by id; empty for an unknown id, as RunPod answers.
       return id === null ? all : all.filter((g) => g.id === id);
     },
 
@@ -128,7 +129,7 @@ export function createRootValue(world: SimWorld): Record<string, unknown> {
       const account = requireAccount(context);
       const found = world.visiblePod(account, str(record(args.input).podId) ?? "");
       if (found === undefined) {
-        // runpod-api.md §4: the message dstack matches on; the code is [3P].
+        // The message dstack matches on; the code is what third-party clients report.
         throw new GraphQLError("pod not found to terminate", { extensions: { code: "POD_NOT_FOUND" } });
       }
       world.terminate(found, "Terminated by User");
@@ -140,7 +141,10 @@ export function createRootValue(world: SimWorld): Record<string, unknown> {
 /** A pod as RunPod's GraphQL shows it: env as ["K=V"], `runtime` null until the container is up. */
 export function podToGraphql(world: SimWorld, pod: SimPod): Record<string, unknown> {
   const containerUptime = world.containerUptimeSeconds(pod);
-  const training = pod.trainer?.state().phase === "training";
+  const training =
+    pod.trainer instanceof LocalPod
+      ? pod.trainer.process().running
+      : pod.trainer?.state().phase === "training";
   return {
     id: pod.id,
     name: pod.name,
@@ -215,7 +219,7 @@ function gpuTypeToGraphql(world: SimWorld, gpu: SimGpuType): GraphqlGpuType {
 /**
  * `lowestPrice(input: {gpuCount, secureCloud})`: per-GPU prices of the chosen cloud (`secureCloud: null` = the
  * cheaper of the two that has stock). `stockStatus` is the cloud's stock; an injected no-capacity fault does NOT
- * change it, because RunPod's stock is no promise either (runpod-api.md §4, runpodctl#189).
+ * change it, because RunPod's stock is no promise either (runpodctl#189).
  */
 function lowestPrice(
   world: SimWorld,
@@ -245,7 +249,7 @@ function lowestPrice(
   };
 }
 
-/** RunPod's pseudo-type `unknown` (runpod-api.md §2a): listed, never deployable, nothing priced. */
+/** RunPod's pseudo-type `unknown`: listed, never deployable, nothing priced. */
 function unknownGpuType(): GraphqlGpuType {
   return {
     id: UNKNOWN_GPU_TYPE_ID,

@@ -1,4 +1,5 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
 import { GraphQLError } from "graphql";
 import { SimClock } from "./sim-clock";
 import {
@@ -10,6 +11,7 @@ import {
   onDemandPrice,
   spotPrice,
 } from "./sim-gpu-market";
+import { LocalPod, type LocalPodOptions, localPodPaths } from "./local-pod";
 import { SimulatedTrainer, type SimulatedTrainerOptions, type TrainerWorkspace } from "./simulated-trainer";
 
 /** Logging the simulator does; a pino logger fits. Defaults to silence. */
@@ -82,7 +84,10 @@ export interface SimPod {
   /** Why the pod left RUNNING for good, for the control API. */
   endReason: string | null;
   readonly workspace: TrainerWorkspace;
-  trainer: SimulatedTrainer | null;
+  /** What runs in the container while it is up: the simulated trainer, or a local process. */
+  trainer: SimulatedTrainer | LocalPod | null;
+  /** Containers started so far (each local run logs to its own file). */
+  containerRuns: number;
 }
 
 export interface RuntimePort {
@@ -99,10 +104,12 @@ export interface SimWorldOptions {
   readonly restartSeconds: number;
   readonly autoAccountPrefix: string | null;
   readonly trainer: false | SimulatedTrainerOptions;
+  /** Run every pod as a local process executing the container command (instead of the simulated trainer). */
+  readonly localPods: LocalPodOptions | null;
   readonly logger: SimLogger;
 }
 
-/** RunPod's capacity message (runpod-api.md §4), on-demand and spot variants. */
+/** RunPod's capacity message, on-demand and spot variants. */
 export const NO_CAPACITY_MESSAGE =
   "There are no longer any instances available with the requested specifications. Please refresh and try again.";
 export const NO_CAPACITY_SPOT_MESSAGE =
@@ -136,6 +143,12 @@ export class SimWorld {
   /** Image names (or "*") whose containers never come up: the pod bills with `runtime` null for good. */
   readonly neverStarts = new Set<string>();
   restUrl = "";
+  /** The simulator's Hub stand-in, which local pods download local datasets from. */
+  hubUrl = "";
+  /** The hub cache holding the local models, which local pods load offline. */
+  hubCache = "";
+  /** The last local process of each pod run by `localPods`, kept after the pod ends. */
+  readonly localProcesses = new Map<string, LocalPod>();
   private readonly accountsByKey = new Map<string, SimAccount>();
   private readonly podIdsByPodKey = new Map<string, string>();
   private closed = false;
@@ -305,6 +318,7 @@ export class SimWorld {
       endReason: null,
       workspace: { checkpointStep: 0, completed: false },
       trainer: null,
+      containerRuns: 0,
     };
     this.pods.set(id, pod);
     this.podIdsByPodKey.set(podApiKey, id);
@@ -319,7 +333,7 @@ export class SimWorld {
     pod.desiredStatus = "EXITED";
     pod.containerUpAtSimMs = null;
     pod.lastStatusChange = `${reason}: ${new Date(this.clock.now()).toString()}`;
-    this.killTrainer(pod);
+    this.killTrainer(pod, "stop");
     this.options.logger.debug({ podId: pod.id, reason }, "runpod-sim: pod stopped");
   }
 
@@ -347,13 +361,13 @@ export class SimWorld {
     pod.containerUpAtSimMs = null;
     pod.endReason = reason;
     pod.lastStatusChange = `${reason}: ${new Date(this.clock.now()).toString()}`;
-    this.killTrainer(pod);
+    this.killTrainer(pod, "terminate");
     this.options.logger.debug({ podId: pod.id, reason }, "runpod-sim: pod terminated");
   }
 
   /**
    * The container's main process exited. RunPod restarts it: the pod stays RUNNING and keeps billing
-   * (runpod-api.md §3, dstack#1142); the runtime disappears until the restarted container is up.
+   * (dstack#1142); the runtime disappears until the restarted container is up.
    */
   exitContainer(pod: SimPod, reason: string): void {
     if (pod.desiredStatus !== "RUNNING") return;
@@ -361,7 +375,7 @@ export class SimWorld {
     pod.restartCount += 1;
     pod.containerUpAtSimMs = now + this.options.restartSeconds * 1000;
     pod.lastStatusChange = `Container exited (${reason}); restarting: ${new Date(now).toString()}`;
-    this.killTrainer(pod);
+    this.killTrainer(pod, "stop");
     this.options.logger.debug(
       { podId: pod.id, reason, restartCount: pod.restartCount },
       "runpod-sim: restart",
@@ -376,7 +390,7 @@ export class SimWorld {
     );
   }
 
-  /** USD per hour for the whole pod now: 0 unless RUNNING (runpod-api.md §3). */
+  /** USD per hour for the whole pod now: 0 unless RUNNING (a stopped pod bills no GPU). */
   costPerHr(pod: SimPod): number {
     return pod.desiredStatus === "RUNNING" ? roundUsd(pod.gpuCount * pod.pricePerGpu) : 0;
   }
@@ -416,7 +430,7 @@ export class SimWorld {
     return false;
   }
 
-  /** The container env of a pod: its env plus what RunPod injects (runpod-api.md §3). */
+  /** The container env of a pod: its env plus the RUNPOD_* variables RunPod injects. */
   containerEnv(pod: SimPod): Record<string, string> {
     const env = new Map<string, string>(pod.env);
     env.set("RUNPOD_POD_ID", pod.id);
@@ -446,9 +460,11 @@ export class SimWorld {
         this.stop(pod, "Exited by RunPod (stopAfter)");
         continue;
       }
-      if (this.isRuntimeUp(pod) && pod.trainer === null && this.options.trainer !== false) {
-        pod.trainer = this.newTrainer(pod, this.options.trainer);
-        pod.trainer.start();
+      if (this.isRuntimeUp(pod) && pod.trainer === null) {
+        pod.containerRuns += 1;
+        if (this.options.localPods !== null) pod.trainer = this.newLocalPod(pod, this.options.localPods);
+        else if (this.options.trainer !== false) pod.trainer = this.newTrainer(pod, this.options.trainer);
+        pod.trainer?.start();
       }
       pod.trainer?.tick();
     }
@@ -456,7 +472,26 @@ export class SimWorld {
 
   close(): void {
     this.closed = true;
-    for (const pod of this.pods.values()) this.killTrainer(pod);
+    for (const pod of this.pods.values()) this.killTrainer(pod, "close");
+  }
+
+  private newLocalPod(pod: SimPod, options: LocalPodOptions): LocalPod {
+    const local = new LocalPod(
+      {
+        podId: pod.id,
+        env: this.containerEnv(pod),
+        dockerArgs: pod.dockerArgs,
+        restUrl: this.restUrl,
+        hubUrl: this.hubUrl,
+        hubCache: this.hubCache,
+        containerExited: (reason) => this.exitContainer(pod, reason),
+        log: (fields, msg) => this.options.logger.debug(fields, `runpod-sim: ${msg}`),
+      },
+      options,
+      pod.containerRuns,
+    );
+    this.localProcesses.set(pod.id, local);
+    return local;
   }
 
   private newTrainer(pod: SimPod, options: SimulatedTrainerOptions): SimulatedTrainer {
@@ -478,8 +513,12 @@ export class SimWorld {
     );
   }
 
-  private killTrainer(pod: SimPod): void {
-    pod.trainer?.kill();
+  private killTrainer(pod: SimPod, how: "stop" | "terminate" | "close"): void {
+    if (pod.trainer !== null) pod.trainer.kill(how);
+    else if (how === "terminate" && this.options.localPods !== null) {
+      // A stopped local pod has no process left; its disk goes with it.
+      rmSync(localPodPaths(this.options.localPods.root, pod.id).pod, { recursive: true, force: true });
+    }
     pod.trainer = null;
   }
 

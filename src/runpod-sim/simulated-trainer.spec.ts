@@ -9,7 +9,7 @@ import {
   type FakeGateway,
 } from "./testing/sim-test-helpers";
 
-/** API.md "Pod callbacks (REST)": every key of a metric point, in the contract's snake_case. */
+/** Every key of a metric point the pod callbacks take, in the contract's snake_case. */
 const POINT_KEYS = [
   "step",
   "epoch",
@@ -34,7 +34,7 @@ describe("simulated trainer", () => {
   let gateway: FakeGateway;
   let key: string;
 
-  /** A TrainGate-style pod: the env the deploy flow sets (DESIGN.md "Deploy"). */
+  /** A TrainGate-style pod: the env the deploy flow sets. */
   const deployTrainingPod = (
     config: unknown,
     extraEnv: Record<string, string> = {},

@@ -26,7 +26,7 @@ export interface SimulatedTrainerOptions {
 
 /** What the trainer keeps on the pod's volume: it survives container restarts and stop/resume. */
 export interface TrainerWorkspace {
-  /** The last checkpointed step: a restarted trainer resumes from here (DESIGN.md "Bootstrap on the pod"). */
+  /** The last checkpointed step: a restarted trainer resumes from here, as train.py does. */
   checkpointStep: number;
   /** Training finished and the result was reported; a resumed pod idles instead of training again. */
   completed: boolean;
@@ -48,7 +48,7 @@ export interface TrainerHost {
   simNow(): number;
   /** What a clock inside the pod reads (wall time at creation + simulated time since), epoch ms. */
   podClock(): number;
-  /** The trainer process ended without ending the pod: RunPod restarts the container (runpod-api.md §3). */
+  /** The trainer process ended without ending the pod: RunPod restarts the container. */
   containerExited(reason: string): void;
   log(fields: Record<string, unknown>, msg: string): void;
 }
@@ -69,7 +69,7 @@ export interface TrainerState {
   readonly endReason: string | null;
 }
 
-/** One metric point, exactly API.md's payload shape ("Pod callbacks (REST)"). */
+/** One metric point, exactly the pod metrics callback's payload shape. */
 export interface MetricPoint {
   step: number;
   epoch: number;
@@ -89,7 +89,7 @@ export interface MetricPoint {
 type Outbound =
   | { readonly kind: "metrics"; readonly points: MetricPoint[] }
   | { readonly kind: "status"; readonly body: Record<string, unknown> }
-  /** The result, uploaded whole in one chunk (API.md `PUT .../artifact`), as bootstrap.sh does in chunks. */
+  /** The result, uploaded whole in one chunk (`PUT .../artifact`), as bootstrap.sh does in chunks. */
   | { readonly kind: "artifact"; readonly tar: Buffer };
 
 interface TrainerConfig {
@@ -108,7 +108,7 @@ interface TrainerConfig {
   readonly artifactUri: (podId: string, jobId: string) => string;
 }
 
-/** API.md: a metrics batch holds at most 500 points. */
+/** A metrics batch holds at most 500 points (the callback route refuses more). */
 const MAX_BATCH = 500;
 
 /**
@@ -117,7 +117,7 @@ const MAX_BATCH = 500;
  * status to the gateway's pod callback routes with the job token, honours `stop: true`, stops by itself at
  * the budget deadline, checkpoints to the pod volume, and finally terminates (or stops, for `onComplete: STOP`)
  * its own pod through RunPod's REST v1 with the pod-scoped `RUNPOD_API_KEY`, because a container that merely
- * exits is restarted and keeps billing (runpod-api.md §3, §6.4).
+ * exits is restarted and keeps billing.
  *
  * Driven by the simulator's ticker (`tick()`); it owns no timers. Pacing follows simulated time, so
  * `speedFactor` and `advance()` speed it up. Callback failures (the gateway down, its route missing) are retried
@@ -274,7 +274,7 @@ export class SimulatedTrainer {
         const statuses = this.queue.filter((item) => item.kind === "status");
         this.queue.splice(0, this.queue.length, ...statuses);
       }
-      // Save a checkpoint at the current step before leaving (DESIGN.md: "after saving a checkpoint").
+      // Save a checkpoint at the current step before leaving, as train.py does.
       this.host.workspace.checkpointStep = Math.max(this.host.workspace.checkpointStep, this.currentStep);
       // A stopped run delivers its partial result too.
       if (this.config.gateway) this.enqueue({ kind: "artifact", tar: this.result() });
@@ -531,9 +531,9 @@ function parseConfig(b64: string | undefined): TrainerConfig {
   const networkVolumeId = text(output.networkVolumeId);
   const quantization = text(hp.quantization);
   const method = text(root.method);
-  // API.md OutputInput.onComplete: TERMINATE unless STOP is asked for.
+  // OutputInput.onComplete: TERMINATE unless STOP is asked for.
   const onComplete = output.onComplete === "STOP" ? "STOP" : "TERMINATE";
-  // API.md OutputInput.gateway: default true when the result has nowhere else to go.
+  // OutputInput.gateway: default true when the result has nowhere else to go.
   const gateway =
     typeof output.gateway === "boolean" ? output.gateway : hubRepoId === null && networkVolumeId === null;
   return {

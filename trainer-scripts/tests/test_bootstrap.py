@@ -565,10 +565,10 @@ class BootstrapTest(unittest.TestCase):
         self.run_bootstrap(FAKE_TRAIN_MODE="fail", TRAINGATE_GPU_COUNT="2")
         self.assertEqual(self.world.statuses[-1]["status"], "failed")
 
-    def test_sigterm_reaches_the_trainer_which_saves_a_checkpoint_and_the_job_is_reported_stopped(self) -> None:
+    def sigterm_mid_training(self, config: Dict[str, Any]) -> "subprocess.CompletedProcess[str]":
+        """Runs the bootstrap with a trainer that waits, sends it SIGTERM once training started, and waits."""
         started = os.path.join(self.workspace, "fake-trainer-started")
         # run_bootstrap blocks: start it with Popen instead, to signal it mid-training.
-        config = self.config(output={"networkVolumeId": "vol-5"})
         env = {
             "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": self.tmp,
@@ -600,9 +600,14 @@ class BootstrapTest(unittest.TestCase):
         self.assertTrue(os.path.exists(started), "the trainer never started")
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
-        self.assert_no_secret_leaked(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+        done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        self.assert_no_secret_leaked(done)
+        return done
 
-        self.assertEqual(process.returncode, 0, stderr)
+    def test_sigterm_reaches_the_trainer_which_saves_a_checkpoint_and_the_job_is_reported_stopped(self) -> None:
+        done = self.sigterm_mid_training(self.config(output={"networkVolumeId": "vol-5"}))
+        stderr = done.stderr
+        self.assertEqual(done.returncode, 0, stderr)
         # The trainer got the SIGTERM, saved its checkpoint and exited 3 with its marker.
         with open(os.path.join(self.workspace, "checkpoints", "run", "checkpoint-7", "trainer_state.json")) as handle:
             self.assertEqual(json.load(handle)["signal"], "SIGTERM")
@@ -615,6 +620,18 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(self.pod_calls(), [])
         self.assertFalse(os.path.exists(os.path.join(self.workspace, ".traingate", f"done-{JOB_ID}")))
         self.assertIn("received SIGTERM: passing it to the trainer", stderr)
+        self.assertEqual(self.world.artifacts.data, b"")
+
+    def test_sigterm_with_the_gateway_as_destination_uploads_the_partial_result_before_reporting(self) -> None:
+        # No Hub repo and no volume: the gateway is where the result goes, and a terminated pod's disk is deleted.
+        done = self.sigterm_mid_training(self.config())
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertTrue(self.world.artifacts.complete, "the partial result was not uploaded")
+        with tarfile.open(fileobj=io.BytesIO(bytes(self.world.artifacts.data))) as archive:
+            self.assertIn("adapter_model.safetensors", archive.getnames())
+        self.assertEqual([s["status"] for s in self.world.statuses], ["running", "stopped"])
+        self.assertEqual(self.world.statuses[-1]["artifact_uri"], f"gateway://{JOB_ID}")
+        self.assertEqual(self.pod_calls(), [])
 
     # -- hf://datasets/... (download_dataset run on its own: sourced, against the fake Hub) -------
 
