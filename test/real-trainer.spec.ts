@@ -257,11 +257,11 @@ describe("stopping a real run", () => {
     const user = "real-budget-stop";
     const { deploymentId, podId, jobId } = await deploy(user, LONG_RUN, { budgetLimitUsd: 0.1 });
     await trainedPast(user, jobId, 30);
-    // Billing on the simulated clock: jump it forward until the watchdog asks the trainer to stop (95 %).
+    // Billing on the simulated clock: jump it forward until the supervisor asks the trainer to stop (95 %).
     let stopsRequested = 0;
     for (let i = 0; i < 200 && stopsRequested === 0; i += 1) {
       s.sim.advance(15);
-      stopsRequested = (await s.t.gateway.services.watchdog.tick()).stopsRequested;
+      stopsRequested = (await s.t.gateway.services.supervisor.tick()).stopsRequested;
     }
     expect(stopsRequested).toBe(1);
     const done = await until("the run to stop at its budget", async () => {

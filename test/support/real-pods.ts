@@ -28,7 +28,7 @@ export interface RealPodSetup {
  * simulator runs every pod as a local process executing the real trainer-scripts (bootstrap.sh, train.py,
  * metrics_reporter.py, artifact_upload.py) on CPU with the pod venv (created by trainer-scripts/pod-venv.sh when
  * missing; `TRAINGATE_POD_VENV` names another one), and the gateway's Hub lookups go to the simulator's Hub
- * stand-in. Background work is off: tests drive the budget watchdog by hand.
+ * stand-in. Background work is off: tests drive the pod supervisor by hand.
  */
 export async function startRealPodGateway(options: { speed?: number } = {}): Promise<RealPodSetup> {
   const port = await freePort();
