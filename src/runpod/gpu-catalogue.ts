@@ -1,11 +1,11 @@
 /**
- * TrainGate's GPU names (API.md `GpuType`) and the exact RunPod pod `gpuTypeId` each maps to (DESIGN.md,
- * "RunPod facts that matter"; ids and memory from runpod-api.md §2a).
+ * TrainGate's GPU names (the public `GpuType` enum) and the exact RunPod pod `gpuTypeId` each maps to, with
+ * each card's memory as RunPod's `gpuTypes` reports it.
  *
  * The ids are the pod type ids RunPod's `podFindAndDeployOnDemand` wants, never serverless pool ids such as
- * `AMPERE_16` (runpod-api.md §6.1, the seed system's bug) and never the console's display name: the H100 SXM is
- * `NVIDIA H100 80GB HBM3`, and `NVIDIA A100-SXM4-80GB` has hyphens where `NVIDIA A100 80GB PCIe` has spaces
- * (runpod-api.md §6.2).
+ * `AMPERE_16` (those are only for serverless endpoints; a pod created with one fails) and never the console's
+ * display name: the H100 SXM is `NVIDIA H100 80GB HBM3`, and `NVIDIA A100-SXM4-80GB` has hyphens where
+ * `NVIDIA A100 80GB PCIe` has spaces.
  *
  * Plain TypeScript enums: the GraphQL layer registers them with type-graphql.
  */
@@ -98,7 +98,7 @@ const byDisplayName = new Map(ALL_GPU_TYPES.map((t) => [GPU_CATALOGUE[t].display
 
 /**
  * The GpuType whose RunPod id is exactly `id`, or `undefined` for anything TrainGate does not offer (RunPod's
- * pseudo-type `unknown`, older or newer cards). Exact match on purpose: ids differ by a hyphen (runpod-api.md §6.2).
+ * pseudo-type `unknown`, older or newer cards). Exact match on purpose: ids differ by a hyphen.
  */
 export function gpuTypeFromRunpodId(id: string | null | undefined): GpuType | undefined {
   return id == null ? undefined : byRunpodId.get(id);
@@ -112,4 +112,12 @@ export function gpuTypeFromDisplayName(name: string | null | undefined): GpuType
 /** Type guard for values that arrive as strings (configs, database rows). */
 export function isGpuType(value: unknown): value is GpuType {
   return typeof value === "string" && Object.prototype.hasOwnProperty.call(GPU_CATALOGUE, value);
+}
+
+/** The most GPUs one pod can have; a pod has at least one. */
+export const MAX_GPU_COUNT = 8;
+
+/** A whole number of GPUs from 1 to {@link MAX_GPU_COUNT}. */
+export function isGpuCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_GPU_COUNT;
 }
