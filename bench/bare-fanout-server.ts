@@ -107,7 +107,7 @@ function remove(jobId: string, sub: Subscription): void {
 }
 
 // Listen only once both Redis connections are ready: a SUBSCRIBE sent during ioredis's ready check is lost
-// silently (STACK.md, pitfall 1).
+// silently (redis/ioredis#2037: it collides with the INFO ready check, fixed only in ioredis 6).
 const ready = (client: Redis) =>
   client.status === "ready"
     ? Promise.resolve()

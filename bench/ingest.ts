@@ -8,7 +8,7 @@
  * keep-alive connections allow (autocannon, closed loop), every point with a fresh step, for a fixed time. The
  * same load generator, payloads, concurrency and duration then drive a bare node:http server that parses the
  * JSON and answers 200. After each gateway run every acknowledged point is looked up in training_metrics:
- * lost = acknowledged − found (must be 0). The first batch size is the one judged against DESIGN.md's target
+ * lost = acknowledged − found (must be 0). The first batch size is the one judged against the target
  * (>= 5,000 points/s persisted and >= 50 % of the bare server's request rate); the others are reported beside it.
  * --profile records a V8 CPU profile of the gateway over each measured window and prints its hot spots.
  */
@@ -43,7 +43,7 @@ const BATCHES = args.batches.split(",").map(Number);
 const TARGET_POINTS_PER_SECOND = 5_000;
 const TARGET_RATIO = 0.5;
 
-/** One point as a trainer sends it (API.md "Pod callbacks"), with every key present. */
+/** One point as a trainer posts it to the metrics callback, with every key present. */
 const point = (step: number) =>
   `{"step":${step},"epoch":0.5,"loss":2.34,"eval_loss":null,"learning_rate":0.0002,"grad_norm":1.1,` +
   `"samples_per_second":8.2,"elapsed_seconds":300,"remaining_seconds":900,"progress":25.5,` +

@@ -1,5 +1,5 @@
 /**
- * Query latency at scale (DESIGN.md): `deployments(first: 50)` and `costs` p99 < 25 ms with 100,000 deployments
+ * Query latency at scale, against the targets: `deployments(first: 50)` and `costs` p99 < 25 ms with 100,000 deployments
  * and 10,000,000 metric rows; `metrics(maxPoints: 500)` over a 1,000,000-point job < 100 ms. Production mode
  * (PostgreSQL + Redis), the gateway in a child process, queried over HTTP one at a time.
  *

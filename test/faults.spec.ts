@@ -5,7 +5,7 @@ import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
-import { eventually } from "./support/eventually";
+import { deferred, untilEvent, untilLine } from "./support/eventually";
 import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET } from "./support/gateway";
 import { freePort } from "./support/simulated";
 import { startTcpProxy } from "./support/tcp-proxy";
@@ -51,26 +51,18 @@ async function spawnGateway(env: Record<string, string>): Promise<Running> {
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`gateway process not ready in 30 s; it printed:\n${out}`));
-    }, 30_000);
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /ready (\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
+  try {
+    const [, url] = await untilLine(child.stdout, /^ready (\S+)/, "the gateway process to listen", {
+      timeoutMs: 30_000,
+      child,
     });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway process exited with ${code}`));
-    });
-  });
-  return { child, url };
+    // What it logs later is read and dropped, so a full pipe never stalls it.
+    child.stdout.resume();
+    return { child, url };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
 }
 
 async function gql<T>(url: string, user: string, query: string, variables?: unknown): Promise<T> {
@@ -159,16 +151,22 @@ describe("faults", () => {
     const job = await deployJob(first.url, "fault-kill");
     // Three reporters post batches of five steps each, as fast as they are answered, until the kill.
     const acknowledged: number[] = [];
+    const enough = deferred("150 acknowledged points", 30_000, () => `${acknowledged.length} acknowledged`);
     let stop = false;
     const reporters = [0, 1, 2].map(async (reporter) => {
       for (let batch = 0; !stop; batch++) {
         const steps = Array.from({ length: 5 }, (_, i) => reporter * 100_000 + batch * 5 + i);
         if ((await postBatch(first.url, job, steps)) === 200) acknowledged.push(...steps);
+        if (acknowledged.length >= 150) enough.resolve();
       }
     });
-    await eventually(() => Promise.resolve(acknowledged.length >= 150), "150 acknowledged points", 30_000);
+    await enough.promise.catch((error: unknown) => {
+      stop = true;
+      first.child.kill("SIGKILL");
+      throw error;
+    });
     // Listened for before the kill: a process killed by a signal has no exitCode to look at afterwards.
-    const exited = new Promise((resolve) => first.child.once("exit", resolve));
+    const exited = untilEvent(first.child, "exit", "the killed gateway process to exit");
     first.child.kill("SIGKILL");
     stop = true;
     await Promise.all(reporters);

@@ -8,7 +8,7 @@ import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
 /**
- * Property-based tests of the pod callbacks over HTTP (API.md "Pod callbacks (REST)"), against a real gateway:
+ * Property-based tests of the pod callbacks over HTTP (the two REST routes a pod posts to), against a real gateway:
  * whatever the body, the answer is one of the table's statuses for a caller with a valid token, never a 5xx,
  * and a refused request stores nothing.
  */

@@ -1,9 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { startTestGateway, type TestGateway } from "./support/gateway";
-import { eventually } from "./support/eventually";
+import { requireRedisServer, startRedisServer } from "./support/redis-server";
 import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
 import { wsClient } from "./support/ws";
 
@@ -143,33 +142,18 @@ describe("the request limit across replicas", () => {
 });
 
 // A Redis server of this test's own, on a spare port: the machine's shared one is never stopped.
-if (spawnSync("redis-server", ["--version"]).error) {
-  throw new Error("redis-server is needed for the Redis outage test: apt-get install -y redis-server");
-}
+requireRedisServer();
 
 describe("the request limit while Redis is down", () => {
   it("lets requests through, and says so once", async () => {
     const port = await freePort();
-    const startRedis = async () => {
-      const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", ""], {
-        stdio: "ignore",
-      });
-      const up = () =>
-        spawnSync("redis-cli", ["-p", String(port), "ping"])
-          .stdout?.toString()
-          .includes("PONG");
-      await eventually(() => Promise.resolve(up()), "redis up");
-      return server;
-    };
-    let redis = await startRedis();
+    let redis = await startRedisServer(port);
     const t = await startTestGateway({ env: { ...LIMITS, REDIS_URL: `redis://127.0.0.1:${port}` } });
     try {
       const user = newUser("rl-outage");
       expectRateLimited((await untilRefused([t], user)).refusal);
 
-      const exited = new Promise((resolve) => redis.once("exit", resolve));
-      redis.kill("SIGKILL");
-      await exited;
+      await redis.kill();
       const answers = [];
       for (let i = 0; i < 2 * BURST; i++) answers.push((await post(t, user)).status);
       expect(answers.every((status) => status === 200)).toBe(true);
@@ -178,10 +162,11 @@ describe("the request limit while Redis is down", () => {
       );
       expect(warnings).toHaveLength(1);
     } finally {
-      if (redis.exitCode === null && redis.signalCode === null) redis.kill("SIGKILL");
-      redis = await startRedis();
+      // Back up for the close, so the gateway's clients quit instead of waiting to reconnect.
+      await redis.kill();
+      redis = await startRedisServer(port);
       await t.close().catch(() => undefined);
-      redis.kill("SIGKILL");
+      await redis.kill();
     }
   });
 });

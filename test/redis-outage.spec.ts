@@ -1,43 +1,22 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 import { freePort } from "./support/simulated";
 import { collect, wsClient } from "./support/ws";
 import { eventually } from "./support/eventually";
+import { requireRedisServer, startRedisServer, type RedisServer } from "./support/redis-server";
 
-// A Redis server of this test's own, on a spare port: the machine's shared one is never stopped.
-if (spawnSync("redis-server", ["--version"]).error) {
-  throw new Error("redis-server is needed for the Redis fault test: apt-get install -y redis-server");
-}
+requireRedisServer();
 
 let port: number;
-let redis: ChildProcess | undefined;
+let redis: RedisServer | undefined;
 let t: TestGateway;
 
 async function startRedis(): Promise<void> {
-  redis = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
-  );
-  await eventually(
-    () =>
-      Promise.resolve(
-        spawnSync("redis-cli", ["-p", String(port), "ping"])
-          .stdout?.toString()
-          .includes("PONG"),
-      ),
-    "redis up",
-  );
+  redis = await startRedisServer(port);
 }
 
 async function killRedis(): Promise<void> {
-  const child = redis!;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
+  await redis!.kill();
   redis = undefined;
 }
 
@@ -74,12 +53,13 @@ describe("a Redis outage mid-stream", () => {
       { jobId: rows.job.id },
       (d) => (d.trainingMetrics as { step: number }).step,
     );
-    // Live from the first point that arrives.
+    // Live from the first point that arrives. graphql-ws does not tell a client when its subscription is
+    // listening on the server, so points are posted until one comes through.
     let step = 0;
-    while (first.values.length === 0) {
+    await eventually(async () => {
       expect(await post(rows, step++)).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return first.values.length > 0;
+    }, "the first live point of the first subscription");
     for (let i = 0; i < 5; i++) expect(await post(rows, step++)).toBe(200);
     await first.until((v) => v.includes(step - 1));
 
@@ -97,6 +77,7 @@ describe("a Redis outage mid-stream", () => {
     expect((await fetch(`${t.url}/readyz`)).status).toBe(503);
 
     await startRedis();
+    // Nothing announces that the gateway's Redis clients reconnected: its readiness answer is polled.
     await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, "ready again", 30_000);
     const second = collect(
       wsClient(t.url, await t.token("outage-user")),
@@ -105,7 +86,7 @@ describe("a Redis outage mid-stream", () => {
       (d) => (d.trainingMetrics as { step: number }).step,
     );
     await second.until((v) => during.every((s) => v.includes(s)));
-    // And live points follow the replay once the bus is back.
+    // And live points follow the replay once the bus is back (posted until one arrives, as above).
     const firstLive = step;
     await eventually(
       async () => {

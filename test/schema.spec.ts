@@ -24,11 +24,11 @@ describe("schema/schema.graphql", () => {
   });
 });
 
-describe("the API.md contract", () => {
+describe("the public contract (test/fixtures/api-contract.graphql)", () => {
   const contract = buildSchema(readFileSync(path.join(root, "test/fixtures/api-contract.graphql"), "utf8"));
 
-  it("loses nothing: no type, field, argument, enum value or nullability of API.md is missing or changed", () => {
-    // A change that would break a client written against API.md is a breaking change from contract to emitted.
+  it("loses nothing: no type, field, argument, enum value or nullability of the contract is missing or changed", () => {
+    // A change that would break a client written against the contract is a breaking change from contract to emitted.
     const breaking = findBreakingChanges(contract, emitted).filter(
       // Adding an optional argument or field to the gateway is allowed ("add freely").
       (change) => !/^An optional/.test(change.description),

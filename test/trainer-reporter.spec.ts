@@ -11,7 +11,7 @@ import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 import { collect, wsClient } from "./support/ws";
 
-/** Every key of API.md's metric point. */
+/** Every key of a metric point in the public callback contract. */
 const API_KEYS = [
   "step",
   "epoch",
@@ -139,7 +139,7 @@ describe("payload shape", () => {
   });
   afterAll(() => new Promise<void>((resolve) => capture.close(() => resolve())));
 
-  it("is the same for the simulator's trainer and the pod's Python reporter: API.md's keys, no more, no less", async () => {
+  it("is the same for the simulator's trainer and the pod's Python reporter: the contract's keys, no more, no less", async () => {
     const python = await runPython({
       METRICS_API_URL: url,
       JOB_ID: "shape-job",

@@ -6,7 +6,7 @@
 # arrives in environment variables rendered by the gateway; no value is ever evaluated as shell
 # code, only passed as a quoted argument or read by Python from the environment.
 #
-# A RunPod container that exits is restarted and keeps billing,
+# A RunPod container that exits is restarted (re-running the training) and keeps billing,
 # so this script always ends by terminating (or, with output.onComplete STOP, stopping) its own
 # pod through RunPod's REST API with the pod-scoped RUNPOD_API_KEY, also when anything fails:
 # the EXIT trap reports "failed" with the tail of the failing step's log and ends the pod. It

@@ -3,7 +3,7 @@
 Standard library only: this file must import on a bare Python (the bootstrap and the
 tests run it without torch/transformers).
 
-Contract (shared/API.md, "Pod callbacks (REST)"):
+Contract (the gateway's metrics callback route):
   POST $METRICS_API_URL/$JOB_ID/metrics, Authorization: Bearer $JOB_TOKEN,
   body {"metrics": [point, ...]} with at most 500 points; answers
   200 {"status": "ok", "accepted": N, "stop": bool}, 400 bad batch, 401 bad token,
@@ -35,7 +35,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 LOG = logging.getLogger("traingate.reporter")
 
-#: Keys of one metric point, exactly as API.md names them.
+#: Keys of one metric point, exactly as the gateway's metrics route names them.
 POINT_KEYS: Tuple[str, ...] = (
     "step",
     "epoch",
@@ -81,7 +81,7 @@ def finite_or_none(value: Any) -> Optional[float]:
 def sanitize_point(raw: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """Every API key, with JSON-safe values (null for what is unknown); None when the step is unusable.
 
-    Always the full key set, as API.md's example and the simulator's trainer send it, so every point
+    Always the full key set, as the simulator's trainer sends it too, so every point
     has the same shape. A bad step would make the gateway answer 400 for the whole batch, so such a
     point is refused here, where only that one point is lost.
     """

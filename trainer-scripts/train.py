@@ -61,7 +61,7 @@ METHODS = ("LORA", "QLORA", "FULL")
 QUANTIZATIONS = ("NONE", "INT8", "INT4")
 ON_COMPLETE = ("TERMINATE", "STOP")
 
-#: API.md HyperparametersInput defaults.
+#: The defaults of the public HyperparametersInput (src/training-configs/training-config.types.ts).
 DEFAULT_HYPERPARAMETERS: Dict[str, Any] = {
     "epochs": 1,
     "batchSize": 4,
@@ -81,7 +81,7 @@ DEFAULT_HYPERPARAMETERS: Dict[str, Any] = {
 }
 
 
-#: API.md's Hub form of datasetUrl; bootstrap.sh downloads it, train.py only keys checkpoints by it.
+#: The Hub form of datasetUrl (hf://datasets/<owner>/<name>[/<file>][@<revision>]); bootstrap.sh downloads it, train.py only keys checkpoints by it.
 HF_DATASET_URL = re.compile(r"hf://datasets/[A-Za-z0-9][\w.-]*/[\w.-]+(/[^@\s]+)?(@[\w./-]+)?")
 
 
@@ -118,7 +118,7 @@ class OutputSpec:
     hub_repo_id: Optional[str]
     hub_private: bool
     network_volume_id: Optional[str]
-    on_complete: str  # TERMINATE | STOP, default filled in as API.md describes
+    on_complete: str  # TERMINATE | STOP; TERMINATE when not given
     gateway: bool = False  # upload output/ to the gateway (artifact_upload.py)
 
 
@@ -181,7 +181,7 @@ def _optional_str(errors: List[str], value: Any, name: str) -> Optional[str]:
 
 
 def parse_config(raw: Any) -> TrainConfig:
-    """Validate the job config and fill in API.md's defaults; every problem is reported at once."""
+    """Validate the job config and fill in the public API's defaults; every problem is reported at once."""
     if not isinstance(raw, dict):
         raise ConfigError("the training config must be a JSON object")
     errors: List[str] = []
@@ -255,14 +255,14 @@ def parse_config(raw: Any) -> TrainConfig:
         hub_private = True
     gateway = out.get("gateway")
     if gateway is None:
-        # API.md: the gateway keeps the result when it goes nowhere else, so it is never stranded.
+        # The gateway keeps the result when it goes nowhere else, so it is never stranded.
         gateway = not (hub_repo_id or volume)
     elif not isinstance(gateway, bool):
         errors.append("output.gateway must be a boolean")
         gateway = False
     on_complete = out.get("onComplete")
     if on_complete is None:
-        # API.md: the result is delivered before the pod ends; STOP only when asked for.
+        # The result is delivered before the pod ends; STOP only when asked for.
         on_complete = "TERMINATE"
     elif on_complete not in ON_COMPLETE:
         errors.append(f"output.onComplete must be TERMINATE or STOP, got {on_complete!r}")

@@ -24,7 +24,6 @@ import type { DeployTrainingInput } from "./deployment.types";
 import { formatParameters, workspaceGbNeeded } from "./disk-sizing";
 import { chooseOffers } from "./offer-choice";
 import { consoleUrl, podName } from "./pod-name";
-import { requireKey } from "./provider-key";
 
 /** The trainer's own deadline leaves it this share of the budget's time, to checkpoint before RunPod's cut-off. */
 const TRAINER_DEADLINE_SHARE = 0.95;
@@ -105,16 +104,14 @@ export class DeploymentLauncher {
     }
     const config = await configs.get(userId, request.trainingConfigId);
     checkGpuCount(request.gpuCount, config);
-    const apiKey = await requireKey(
-      secrets,
+    const apiKey = await secrets.require(
       userId,
       Provider.RUNPOD,
       "a RunPod API key (setProviderSecret with provider RUNPOD)",
     );
     // Any saved Hugging Face token goes to the pod: gated models and datasets need it, not only Hub pushes.
     const hfToken = request.output.hubRepoId
-      ? await requireKey(
-          secrets,
+      ? await secrets.require(
           userId,
           Provider.HUGGINGFACE,
           "a Hugging Face token (setProviderSecret with provider HUGGINGFACE) to push to the Hub",

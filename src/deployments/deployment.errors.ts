@@ -1,5 +1,4 @@
 import { AppError, badInput, ErrorCode, notFound, rateLimited } from "../errors/app-error";
-import type { Provider } from "../secrets/provider";
 
 /**
  * The errors of the deployments domain, one factory per failure: the code, the message and the details a
@@ -22,9 +21,6 @@ export const deploymentErrors = {
       `no pod could report back to this gateway: PUBLIC_URL ${reason}; ` +
         "set PUBLIC_URL to an address the pod can reach",
     ),
-
-  secretMissing: (provider: Provider, what: string): AppError =>
-    new AppError(ErrorCode.PROVIDER_SECRET_MISSING, `this needs ${what}`, { provider }),
 
   /** The network volume named in a deploy is not in the caller's RunPod account. */
   networkVolumeNotFound: (): AppError =>

@@ -14,7 +14,6 @@ import { isActive, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { nextState, type DeploymentSignal } from "./deployment.state";
 import type { DeployTrainingInput } from "./deployment.types";
-import { requireKey } from "./provider-key";
 
 export type { FinishedListener } from "./deployment-transitions";
 
@@ -130,8 +129,7 @@ export class DeploymentService {
     if (podAlive) {
       const apiKey =
         options.apiKey ??
-        (await requireKey(
-          this.secrets,
+        (await this.secrets.require(
           current.userId,
           Provider.RUNPOD,
           "the RunPod API key the pod was created with, to terminate it",
@@ -166,7 +164,7 @@ export class DeploymentService {
   async refresh(userId: string, id: string): Promise<Deployment> {
     const deployment = await this.queries.get(userId, id);
     if (deployment.podId && deployment.podTerminatedAt === null) {
-      const apiKey = await requireKey(this.secrets, userId, Provider.RUNPOD, "a RunPod API key");
+      const apiKey = await this.secrets.require(userId, Provider.RUNPOD, "a RunPod API key");
       const pod = await this.runpod.getPod(apiKey, deployment.podId);
       await this.transitions.observe(deployment.id, pod);
     }

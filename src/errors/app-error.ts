@@ -1,5 +1,5 @@
 /**
- * The error codes of the public contract (API.md, "Errors"). Every GraphQL error the gateway answers carries
+ * The error codes of the public contract. Every GraphQL error the gateway answers carries
  * exactly one of these in `extensions.code`; programs branch on the code, people read the message.
  */
 export enum ErrorCode {

@@ -9,8 +9,8 @@ import {
   runpodGpuTypeId,
 } from "./gpu-catalogue";
 
-/** DESIGN.md "RunPod facts that matter", copied by hand: the catalogue must agree with it exactly. */
-const DESIGN_MD_IDS: [GpuType, string, number][] = [
+/** RunPod's pod type ids and memory per card, written out by hand: the catalogue must agree with them exactly. */
+const RUNPOD_IDS: [GpuType, string, number][] = [
   [GpuType.RTX_A4000, "NVIDIA RTX A4000", 16],
   [GpuType.RTX_A4500, "NVIDIA RTX A4500", 20],
   [GpuType.RTX_A5000, "NVIDIA RTX A5000", 24],
@@ -34,7 +34,7 @@ const DESIGN_MD_IDS: [GpuType, string, number][] = [
 ];
 
 describe("GPU catalogue", () => {
-  it("has exactly API.md's 20 GpuType names", () => {
+  it("has exactly the 20 GpuType names of the public contract", () => {
     expect(ALL_GPU_TYPES).toEqual([
       "RTX_A4000",
       "RTX_A4500",
@@ -60,7 +60,7 @@ describe("GPU catalogue", () => {
     expect(Object.keys(GPU_CATALOGUE)).toHaveLength(20);
   });
 
-  it.each(DESIGN_MD_IDS)("%s maps to %p (%d GB) and back", (gpuType, id, memoryGb) => {
+  it.each(RUNPOD_IDS)("%s maps to %p (%d GB) and back", (gpuType, id, memoryGb) => {
     expect(runpodGpuTypeId(gpuType)).toBe(id);
     expect(GPU_CATALOGUE[gpuType].memoryGb).toBe(memoryGb);
     expect(GPU_CATALOGUE[gpuType].gpuType).toBe(gpuType);

@@ -1,11 +1,11 @@
 /**
- * TrainGate's GPU names (API.md `GpuType`) and the exact RunPod pod `gpuTypeId` each maps to (DESIGN.md,
- * "RunPod facts that matter"; ids and memory from runpod-api.md §2a).
+ * TrainGate's GPU names (the public `GpuType` enum) and the exact RunPod pod `gpuTypeId` each maps to, with
+ * each card's memory as RunPod's `gpuTypes` reports it.
  *
  * The ids are the pod type ids RunPod's `podFindAndDeployOnDemand` wants, never serverless pool ids such as
- * `AMPERE_16` (runpod-api.md §6.1, the seed system's bug) and never the console's display name: the H100 SXM is
- * `NVIDIA H100 80GB HBM3`, and `NVIDIA A100-SXM4-80GB` has hyphens where `NVIDIA A100 80GB PCIe` has spaces
- * (runpod-api.md §6.2).
+ * `AMPERE_16` (those are only for serverless endpoints; a pod created with one fails) and never the console's
+ * display name: the H100 SXM is `NVIDIA H100 80GB HBM3`, and `NVIDIA A100-SXM4-80GB` has hyphens where
+ * `NVIDIA A100 80GB PCIe` has spaces.
  *
  * Plain TypeScript enums: the GraphQL layer registers them with type-graphql.
  */
@@ -38,10 +38,10 @@ export enum CloudType {
   COMMUNITY = "COMMUNITY",
 }
 
-/** What TrainGate knows about one GPU type without asking RunPod. */
 /** How many GPUs one pod may have: RunPod places at most 8 on one machine. */
 export const GPU_COUNT_RANGE = { min: 1, max: 8 } as const;
 
+/** What TrainGate knows about one GPU type without asking RunPod. */
 export interface GpuCatalogueEntry {
   readonly gpuType: GpuType;
   /** RunPod's pod `gpuTypeId`, exactly as RunPod spells it. */
@@ -101,7 +101,7 @@ const byDisplayName = new Map(ALL_GPU_TYPES.map((t) => [GPU_CATALOGUE[t].display
 
 /**
  * The GpuType whose RunPod id is exactly `id`, or `undefined` for anything TrainGate does not offer (RunPod's
- * pseudo-type `unknown`, older or newer cards). Exact match on purpose: ids differ by a hyphen (runpod-api.md §6.2).
+ * pseudo-type `unknown`, older or newer cards). Exact match on purpose: ids differ by a hyphen.
  */
 export function gpuTypeFromRunpodId(id: string | null | undefined): GpuType | undefined {
   return id == null ? undefined : byRunpodId.get(id);
@@ -115,4 +115,13 @@ export function gpuTypeFromDisplayName(name: string | null | undefined): GpuType
 /** Type guard for values that arrive as strings (configs, database rows). */
 export function isGpuType(value: unknown): value is GpuType {
   return typeof value === "string" && Object.prototype.hasOwnProperty.call(GPU_CATALOGUE, value);
+}
+
+/** A whole number of GPUs within {@link GPU_COUNT_RANGE}. */
+export function isGpuCount(value: unknown): value is number {
+  return (
+    Number.isInteger(value) &&
+    (value as number) >= GPU_COUNT_RANGE.min &&
+    (value as number) <= GPU_COUNT_RANGE.max
+  );
 }

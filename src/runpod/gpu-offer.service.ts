@@ -1,6 +1,6 @@
-import { AppError, ErrorCode } from "../errors/app-error";
-import { CloudType } from "./gpu-catalogue";
+import { CloudType, isGpuCount } from "./gpu-catalogue";
 import type { GpuOffer, GpuOfferQuery, RunpodClient } from "./runpod-client";
+import { upstreamErrors } from "./runpod.errors";
 
 export interface GpuOfferServiceOptions {
   /** How long a quote is served from memory. Default 60 s. */
@@ -18,7 +18,7 @@ interface CacheEntry {
  * Live GPU prices and stock for the `gpuTypes` query, cached for 60 s per (cloudType, gpuCount).
  *
  * One cache for every user, on purpose: prices and stock are public, and RunPod answers `gpuTypes` without a key
- * (runpod-api.md §0), so the service asks anonymously and nobody's key is used for anybody else's answer. The key
+ * (gpuhunt and RunPod's own gpu_types helper ask it anonymously), so the service asks anonymously and nobody's key is used for anybody else's answer. The key
  * space is bounded (2 clouds x 8 counts), so the cache cannot grow without limit. Concurrent misses for the same
  * key share one upstream call; failures are not cached.
  *
@@ -40,15 +40,9 @@ export class GpuOfferService {
 
   /** Offers for one cloud type and GPU count (prices for the whole pod). */
   async list(query: GpuOfferQuery): Promise<GpuOffer[]> {
-    if (!Number.isInteger(query.gpuCount) || query.gpuCount < 1 || query.gpuCount > 8) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, "gpuCount: must be an integer from 1 to 8", {
-        field: "gpuCount",
-      });
-    }
+    if (!isGpuCount(query.gpuCount)) throw upstreamErrors.gpuCountOutOfRange();
     if (query.cloudType !== CloudType.SECURE && query.cloudType !== CloudType.COMMUNITY) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, "cloudType: must be SECURE or COMMUNITY", {
-        field: "cloudType",
-      });
+      throw upstreamErrors.badCloudType();
     }
     const key = `${query.cloudType}:${query.gpuCount}`;
     const hit = this.cache.get(key);

@@ -94,7 +94,7 @@ export interface GpuOffer {
   readonly memoryGb: number;
   /**
    * On-demand USD per hour for the WHOLE pod, i.e. already multiplied by the requested `gpuCount` (RunPod quotes
-   * per GPU; pod prices are linear in the count, runpod-api.md §2a). Rounded to 4 decimals. Null when RunPod
+   * per GPU; pod prices are linear in the count). Rounded to 4 decimals. Null when RunPod
    * gives no price for this cloud type.
    */
   readonly pricePerHourUsd: number | null;
@@ -105,7 +105,7 @@ export interface GpuOffer {
   /**
    * Whether a deploy is worth trying: stock is neither `None` nor null, the count is among RunPod's
    * `availableGpuCounts` when it lists them, and there is a price. A hint, not a promise: RunPod fails
-   * deploys with stock `Low` too (runpod-api.md §4, runpodctl#189).
+   * deploys with stock `Low` too (runpodctl#189).
    */
   readonly available: boolean;
 }
@@ -136,8 +136,8 @@ export interface GpuOfferQuery {
  *   retries the method allows. `details.retryAfterSeconds` may say when to try again.
  * - `INTERNAL_SERVER_ERROR`: RunPod rejected the request for a reason we do not recognise (message generic).
  *
- * Today's implementation is `RunpodGraphqlClient`; RunPod retires GraphQL in early 2027 (runpod-api.md,
- * header), so a REST implementation is expected to sit beside it and pass the same contract suite
+ * Today's implementation is `RunpodGraphqlClient`; RunPod has announced that GraphQL retires in early 2027,
+ * so a REST implementation is expected to sit beside it and pass the same contract suite
  * (`testing/runpod-client.contract.ts`).
  */
 export interface RunpodClient {
@@ -173,8 +173,8 @@ export interface RunpodClient {
   resumePod(apiKey: string, podId: string, gpuCount: number): Promise<PodInfo>;
 
   /**
-   * Terminates a pod for good. Idempotent: RunPod's "pod not found to terminate" (already gone) is success
-   * (runpod-api.md §6.9). Retried.
+   * Terminates a pod for good. Idempotent: RunPod's "pod not found to terminate" (already gone) is success.
+   * Retried.
    */
   terminatePod(apiKey: string, podId: string): Promise<void>;
 
@@ -195,8 +195,8 @@ export interface RunpodClient {
  * | desiredStatus            | runtime | status     | why |
  * |--------------------------|---------|------------|-----|
  * | RUNNING                  | yes     | RUNNING    | container up |
- * | RUNNING                  | no      | STARTING   | RunPod says RUNNING at once; runtime stays null until the container is up (runpod-api.md §6.5) |
- * | CREATED, RESTARTING      | any     | STARTING   | SkyPilot treats both as pending (runpod-api.md §3) |
+ * | RUNNING                  | no      | STARTING   | RunPod says RUNNING at once; runtime stays null until the container is up |
+ * | CREATED, RESTARTING      | any     | STARTING   | SkyPilot treats both as pending |
  * | EXITED, PAUSED           | any     | STOPPED    | GPU released; PAUSED is not billed for GPU either |
  * | TERMINATED               | any     | TERMINATED | |
  * | null, empty, unknown     | any     | STARTING   | never conclude "gone" or "stopped" from a value we do not know: the pod may be billing, so keep watching it |

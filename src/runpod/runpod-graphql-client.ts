@@ -1,6 +1,6 @@
 import { ClientError, GraphQLClient } from "graphql-request";
-import { AppError, ErrorCode, type AppErrorDetails } from "../errors/app-error";
-import { CloudType, gpuCatalogueEntry, isGpuType } from "./gpu-catalogue";
+import type { AppError, AppErrorDetails } from "../errors/app-error";
+import { CloudType, gpuCatalogueEntry, isGpuCount, isGpuType } from "./gpu-catalogue";
 import type { GpuOffer, GpuOfferQuery, NetworkVolume, PodInfo, PodSpec, RunpodClient } from "./runpod-client";
 import {
   CREATE_POD_DOCUMENT,
@@ -25,8 +25,9 @@ import {
   toNetworkVolumes,
   toPodInfo,
 } from "./runpod-graphql.mapping";
+import { upstreamErrors } from "./runpod.errors";
 
-/** RunPod's production GraphQL endpoint (runpod-api.md §0). `RUNPOD_API_URL` overrides it (API.md). */
+/** RunPod's production GraphQL endpoint. The `RUNPOD_API_URL` setting overrides it (the simulator, a proxy). */
 export const RUNPOD_GRAPHQL_URL = "https://api.runpod.io/graphql";
 
 /**
@@ -41,7 +42,7 @@ export interface RunpodLogger {
 export interface RunpodGraphqlClientOptions {
   /** The GraphQL endpoint: {@link RUNPOD_GRAPHQL_URL}, or the simulator's `url`. */
   readonly url: string;
-  /** Per attempt. Default 30 s (runpod-python's and runpodctl's value, runpod-api.md §0). */
+  /** Per attempt. Default 30 s (runpod-python's and runpodctl's value). */
   readonly timeoutMs?: number;
   /** Extra attempts for retried operations (reads, stop, terminate). Default 3. */
   readonly retries?: number;
@@ -92,7 +93,7 @@ const WELL_FORMED_KEY = /^[\x21-\x7e]{1,512}$/;
 
 /**
  * {@link RunpodClient} over RunPod's GraphQL API with graphql-request. The ONLY code that knows the endpoint,
- * the key header (`Authorization: Bearer`, runpod-api.md §0) and the documents (runpod.documents.ts).
+ * the key header (`Authorization: Bearer`, as runpod-python, runpodctl and dstack send it) and the documents (runpod.documents.ts).
  *
  * - Every attempt has a timeout (AbortSignal).
  * - Reads, `podStop` and `podTerminate` are retried on timeouts, network errors, HTTP 408/429/5xx and RunPod's
@@ -119,7 +120,7 @@ export class RunpodGraphqlClient implements RunpodClient {
     this.logger = options.logger ?? noopLogger;
     this.random = options.random ?? Math.random;
     // errorPolicy "all": a 200 with `errors` comes back as data instead of a ClientError, because RunPod reports
-    // business errors that way (runpod-api.md §4, §6.7) and we classify them ourselves.
+    // business errors (no capacity, no such pod) that way and we classify them ourselves.
     this.graphql = new GraphQLClient(url.toString(), { errorPolicy: "all" });
   }
 
@@ -127,19 +128,17 @@ export class RunpodGraphqlClient implements RunpodClient {
     validateSpec(spec);
     let dataCenterId = spec.dataCenterId;
     if (spec.networkVolumeId !== undefined && dataCenterId === undefined) {
-      // A pod must run in its network volume's data center; runpod-python looks it up the same way (§1b).
+      // A pod must run in its network volume's data center; runpod-python looks it up the same way.
       const volume = (await this.listNetworkVolumes(apiKey)).find((v) => v.id === spec.networkVolumeId);
       if (volume === undefined) {
-        throw new AppError(ErrorCode.NOT_FOUND, "network volume not found in this RunPod account", {
-          field: "networkVolumeId",
-        });
+        throw upstreamErrors.networkVolumeNotFound();
       }
       dataCenterId = volume.dataCenterId ?? undefined;
     }
     const input = toCreatePodInput(spec, dataCenterId);
     // What RunPod might echo that must not reach a message or a log: the key, env values (JOB_TOKEN), the script.
     const secrets = [apiKey, ...secretsIn({ env: spec.env, dockerArgs: spec.dockerArgs })];
-    // Never retried: a timed-out create may have created a pod (DESIGN.md "Rules"); the caller finds it by name.
+    // Never retried: a timed-out create may have created a pod; the caller finds it by name.
     const { data, errors } = await this.execute("CreatePod", CREATE_POD_DOCUMENT, { input }, apiKey, {
       retry: false,
       outcomeUnknownOnFailure: true,
@@ -147,16 +146,11 @@ export class RunpodGraphqlClient implements RunpodClient {
     const first = errors[0];
     if (first !== undefined) {
       if (classifyGraphqlError(first) === "capacity") {
-        const gpu = gpuCatalogueEntry(spec.gpuType).displayName;
-        throw new AppError(
-          ErrorCode.GPU_UNAVAILABLE,
-          `RunPod has no ${gpu} capacity for ${spec.gpuCount} GPU(s) in ${spec.cloudType} cloud: "${quotableUpstreamMessage(first.message, secrets)}"`,
-          {
-            gpuType: spec.gpuType,
-            cloudType: spec.cloudType,
-            gpuCount: spec.gpuCount,
-            upstreamCode: safeUpstreamCode(first.code),
-          },
+        throw upstreamErrors.noCapacity(
+          spec,
+          gpuCatalogueEntry(spec.gpuType).displayName,
+          quotableUpstreamMessage(first.message, secrets),
+          safeUpstreamCode(first.code),
         );
       }
       throw this.rejected("CreatePod", first, secrets);
@@ -175,7 +169,7 @@ export class RunpodGraphqlClient implements RunpodClient {
       if (classifyGraphqlError(first) === "not-found") return null;
       throw this.rejected("GetPod", first, [apiKey]);
     }
-    // dstack handles `pod is None` for a terminated pod (runpod-api.md §3).
+    // A terminated pod answers `pod: null`, as dstack's `pod is None` check expects.
     return toPodInfo(data.pod);
   }
 
@@ -195,16 +189,12 @@ export class RunpodGraphqlClient implements RunpodClient {
     const { errors } = await this.execute("StopPod", STOP_POD_DOCUMENT, { podId }, apiKey, { retry: true });
     const first = errors[0];
     if (first === undefined) return;
-    if (classifyGraphqlError(first) === "not-found") throw podNotFound();
+    if (classifyGraphqlError(first) === "not-found") throw upstreamErrors.podNotFound();
     throw this.rejected("StopPod", first, [apiKey]);
   }
 
   async resumePod(apiKey: string, podId: string, gpuCount: number): Promise<PodInfo> {
-    if (!Number.isInteger(gpuCount) || gpuCount < 1 || gpuCount > 8) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, "gpuCount: must be an integer from 1 to 8", {
-        field: "gpuCount",
-      });
-    }
+    if (!isGpuCount(gpuCount)) throw upstreamErrors.gpuCountOutOfRange();
     const { data, errors } = await this.execute(
       "ResumePod",
       RESUME_POD_DOCUMENT,
@@ -216,14 +206,13 @@ export class RunpodGraphqlClient implements RunpodClient {
     if (first !== undefined) {
       switch (classifyGraphqlError(first)) {
         case "capacity":
-          // "There are not enough free GPUs on the host machine to start this pod" (runpod-api.md §3).
-          throw new AppError(
-            ErrorCode.GPU_UNAVAILABLE,
-            `RunPod cannot resume the pod: "${quotableUpstreamMessage(first.message, [apiKey])}"`,
-            { upstreamCode: safeUpstreamCode(first.code) },
+          // "There are not enough free GPUs on the host machine to start this pod": RunPod's answer when the host's GPUs went to someone else.
+          throw upstreamErrors.cannotResume(
+            quotableUpstreamMessage(first.message, [apiKey]),
+            safeUpstreamCode(first.code),
           );
         case "not-found":
-          throw podNotFound();
+          throw upstreamErrors.podNotFound();
         case "auth":
         case "transient":
         case "rejected":
@@ -241,23 +230,19 @@ export class RunpodGraphqlClient implements RunpodClient {
     });
     const first = errors[0];
     if (first !== undefined) {
-      // "pod not found to terminate": already gone, which is what we wanted (runpod-api.md §6.9, dstack).
+      // "pod not found to terminate": already gone, which is what we wanted (dstack treats it alike).
       if (classifyGraphqlError(first) === "not-found") {
         this.logger.debug({ operation: "TerminatePod", podId }, "runpod pod already gone");
         return;
       }
       throw this.rejected("TerminatePod", first, [apiKey]);
     }
-    // runpodctl only checks that the key is present; the value is null on success (§1a).
+    // runpodctl only checks that the key is present; the value is null on success.
     if (!("podTerminate" in data)) throw this.malformed("TerminatePod");
   }
 
   async listGpuOffers(apiKey: string | undefined, query: GpuOfferQuery): Promise<GpuOffer[]> {
-    if (!Number.isInteger(query.gpuCount) || query.gpuCount < 1 || query.gpuCount > 8) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, "gpuCount: must be an integer from 1 to 8", {
-        field: "gpuCount",
-      });
-    }
+    if (!isGpuCount(query.gpuCount)) throw upstreamErrors.gpuCountOutOfRange();
     const variables = {
       lowestPriceInput: { gpuCount: query.gpuCount, secureCloud: query.cloudType === CloudType.SECURE },
     };
@@ -288,7 +273,7 @@ export class RunpodGraphqlClient implements RunpodClient {
     policy: { readonly retry: boolean; readonly outcomeUnknownOnFailure?: boolean },
   ): Promise<Answer> {
     if (apiKey !== undefined && !WELL_FORMED_KEY.test(apiKey)) {
-      throw new AppError(ErrorCode.UPSTREAM_AUTH_FAILED, "the RunPod API key is malformed");
+      throw upstreamErrors.malformedKey();
     }
     const maxAttempts = policy.retry ? this.retries + 1 : 1;
     for (let attempt = 1; ; attempt += 1) {
@@ -357,27 +342,19 @@ export class RunpodGraphqlClient implements RunpodClient {
       details.outcomeUnknown = true;
     switch (failure.kind) {
       case "auth":
-        return new AppError(ErrorCode.UPSTREAM_AUTH_FAILED, "RunPod rejected the API key", details);
+        return upstreamErrors.authFailed(details);
       case "timeout":
-        return new AppError(
-          ErrorCode.UPSTREAM_UNAVAILABLE,
-          `RunPod did not answer within ${this.timeoutMs} ms`,
-          details,
-        );
+        return upstreamErrors.timedOut(this.timeoutMs, details);
       case "network":
-        return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "RunPod could not be reached", details);
+        return upstreamErrors.unreachable(details);
       case "http":
-        return new AppError(
-          ErrorCode.UPSTREAM_UNAVAILABLE,
-          `RunPod is unavailable (HTTP ${failure.status ?? "error"})`,
-          details,
-        );
+        return upstreamErrors.httpUnavailable(failure.status, details);
       case "upstream-internal":
-        return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "RunPod reported an internal error", details);
+        return upstreamErrors.internalError(details);
       case "unreadable":
-        return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "RunPod sent an unreadable answer", details);
+        return upstreamErrors.unreadable(details);
       case "rejected":
-        return new AppError(ErrorCode.INTERNAL_SERVER_ERROR, "RunPod rejected the request", details);
+        return upstreamErrors.rejected(details);
     }
   }
 
@@ -393,27 +370,14 @@ export class RunpodGraphqlClient implements RunpodClient {
       { operation, kind, upstreamCode, upstreamMessage: quotableUpstreamMessage(error.message, secrets) },
       "runpod refused the request",
     );
-    if (kind === "auth") {
-      return new AppError(ErrorCode.UPSTREAM_AUTH_FAILED, "RunPod rejected the API key", { operation });
-    }
-    if (kind === "transient") {
-      return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "RunPod reported an internal error", {
-        operation,
-        upstreamCode,
-      });
-    }
-    return new AppError(ErrorCode.INTERNAL_SERVER_ERROR, "RunPod rejected the request", {
-      operation,
-      upstreamCode,
-    });
+    if (kind === "auth") return upstreamErrors.authFailed({ operation });
+    if (kind === "transient") return upstreamErrors.internalError({ operation, upstreamCode });
+    return upstreamErrors.rejected({ operation, upstreamCode });
   }
 
   private malformed(operation: Operation, extra: AppErrorDetails = {}): AppError {
     this.logger.warn({ operation }, "runpod answered without the expected data");
-    return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "RunPod sent an incomplete answer", {
-      operation,
-      ...extra,
-    });
+    return upstreamErrors.incomplete({ operation, ...extra });
   }
 }
 
@@ -424,7 +388,7 @@ function interpretBody(data: unknown, rawErrors: unknown): AttemptResult {
   if (first !== undefined) {
     const kind = classifyGraphqlError(first);
     if (kind === "transient") {
-      // "Something went wrong. Please try again later" (runpod-api.md §4): RunPod's own failure.
+      // "Something went wrong. Please try again later": RunPod's own failure.
       return {
         ok: false,
         failure: { kind: "upstream-internal", retryable: true, upstreamCode: safeUpstreamCode(first.code) },
@@ -487,22 +451,17 @@ function describeFailure(failure: Failure): Record<string, unknown> {
   return fields;
 }
 
-const podNotFound = (): AppError => new AppError(ErrorCode.NOT_FOUND, "pod not found on RunPod");
-
 const PORT_PATTERN = /^\d{1,5}\/(http|tcp)$/;
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function validateSpec(spec: PodSpec): void {
-  const bad = (field: string, message: string): AppError =>
-    new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
+  const bad = upstreamErrors.badField;
   // Specs are built from database rows too; a stale enum value must fail here, not as a TypeError deeper in.
   if (!isGpuType(spec.gpuType)) throw bad("gpuType", "is not a GPU type TrainGate offers");
   if (spec.cloudType !== CloudType.SECURE && spec.cloudType !== CloudType.COMMUNITY) {
-    throw bad("cloudType", "must be SECURE or COMMUNITY");
+    throw upstreamErrors.badCloudType();
   }
-  if (!Number.isInteger(spec.gpuCount) || spec.gpuCount < 1 || spec.gpuCount > 8) {
-    throw bad("gpuCount", "must be an integer from 1 to 8");
-  }
+  if (!isGpuCount(spec.gpuCount)) throw upstreamErrors.gpuCountOutOfRange();
   if (!Number.isInteger(spec.volumeInGb) || spec.volumeInGb < 0)
     throw bad("volumeInGb", "must be an integer >= 0");
   if (!Number.isInteger(spec.containerDiskInGb) || spec.containerDiskInGb < 1) {
@@ -511,7 +470,7 @@ function validateSpec(spec: PodSpec): void {
   if (spec.name.trim() === "") throw bad("name", "must not be empty");
   if (spec.imageName.trim() === "") throw bad("imageName", "must not be empty");
   for (const key of Object.keys(spec.env)) {
-    // Output env is "K=V" (runpod-api.md §6.11): a key with "=" could not be read back.
+    // RunPod answers env as ["K=V"]: a key with "=" could not be read back.
     if (!ENV_KEY_PATTERN.test(key)) throw bad("env", `invalid variable name "${key.slice(0, 64)}"`);
   }
   for (const port of spec.ports ?? []) {

@@ -35,7 +35,7 @@ const int = (value: unknown): number | null => {
 const bool = (value: unknown): boolean | null => (typeof value === "boolean" ? value : null);
 const list = (value: unknown): unknown[] | null => (Array.isArray(value) ? (value as unknown[]) : null);
 
-/** USD rounded to 4 decimals, as the public API speaks it (API.md "Money"). */
+/** USD rounded to 4 decimals: every dollar amount of the public API has at most 4. */
 export const roundUsd = (usd: number): number => Math.round(usd * 10_000) / 10_000;
 
 /** A RunPod `Pod` object to a PodInfo; null when it is not a pod (null data, no id). */
@@ -152,13 +152,13 @@ export function toCreatePodInput(spec: PodSpec, dataCenterId: string | undefined
     imageName: spec.imageName,
     gpuTypeId: runpodGpuTypeId(spec.gpuType),
     gpuCount: spec.gpuCount,
-    // Our CloudType values are RunPod's CloudTypeEnum names; TrainGate never sends ALL (runpod-api.md §6.10).
+    // Our CloudType values are RunPod's CloudTypeEnum names; TrainGate never sends ALL: a pod runs in one of them.
     cloudType: spec.cloudType,
     volumeInGb: spec.volumeInGb,
     containerDiskInGb: spec.containerDiskInGb,
     volumeMountPath: spec.volumeMountPath,
     dockerArgs: spec.dockerArgs,
-    // Input is [{key, value}]; the output will be ["K=V"] (runpod-api.md §6.11).
+    // Input is [{key, value}]; RunPod answers it as ["K=V"].
     env: Object.entries(spec.env).map(([key, value]) => ({ key, value })),
     ports: spec.ports && spec.ports.length > 0 ? spec.ports.join(",") : undefined,
     networkVolumeId: spec.networkVolumeId,
@@ -188,11 +188,11 @@ export function readGraphqlErrors(raw: unknown): UpstreamGraphqlError[] {
 
 /** What an upstream GraphQL error means to us. */
 export type UpstreamErrorKind =
-  /** No capacity: fall back to another spec, do not hammer (runpod-api.md §4, §6.8). */
+  /** No capacity (SUPPLY_CONSTRAINT, "no longer any instances available"): fall back to another spec, do not hammer. */
   | "capacity"
-  /** The pod does not exist (any more). For terminate this is success (§6.9). */
+  /** The pod does not exist (any more). For terminate this is success: the pod is already gone. */
   | "not-found"
-  /** The key is refused or lacks access; some refusals come as a 200 with a message (§4, RunpodOllama#3). */
+  /** The key is refused or lacks access; some refusals come as a 200 with a message (RunpodOllama#3). */
   | "auth"
   /** RunPod's own failure ("Something went wrong", INTERNAL_SERVER_ERROR): worth a retry on idempotent calls. */
   | "transient"
@@ -205,7 +205,7 @@ const CAPACITY_PATTERNS = [
   /not enough free gpus/i,
 ];
 
-/** Classifies one upstream GraphQL error (runpod-api.md §4's catalogue). Pure. */
+/** Classifies one upstream GraphQL error by RunPod's code, else by its known message. Pure. */
 export function classifyGraphqlError(error: UpstreamGraphqlError): UpstreamErrorKind {
   const code = (error.code ?? "").toUpperCase();
   const message = error.message;
@@ -223,7 +223,7 @@ export function classifyGraphqlError(error: UpstreamGraphqlError): UpstreamError
 }
 
 /**
- * An upstream message made safe to quote or log (only RunPod's capacity message is ever quoted, API.md "Errors"):
+ * An upstream message made safe to quote or log (only RunPod's capacity message is ever quoted to a caller):
  * every occurrence of each secret removed, control characters removed, whitespace collapsed, at most 200 chars.
  */
 export function quotableUpstreamMessage(message: string, secrets: readonly (string | undefined)[]): string {

@@ -2,7 +2,8 @@
  * The GraphQL documents TrainGate sends to RunPod. Imported only by runpod-graphql-client.ts and by the test
  * that validates every one of them against schema/runpod.graphql.
  *
- * Rules (runpod-api.md §0 and §6.3):
+ * Rules (a value pasted into a document breaks it, or changes its meaning, as soon as it holds a quote, a
+ * backslash, a newline or `$`):
  * - Every value travels as a GraphQL variable; nothing is ever pasted into a document. The test walks each
  *   document and fails on any literal argument value.
  * - Variables are declared only with RunPod's confirmed input type names (`PodFindAndDeployOnDemandInput`,
@@ -12,7 +13,7 @@
  */
 
 /**
- * Every pod field TrainGate reads (the union of what runpodctl, runpod-python and dstack select, §1a), inlined
+ * Every pod field TrainGate reads (the union of what runpodctl, runpod-python and dstack select), inlined
  * into each document as those clients do: a fragment would need a type condition, and no official client
  * names RunPod's pod type. `env` is left out: it echoes the job token and the ~47 KB trainer bundle on every
  * poll, and nothing TrainGate does reads it back (pods are found again by name).
@@ -40,7 +41,7 @@ export const GET_POD_DOCUMENT =
 /** `myself { pods }`: every non-terminated pod of the key's account. */
 export const LIST_PODS_DOCUMENT = "query ListPods {\n" + "  myself { pods " + POD_SELECTION + " }\n" + "}\n";
 
-/** `podStop`: selects what the docs' sample answer shows (§1a). */
+/** `podStop`: selects what the docs' sample answer shows. */
 export const STOP_POD_DOCUMENT =
   "mutation StopPod($podId: String!) {\n" +
   "  podStop(input: { podId: $podId }) { id desiredStatus lastStatusChange }\n" +
@@ -53,7 +54,7 @@ export const RESUME_POD_DOCUMENT =
   POD_SELECTION +
   "\n}\n";
 
-/** `podTerminate` returns a scalar, so it has no selection set (§1a; runpodctl only checks the key exists). */
+/** `podTerminate` returns a scalar, so it has no selection set (runpodctl only checks the key exists). */
 export const TERMINATE_POD_DOCUMENT =
   "mutation TerminatePod($podId: String!) {\n" + "  podTerminate(input: { podId: $podId })\n" + "}\n";
 

@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { ProviderSecret } from "./provider-secret.entity";
+import { secretErrors } from "./provider-secret.errors";
 import type { Provider } from "./provider";
 import type { ProviderSecretInput } from "./provider-secret.types";
 import type { SecretBox } from "./secret-box";
@@ -65,6 +66,13 @@ export class ProviderSecretService {
       );
     }
     return apiKey;
+  }
+
+  /** The plaintext key, or PROVIDER_SECRET_MISSING saying that this needs `what` ("a RunPod API key"). */
+  async require(userId: string, provider: Provider, what: string): Promise<string> {
+    const key = await this.reveal(userId, provider);
+    if (!key) throw secretErrors.missing(provider, what);
+    return key;
   }
 
   /** Re-seals every row not under the current key; returns how many were rewritten. */

@@ -1,6 +1,6 @@
 import { ValidateBy, isURL, type ValidationOptions } from "class-validator";
 
-/** `hf://datasets/<owner>/<name>[/<file path>][@<revision>]`, API.md's Hub form of a dataset URL. */
+/** `hf://datasets/<owner>/<name>[/<file path>][@<revision>]`, the public API's Hub form of a dataset URL. */
 const HUB_DATASET_URL =
   /^hf:\/\/datasets\/([A-Za-z0-9][A-Za-z0-9._-]{0,95})\/([A-Za-z0-9][A-Za-z0-9._-]{0,95})((?:\/[\w.-]+)*)(?:@([\w./-]{1,255}))?$/;
 

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
-import { badInput, notFound } from "../errors/app-error";
 import { isUuid } from "../db/ids";
 import { TrainingConfig } from "./training-config.entity";
+import { trainingConfigErrors } from "./training-config.errors";
 import { Quantization, TrainingMethod } from "./training-config.enums";
 import {
   HYPERPARAMETER_DEFAULTS,
@@ -23,7 +23,7 @@ export class TrainingConfigService {
   /** The caller's config; another user's, or none, is NOT_FOUND alike. */
   async get(userId: string, id: string): Promise<TrainingConfig> {
     const config = isUuid(id) ? await this.db.getRepository(TrainingConfig).findOneBy({ id, userId }) : null;
-    if (!config) throw notFound("training config");
+    if (!config) throw trainingConfigErrors.notFound();
     return config;
   }
 
@@ -85,10 +85,7 @@ export function resolveHyperparameters(
     evalSplit: input?.evalSplit ?? d.evalSplit,
   };
   if (method === TrainingMethod.FULL && h.quantization !== Quantization.NONE) {
-    throw badInput(
-      "input.hyperparameters.quantization",
-      "a FULL fine-tune cannot train a quantized model; use NONE",
-    );
+    throw trainingConfigErrors.fullFineTuneQuantized();
   }
   // QLoRA is LoRA on a quantized base: without an explicit choice it is the 4-bit NF4 of the QLoRA paper.
   if (method === TrainingMethod.QLORA && h.quantization === Quantization.NONE) {

@@ -56,8 +56,8 @@ export class Hyperparameters {
   @Field(() => Float) evalSplit: number;
 }
 
-// Input fields are nullable with a default, as API.md writes them: an omitted field takes the default, and
-// so does an explicit null (graphql-js passes null through, the service fills it in).
+// Input fields are nullable with a default, as the public schema declares them: an omitted field takes the
+// default, and so does an explicit null (graphql-js passes null through, the service fills it in).
 @InputType()
 export class HyperparametersInput {
   @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.epochs })

@@ -3,7 +3,7 @@ import { METRIC_FIELDS } from "../../src/metrics/metric-fields";
 import { MAX_BATCH } from "../../src/metrics/metric-payload";
 
 /**
- * fast-check arbitraries of pod callback bodies (API.md "Pod callbacks (REST)"): valid points, points with
+ * fast-check arbitraries of pod callback bodies (the REST routes a pod posts to): valid points, points with
  * bad values in known and unknown keys, batches around the 500 bound, status reports, and any JSON at all.
  * Shared by the parser's properties and the HTTP ones.
  */

@@ -94,14 +94,23 @@ export async function startTestGateway(
   const config = testConfig({ DATABASE_URL: target.databaseUrl, ...options.env });
   const logs = new LogCapture();
   const logger = createLogger("debug", logs);
-  const gateway = await startGateway({
-    background: false,
-    ...options.gatewayOptions,
-    config,
-    logger,
-    pglite: target.pglite,
-  });
-  const url = await gateway.listen(options.port ?? 0, "127.0.0.1");
+  let gateway: StartedGateway | undefined;
+  let url: string;
+  try {
+    gateway = await startGateway({
+      background: false,
+      ...options.gatewayOptions,
+      config,
+      logger,
+      pglite: target.pglite,
+    });
+    url = await gateway.listen(options.port ?? 0, "127.0.0.1");
+  } catch (error) {
+    // Nobody gets a handle to close on a failed start: close here what was opened, or jest cannot exit.
+    await gateway?.close().catch(() => undefined);
+    await owned?.drop().catch(() => undefined);
+    throw error;
+  }
   const token = (user: string) => signDevToken(TEST_JWT_SECRET, user, 3600);
   return {
     gateway,

@@ -43,21 +43,28 @@ export async function startSimulatedGateway(
   } = {},
 ): Promise<SimulatedSetup> {
   const sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null, ...options.simulator });
-  const port = await freePort();
-  const t = await startTestGateway({
-    database: options.database,
-    env: {
-      RUNPOD_API_URL: sim.url,
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      ...options.env,
-    },
-    gatewayOptions: {
-      background: options.background ?? false,
-      reconciler: { orphanGraceMs: options.orphanGraceMs },
-    },
-    port,
-  });
+  let t: TestGateway;
+  try {
+    const port = await freePort();
+    t = await startTestGateway({
+      database: options.database,
+      env: {
+        RUNPOD_API_URL: sim.url,
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        ...options.env,
+      },
+      gatewayOptions: {
+        background: options.background ?? false,
+        reconciler: { orphanGraceMs: options.orphanGraceMs },
+      },
+      port,
+    });
+  } catch (error) {
+    // The caller never gets the simulator to close when the gateway fails to start.
+    await sim.close();
+    throw error;
+  }
   return {
     t,
     sim,

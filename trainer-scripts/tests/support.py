@@ -161,7 +161,7 @@ class ScriptedGateway:
 
 
 class FakeArtifacts:
-    """The gateway's artifact route (API.md `PUT`/`HEAD /api/training/jobs/:jobId/artifact`), as strict as the
+    """The gateway's artifact route (`PUT`/`HEAD /api/training/jobs/:jobId/artifact`), as strict as the
     real one: a chunk must start at the received offset, the last one must carry the right SHA-256 (else 422
     and nothing kept), a finished upload answers 409. `break_next(n)` makes the next PUT keep only its first
     `n` bytes and drop the connection without an answer, as a network failure mid-chunk does."""

@@ -1,0 +1,14 @@
+import { badInput, notFound, type AppError } from "../errors/app-error";
+
+/** Every error the training-config domain raises. */
+export const trainingConfigErrors = {
+  /** No such config, or another user's: both answer alike, so ids cannot be probed. */
+  notFound: (): AppError => notFound("training config"),
+
+  /** A FULL fine-tune asked for a quantized base model. */
+  fullFineTuneQuantized: (): AppError =>
+    badInput(
+      "input.hyperparameters.quantization",
+      "a FULL fine-tune cannot train a quantized model; use NONE",
+    ),
+};
