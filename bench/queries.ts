@@ -30,6 +30,7 @@ import { Client, Pool } from "pg";
 import { DataSource, type Logger as OrmLogger } from "typeorm";
 import { signDevToken } from "../src/auth/jwt";
 import { dataSourceOptions } from "../src/db/data-source";
+import { ENTITIES } from "../src/server/entities";
 import { CostReportService } from "../src/deployments/cost-report.service";
 import { DeploymentQueryService } from "../src/deployments/deployment-query.service";
 import { MetricQueryService } from "../src/metrics/metric-query.service";
@@ -253,7 +254,11 @@ runBench("queries", async () => {
 
   // The SQL each query sends, captured from the same services the resolvers call.
   const logger = new CapturingLogger();
-  const ds = new DataSource({ ...dataSourceOptions({ databaseUrl: bench.url }), logging: ["query"], logger });
+  const ds = new DataSource({
+    ...dataSourceOptions({ entities: ENTITIES, databaseUrl: bench.url }),
+    logging: ["query"],
+    logger,
+  });
   await ds.initialize();
   onCleanup("close capture data source", () => ds.destroy());
   const deploymentQueries = new DeploymentQueryService(ds);
