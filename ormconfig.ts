@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { DataSource } from "typeorm";
 import { loadConfig } from "./src/config/env";
 import { dataSourceOptions } from "./src/db/data-source";
+import { ENTITIES } from "./src/server/entities";
 
 /**
  * The DataSource the TypeORM CLI uses (`npx typeorm migration:show -d dist/ormconfig.js`): the same
@@ -9,5 +10,5 @@ import { dataSourceOptions } from "./src/db/data-source";
  */
 const config = loadConfig();
 export default new DataSource(
-  dataSourceOptions({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
+  dataSourceOptions({ entities: ENTITIES, databaseUrl: config.databaseUrl, dataDir: config.dataDir }),
 );

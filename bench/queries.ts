@@ -30,9 +30,12 @@ import { Client, Pool } from "pg";
 import { DataSource, type Logger as OrmLogger } from "typeorm";
 import { signDevToken } from "../src/auth/jwt";
 import { dataSourceOptions } from "../src/db/data-source";
+import { ENTITIES } from "../src/server/entities";
 import { CostReportService } from "../src/deployments/cost-report.service";
 import { DeploymentQueryService } from "../src/deployments/deployment-query.service";
 import { MetricQueryService } from "../src/metrics/metric-query.service";
+import { jobById, trainingJobLoaders } from "../src/jobs/training-job.loaders";
+import { latestMetricByJobId, metricLoaders } from "../src/metrics/metric.loaders";
 import { createLoaders } from "../src/server/loaders";
 import { DEPLOYMENTS } from "../src/web/client/dashboard/operations";
 import { createBenchDatabase, createJobs, SERVICE_OPTIONS } from "./lib/db";
@@ -253,7 +256,11 @@ runBench("queries", async () => {
 
   // The SQL each query sends, captured from the same services the resolvers call.
   const logger = new CapturingLogger();
-  const ds = new DataSource({ ...dataSourceOptions({ databaseUrl: bench.url }), logging: ["query"], logger });
+  const ds = new DataSource({
+    ...dataSourceOptions({ entities: ENTITIES, databaseUrl: bench.url }),
+    logging: ["query"],
+    logger,
+  });
   await ds.initialize();
   onCleanup("close capture data source", () => ds.destroy());
   const deploymentQueries = new DeploymentQueryService(ds);
@@ -264,9 +271,14 @@ runBench("queries", async () => {
     logger.take();
     const page = await deploymentQueries.list(userId, null, 50, null);
     const first = logger.take();
-    const loaders = createLoaders(ds, metricQueries, { cache: true });
+    const loaders = createLoaders([...trainingJobLoaders(ds), ...metricLoaders(metricQueries)], {
+      cache: true,
+    });
     const jobIds = page.edges.map((e) => e.node.jobId);
-    await Promise.all([loaders.jobById.loadMany(jobIds), loaders.latestMetricByJobId.loadMany(jobIds)]);
+    await Promise.all([
+      loaders.get(jobById).loadMany(jobIds),
+      loaders.get(latestMetricByJobId).loadMany(jobIds),
+    ]);
     return { groups: [first, logger.take()], jobIds };
   };
   const heavy = await captureDeployments(HEAVY_USER);

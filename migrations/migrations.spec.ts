@@ -1,5 +1,6 @@
 import { DataSource } from "typeorm";
 import { dataSourceOptions } from "../src/db/data-source";
+import { ENTITIES } from "../src/server/entities";
 import { migrationDrift } from "../src/db/drift";
 import { dropTestDatabases, freshDatabase } from "../test/support/database";
 import { MIGRATIONS } from ".";
@@ -19,7 +20,7 @@ const TABLES = [
 /** A database with no tables at all: the migrations run from scratch here. */
 async function emptyDataSource(): Promise<DataSource> {
   const target = await freshDatabase();
-  const ds = new DataSource(dataSourceOptions(target));
+  const ds = new DataSource(dataSourceOptions({ ...target, entities: ENTITIES }));
   await ds.initialize();
   // The template is already migrated; undo everything so the migrations are tested from an empty schema.
   for (;;) {

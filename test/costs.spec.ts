@@ -4,6 +4,7 @@ import { CostResolver } from "../src/deployments/cost-report.resolver";
 import { DeploymentStreamResolver } from "../src/deployments/deployment-stream.resolver";
 import { DeploymentResolver } from "../src/deployments/deployment.resolver";
 import { createDeploymentsModule } from "../src/deployments/deployments.module";
+import { TrainingJobDeploymentResolver } from "../src/deployments/training-job-deployment.resolver";
 import { GpuType } from "../src/runpod/gpu-catalogue";
 import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
@@ -161,6 +162,7 @@ describe("costs", () => {
       DeploymentResolver,
       CostResolver,
       DeploymentStreamResolver,
+      TrainingJobDeploymentResolver,
     ]);
     const report = await module.costReports.report(
       "cost-user",

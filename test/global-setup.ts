@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { openDatabase, openPglite } from "../src/db/data-source";
+import { ENTITIES } from "../src/server/entities";
 import { runOf, templateDatabase, withDatabase } from "./support/database-url";
 
 /**
@@ -32,6 +33,7 @@ export default async function globalSetup(): Promise<void> {
       await admin.end();
     }
     const db = await openDatabase({
+      entities: ENTITIES,
       databaseUrl: withDatabase(databaseUrl, templateDatabase()),
       migrate: true,
     });
@@ -39,7 +41,7 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const pglite = await openPglite();
-  const db = await openDatabase({ pglite, migrate: true });
+  const db = await openDatabase({ entities: ENTITIES, pglite, migrate: true });
   await db.close();
   const dump = await pglite.dumpDataDir("none");
   await pglite.close();

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { newJobToken } from "../../src/auth/job-token";
 import { openDatabase, type Database } from "../../src/db/data-source";
+import { ENTITIES } from "../../src/server/entities";
 import { adminQuery } from "../../test/support/database";
 import { withDatabase } from "../../test/support/database-url";
 import { newDeployment, newTrainingConfig } from "../../test/support/factories";
@@ -29,7 +30,7 @@ export async function createBenchDatabase(serverUrl: string, tag: string): Promi
     adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
   );
   const url = withDatabase(serverUrl, name);
-  const db = await openDatabase({ databaseUrl: url, migrate: true, poolSize: 4 });
+  const db = await openDatabase({ entities: ENTITIES, databaseUrl: url, migrate: true, poolSize: 4 });
   onCleanup(`close ${name}`, () => db.close());
   return { name, url, db };
 }

@@ -1,14 +1,43 @@
 import { createParameterDecorator, type AuthChecker, type SubscribeResolverData } from "type-graphql";
 import { unauthenticated } from "../errors/app-error";
-import type { DeploymentLoaders } from "../deployments/deployment.loaders";
-import type { TrainingJobLoaders } from "../jobs/training-job.loaders";
-import type { MetricLoaders } from "../metrics/metric.loaders";
+
+/**
+ * The name of one batched lookup, typed by what it gives. Each domain declares its keys beside its loaders; the
+ * request context knows none of them.
+ */
+export interface LoaderKey<T> {
+  readonly name: string;
+  /** Never set: it only carries `T`. */
+  readonly __loader?: T;
+}
+
+export function loaderKey<T>(name: string): LoaderKey<T> {
+  return { name };
+}
 
 /**
  * Batched lookups for one request or one subscription event, so a page of 50 costs a few queries, not 150.
- * Each domain declares and builds its own.
+ * Each is made on first use and kept for the rest of the request.
  */
-export type Loaders = TrainingJobLoaders & DeploymentLoaders & MetricLoaders;
+export interface Loaders {
+  get<T>(key: LoaderKey<T>): T;
+}
+
+/**
+ * How a domain makes the loader of `key` for one request. `cache: false` for a subscription, whose context
+ * outlives each event; `loaders` lets one loader build on another of the same request.
+ */
+export interface LoaderFactory<T = unknown> {
+  readonly key: LoaderKey<T>;
+  create(options: { cache: boolean }, loaders: Loaders): T;
+}
+
+export function provideLoader<T>(
+  key: LoaderKey<T>,
+  create: (options: { cache: boolean }, loaders: Loaders) => T,
+): LoaderFactory<T> {
+  return { key, create };
+}
 
 /** A resolver class, as type-graphql's container knows it. */
 export type ResolverClass<R> = abstract new (...args: never[]) => R;

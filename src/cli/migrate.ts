@@ -1,11 +1,16 @@
 import "reflect-metadata";
 import { ConfigError, loadConfig } from "../config/env";
 import { openDatabase } from "../db/data-source";
+import { ENTITIES } from "../server/entities";
 
 /** `npm run migrate` applies pending migrations; `npm run migrate -- --revert` undoes the last one. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({
+    entities: ENTITIES,
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+  });
   try {
     if (process.argv.includes("--revert")) {
       await db.dataSource.undoLastMigration({ transaction: "each" });

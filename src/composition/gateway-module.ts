@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
+import type { LoaderFactory } from "../auth/context";
 
 /**
  * A raw `node:http` route, served before Express sees the request (pod callbacks, artifact bodies that must
@@ -21,6 +22,8 @@ export interface BackgroundTask {
 export interface GatewayModule {
   /** type-graphql resolver instances; the schema is built from their classes (`instance.constructor`). */
   readonly resolvers?: readonly object[];
+  /** The batched lookups it offers the request context, made per request under each factory's key. */
+  readonly loaders?: readonly LoaderFactory[];
   /** Raw routes, tried in order before Express. */
   readonly routes?: readonly RawRoute[];
   /** Express handlers (pages), mounted after the health routes and before `/graphql`. */

@@ -4,12 +4,16 @@ import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import { MIGRATIONS } from "../../migrations";
-import { ENTITIES } from "./entities";
 import { SnakeNamingStrategy } from "./naming-strategy";
 import { createPgliteDriver, pgliteParsers } from "./pglite-pool";
 import { pgliteSeed } from "./pglite-seed";
 
+/** The entity classes TypeORM maps, as a DataSource takes them. */
+export type EntityList = NonNullable<DataSourceOptions["entities"]>;
+
 export interface DatabaseOptions {
+  /** Every table's entity. The composition owns the list: this folder knows no domain. */
+  entities: EntityList;
   /** `postgres://…`: PostgreSQL through node-postgres. Unset: embedded PGlite. */
   databaseUrl?: string;
   /** Embedded mode: where PGlite keeps its files. Unset (and no `pglite`): in memory. */
@@ -30,7 +34,6 @@ export interface Database {
 
 const common = {
   type: "postgres",
-  entities: ENTITIES,
   migrations: MIGRATIONS,
   migrationsTableName: "typeorm_migrations",
   namingStrategy: new SnakeNamingStrategy(),
@@ -47,12 +50,17 @@ export function dataSourceOptions(options: DatabaseOptions): DataSourceOptions {
   if (options.databaseUrl) {
     return {
       ...common,
+      entities: options.entities,
       url: options.databaseUrl,
       connectTimeoutMS: 5_000,
       extra: { max: options.poolSize ?? 20, idleTimeoutMillis: 30_000 },
     };
   }
-  return { ...common, driver: createPgliteDriver(options.pglite ?? (() => openPglite(options.dataDir))) };
+  return {
+    ...common,
+    entities: options.entities,
+    driver: createPgliteDriver(options.pglite ?? (() => openPglite(options.dataDir))),
+  };
 }
 
 /** Opens the database of either mode and, when asked, brings its schema up to date. */

@@ -9,7 +9,7 @@ describe("embedded database pool", () => {
   let ds: DataSource;
   beforeAll(async () => {
     const pglite = await openPglite();
-    ds = new DataSource({ ...dataSourceOptions({ pglite }), migrations: [] });
+    ds = new DataSource({ ...dataSourceOptions({ entities: [], pglite }), migrations: [] });
     await ds.initialize();
     await ds.query(`CREATE TABLE t (v int)`);
   });

@@ -15,12 +15,14 @@ import { CurrentUser, type GatewayContext } from "../auth/context";
 import { microsToUsd } from "../costs/money";
 import { projectCost } from "../costs/projection";
 import { TrainingJob } from "../jobs/training-job.entity";
+import { jobById } from "../jobs/training-job.loaders";
 import { CloudType } from "../runpod/gpu-catalogue";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { configFromSnapshot } from "../training-configs/training-config.snapshot";
 import { isActive } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
+import { remainingSecondsByJobId } from "./deployment.loaders";
 import type { DeploymentQueryService } from "./deployment-query.service";
 import type { DeploymentService } from "./deployment.service";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
@@ -85,7 +87,7 @@ export class DeploymentResolver {
 
   @FieldResolver(() => TrainingJob)
   async job(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<TrainingJob> {
-    const job = await ctx.loaders.jobById.load(deployment.jobId);
+    const job = await ctx.loaders.get(jobById).load(deployment.jobId);
     if (!job) throw new Error(`deployment ${deployment.id} has no job row`);
     return job;
   }
@@ -109,14 +111,16 @@ export class DeploymentResolver {
   })
   async projectedCostUsd(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<number | null> {
     const active = isActive(deployment.status);
-    const latest = active ? await ctx.loaders.latestMetricByJobId.load(deployment.jobId) : undefined;
+    const remainingSeconds = active
+      ? await ctx.loaders.get(remainingSecondsByJobId).load(deployment.jobId)
+      : undefined;
     const projected = projectCost({
       active,
       actualMicros: deployment.actualCostMicros,
       costPerHourMicros: deployment.costPerHourMicros,
       disks: { volumeGb: deployment.config.volumeSizeGb, containerGb: deployment.config.containerDiskGb },
       budgetLimitMicros: deployment.budgetLimitMicros,
-      remainingSeconds: latest?.remainingSeconds,
+      remainingSeconds,
     });
     return projected == null ? null : microsToUsd(projected);
   }

@@ -13,10 +13,17 @@ import { DeploymentQueryService } from "./deployment-query.service";
 import { DeploymentStream } from "./deployment-stream";
 import { DeploymentResolver } from "./deployment.resolver";
 import { DeploymentStreamResolver } from "./deployment-stream.resolver";
+import { deploymentLoaders } from "./deployment.loaders";
 import { DeploymentService, type DeploymentServiceOptions } from "./deployment.service";
+import { TrainingJobDeploymentResolver } from "./training-job-deployment.resolver";
 
 /** The classes of this module's resolvers (the schema is printed from them), in the order their files load. */
-export const DEPLOYMENTS_RESOLVERS = [CostResolver, DeploymentResolver, DeploymentStreamResolver] as const;
+export const DEPLOYMENTS_RESOLVERS = [
+  CostResolver,
+  DeploymentResolver,
+  DeploymentStreamResolver,
+  TrainingJobDeploymentResolver,
+] as const;
 
 export interface DeploymentsDeps {
   db: DataSource;
@@ -59,6 +66,8 @@ export function createDeploymentsModule(deps: DeploymentsDeps): DeploymentsModul
       new DeploymentResolver(queries, deployments, deps.offers),
       new CostResolver(costReports),
       new DeploymentStreamResolver(new DeploymentStream(deps.streams, queries)),
+      new TrainingJobDeploymentResolver(),
     ],
+    loaders: deploymentLoaders(deps.db),
   };
 }

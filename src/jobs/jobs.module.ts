@@ -1,18 +1,22 @@
+import type { DataSource } from "typeorm";
 import type { GatewayModule } from "../composition/gateway-module";
-import type { MetricQueryService } from "../metrics/metric-query.service";
+import { trainingJobLoaders } from "./training-job.loaders";
 import { TrainingJobResolver } from "./training-job.resolver";
-import type { TrainingJobService } from "./training-job.service";
+import { TrainingJobService } from "./training-job.service";
 
 /** The classes of this module's resolvers (the schema is printed from them). */
 export const JOBS_RESOLVERS = [TrainingJobResolver] as const;
 
-/**
- * Training jobs as GraphQL serves them. The service is made before the metrics module (which checks a job's
- * owner); the resolver after it, since a job shows its points.
- */
-export function createJobsModule(deps: {
-  jobs: TrainingJobService;
-  metricQueries: MetricQueryService;
-}): GatewayModule {
-  return { resolvers: [new TrainingJobResolver(deps.jobs, deps.metricQueries)] };
+export interface JobsModule extends GatewayModule {
+  readonly jobs: TrainingJobService;
+}
+
+/** Training jobs: the service (owner checks for the other domains), the `trainingJob` query and the job loader. */
+export function createJobsModule(deps: { db: DataSource }): JobsModule {
+  const jobs = new TrainingJobService(deps.db);
+  return {
+    jobs,
+    resolvers: [new TrainingJobResolver(jobs)],
+    loaders: trainingJobLoaders(deps.db),
+  };
 }

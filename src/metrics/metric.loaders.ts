@@ -1,21 +1,32 @@
 import DataLoader from "dataloader";
+import { provideLoader, loaderKey, type LoaderFactory } from "../auth/context";
+import { remainingSecondsByJobId } from "../deployments/deployment.loaders";
 import type { MetricQueryService } from "./metric-query.service";
 import type { TrainingMetric } from "./training-metric.entity";
 
-/** The metrics' batched lookups of one request. */
-export interface MetricLoaders {
-  latestMetricByJobId: DataLoader<string, TrainingMetric | undefined>;
-}
+/** A job's latest point, batched over the request. */
+export const latestMetricByJobId =
+  loaderKey<DataLoader<string, TrainingMetric | undefined>>("latestMetricByJobId");
 
-/** `cache: false` for a subscription, whose context outlives each event (see the request context). */
-export function createMetricLoaders(metrics: MetricQueryService, options: { cache: boolean }): MetricLoaders {
-  return {
-    latestMetricByJobId: new DataLoader(
-      async (jobIds) => {
-        const latest = await metrics.latest(jobIds);
-        return jobIds.map((id) => latest.get(id));
-      },
-      { cache: options.cache },
+/**
+ * The metrics' batched lookups, for the request context to make per request. The deployments' remaining
+ * seconds are read from the same latest points, so a page asking for both still sends one query.
+ */
+export function metricLoaders(metrics: MetricQueryService): readonly LoaderFactory[] {
+  return [
+    provideLoader(
+      latestMetricByJobId,
+      ({ cache }) =>
+        new DataLoader<string, TrainingMetric | undefined>(
+          async (jobIds) => {
+            const latest = await metrics.latest(jobIds);
+            return jobIds.map((id) => latest.get(id));
+          },
+          { cache },
+        ),
     ),
-  };
+    provideLoader(remainingSecondsByJobId, (_options, loaders) => ({
+      load: async (jobId) => (await loaders.get(latestMetricByJobId).load(jobId))?.remainingSeconds,
+    })),
+  ];
 }

@@ -11,9 +11,11 @@ import { MetricIngestService, type IngestOptions } from "./metric-ingest.service
 import { MetricQueryService } from "./metric-query.service";
 import { MetricStreamService, type MetricStreamOptions } from "./metric-stream";
 import { MetricStreamResolver } from "./metric-stream.resolver";
+import { metricLoaders } from "./metric.loaders";
+import { TrainingJobMetricsResolver } from "./training-job-metrics.resolver";
 
 /** The classes of this module's resolvers (the schema is printed from them). */
-export const METRICS_RESOLVERS = [MetricStreamResolver] as const;
+export const METRICS_RESOLVERS = [MetricStreamResolver, TrainingJobMetricsResolver] as const;
 
 export interface MetricsModuleDeps {
   db: DataSource;
@@ -64,7 +66,8 @@ export async function createMetricsModule(deps: MetricsModuleDeps): Promise<Metr
     metricQueries,
     ingest,
     jobAccess,
-    resolvers: [new MetricStreamResolver(stream)],
+    resolvers: [new MetricStreamResolver(stream), new TrainingJobMetricsResolver(metricQueries)],
+    loaders: metricLoaders(metricQueries),
     routes: [(req, res) => callbacks.handle(req, res)],
     close: unlisten,
   };

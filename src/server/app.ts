@@ -20,7 +20,7 @@ import { healthRoutes } from "./health-routes";
 import { createHttpFront, listen, mountExpressRoutes } from "./http-front";
 import { announceConfig, openInfrastructure } from "./infrastructure";
 import { createLeaderLock } from "./leader";
-import { createLoaders } from "./loaders";
+import { loaderSource } from "./loaders";
 import { createLogger } from "./logger";
 import { createModules, type Services } from "./modules";
 import { createGatewayMetrics } from "./prometheus";
@@ -105,7 +105,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     limiter: infrastructure.limiter,
     limits: { ratePerSecond: config.userRatePerSecond, burst: config.userRateBurst },
     users: services.users,
-    loaders: (loaderOptions) => createLoaders(db.dataSource, services.metricQueries, loaderOptions),
+    loaders: loaderSource(modules.flatMap((module) => module.loaders ?? [])),
     resolvers,
   });
   const { app, httpServer } = createHttpFront(

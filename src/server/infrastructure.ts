@@ -8,6 +8,7 @@ import { createEventBus } from "../pubsub/create-event-bus";
 import type { EventBus } from "../pubsub/event-bus";
 import type { RunpodClient } from "../runpod/runpod-client";
 import { RunpodGraphqlClient } from "../runpod/runpod-graphql-client";
+import { ENTITIES } from "./entities";
 
 /** What every part stands on: the database, the bus, the per-user request limit, RunPod. */
 export interface Infrastructure {
@@ -45,6 +46,7 @@ export async function openInfrastructure(
   options: { pglite?: PGlite; upstreamUrl?: string },
 ): Promise<Infrastructure> {
   const db = await openDatabase({
+    entities: ENTITIES,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     pglite: options.pglite,

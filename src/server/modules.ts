@@ -14,7 +14,7 @@ import { createDeploymentsModule } from "../deployments/deployments.module";
 import type { DeploymentService } from "../deployments/deployment.service";
 import { HubModelInfoClient } from "../hub/hub-model-info";
 import { createJobsModule } from "../jobs/jobs.module";
-import { TrainingJobService } from "../jobs/training-job.service";
+import type { TrainingJobService } from "../jobs/training-job.service";
 import type { CallbackOptions } from "../metrics/callback-handler";
 import type { JobAccessCache } from "../metrics/job-access";
 import type { IngestOptions, MetricIngestService } from "../metrics/metric-ingest.service";
@@ -121,13 +121,13 @@ export async function createModules(
       ...deps.reconciler,
     },
   });
-  const jobs = new TrainingJobService(db);
+  const jobs = createJobsModule({ db });
   const metrics = await createMetricsModule({
     db,
     bus,
     logger,
     streams,
-    jobs,
+    jobs: jobs.jobs,
     deployments: deployments.deployments,
     ingest: {
       onCommitted: (points, seconds) => {
@@ -162,7 +162,7 @@ export async function createModules(
     trainingConfigs,
     deployments,
     supervision,
-    createJobsModule({ jobs, metricQueries: metrics.metricQueries }),
+    jobs,
     metrics,
     artifacts,
     createWebModule({ playgroundEnabled: config.playgroundEnabled }),
@@ -175,7 +175,7 @@ export async function createModules(
     deployments: deployments.deployments,
     supervisor: supervision.supervisor,
     gpuOffers,
-    jobs,
+    jobs: jobs.jobs,
     metricQueries: metrics.metricQueries,
     ingest: metrics.ingest,
     jobAccess: metrics.jobAccess,

@@ -31,13 +31,10 @@ export type ContextFactory = (
 
 export function createContextFactory(deps: RequestContextDeps): ContextFactory {
   return async (authorization, requestId, cache, operations = 1) => {
-    // Loaders are made on first use: most subscriptions (and many queries) never resolve a relation.
-    let loaders: Loaders | undefined;
     const context: GatewayContext = {
       requestId,
-      get loaders() {
-        return (loaders ??= deps.loaders({ cache }));
-      },
+      // Each loader is made on first use: most subscriptions (and many queries) never resolve a relation.
+      loaders: deps.loaders({ cache }),
       resolvers: deps.resolvers,
     };
     const principal = await authenticate(deps.verifyToken, authorization);

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import type { CompletionAction } from "../deployments/deployment.enums";
 import type { Hyperparameters } from "../training-configs/training-config.types";
 import type { TrainingMethod } from "../training-configs/training-config.enums";
 import { tar } from "./tar";
@@ -45,6 +44,12 @@ export const POD_DOCKER_ARGS =
   `printf %s "$TRAINGATE_BUNDLE_B64" | base64 -d | tar -xzf - -C ${TRAINER_HOME}; ` +
   `exec bash ${TRAINER_HOME}/bootstrap.sh'`;
 
+/**
+ * What the pod does once training is over and its result is delivered: end itself (TERMINATE), or stop and keep
+ * its disk for download (STOP).
+ */
+export type PodCompletionAction = "TERMINATE" | "STOP";
+
 /** The job configuration the trainer reads (TRAINGATE_CONFIG_B64), as trainer-scripts/README.md describes it. */
 export interface TrainerConfig {
   modelName: string;
@@ -57,7 +62,7 @@ export interface TrainerConfig {
     networkVolumeId: string | null;
     /** Upload output/ to the gateway (`PUT $METRICS_API_URL/$JOB_ID/artifact`). */
     gateway: boolean;
-    onComplete: CompletionAction;
+    onComplete: PodCompletionAction;
   };
 }
 

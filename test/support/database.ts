@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { PGlite } from "@electric-sql/pglite";
 import { Client } from "pg";
 import { openDatabase, openPglite, type Database } from "../../src/db/data-source";
+import { ENTITIES } from "../../src/server/entities";
 import { templateDatabase, testDatabaseName, withDatabase } from "./database-url";
 
 /** Where a test's database lives: a fresh PostgreSQL database, or a fresh PGlite. `drop` removes it. */
@@ -53,7 +54,12 @@ export async function freshDatabase(): Promise<TestDatabaseTarget> {
 /** A migrated database opened through TypeORM, for service-level tests; closing it drops it. */
 export async function openTestDatabase(): Promise<Database & { drop(): Promise<void> }> {
   const target = await freshDatabase();
-  const db = await openDatabase({ databaseUrl: target.databaseUrl, pglite: target.pglite, migrate: true });
+  const db = await openDatabase({
+    entities: ENTITIES,
+    databaseUrl: target.databaseUrl,
+    pglite: target.pglite,
+    migrate: true,
+  });
   return {
     ...db,
     drop: async () => {

@@ -8,7 +8,11 @@ import { ProviderSecret } from "../secrets/provider-secret.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
 
-/** Every table's entity. Listed explicitly, not globbed, so the same list works from `src/` and `dist/`. */
+/**
+ * Every table's entity, handed to the database when it opens (the server, the CLIs, the tests). Listed
+ * explicitly, not globbed, so the same list works from `src/` and `dist/`; a module that adds a table adds its
+ * entity here.
+ */
 export const ENTITIES = [
   User,
   ProviderSecret,
