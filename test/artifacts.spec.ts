@@ -5,7 +5,7 @@ import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import { tar } from "../src/trainer/tar";
+import { tarBuffer } from "../src/trainer/tar";
 import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { eventually } from "./support/eventually";
 import { newDeployment, type DeploymentRows } from "./support/factories";
@@ -23,8 +23,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 /** A tar like the pod's output/: a config and a weights file of `size` random bytes. */
-function adapterTar(size: number): Buffer {
-  return tar([
+function adapterTar(size: number): Promise<Buffer> {
+  return tarBuffer([
     { name: "adapter_config.json", content: Buffer.from('{"r":16}') },
     { name: "adapter_model.safetensors", content: randomBytes(size) },
   ]);
@@ -118,7 +118,7 @@ const storedRows = async (jobId: string) =>
 describe("PUT /api/training/jobs/:jobId/artifact", () => {
   it("stores a chunked upload, lists its files, and serves it to its owner, whole and in ranges", async () => {
     const rows = await newDeployment(db, "art-owner");
-    const bytes = adapterTar(5 * MiB + 123);
+    const bytes = await adapterTar(5 * MiB + 123);
     expect(await offset(t.url, rows)).toBe(0);
     const done = await upload(t.url, rows, bytes);
     expect(done.body).toEqual({ status: "ok", received: bytes.length, complete: true });
@@ -166,7 +166,7 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
 
   it("resumes after a broken connection from HEAD's offset, and verifies the whole", async () => {
     const rows = await newDeployment(db, "art-broken");
-    const bytes = adapterTar(6 * MiB);
+    const bytes = await adapterTar(6 * MiB);
     // A request announcing 5 MiB that dies after about 3.
     await new Promise<void>((resolve) => {
       const req = request(`${t.url}/api/training/jobs/${rows.job.id}/artifact`, {
@@ -213,7 +213,7 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
     const shared = await freshDatabase();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "traingate-art-"));
     const start = () => startTestGateway({ database: shared, env: { DATA_DIR: dataDir } });
-    const bytes = adapterTar(3 * MiB);
+    const bytes = await adapterTar(3 * MiB);
     let a: TestGateway | undefined = await start();
     let b: TestGateway | undefined;
     try {
@@ -242,7 +242,7 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
   it("stores nothing for a wrong hash, a non-tar, another job's token, or an unknown job", async () => {
     const rows = await newDeployment(db, "art-refused");
     const other = await newDeployment(db, "art-refused");
-    const bytes = adapterTar(100_000);
+    const bytes = await adapterTar(100_000);
     const largeObjects = async () =>
       (await db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM pg_largeobject_metadata`))[0].n;
     const objectsBefore = await largeObjects();
@@ -332,7 +332,7 @@ describe("GET /api/artifacts/:jobId and deleteArtifact", () => {
 
   it("answers a foreign, an unknown and a forged request with the same 404", async () => {
     const rows = await newDeployment(db, "art-tenant");
-    await upload(t.url, rows, adapterTar(1000));
+    await upload(t.url, rows, await adapterTar(1000));
     const url = `${t.url}/api/artifacts/${rows.job.id}`;
     const foreign = await download(url, { authorization: `Bearer ${await t.token("art-intruder")}` });
     const unknown = await download(`${t.url}/api/artifacts/00000000-0000-4000-8000-000000000000`, {
@@ -350,7 +350,7 @@ describe("GET /api/artifacts/:jobId and deleteArtifact", () => {
 
   it("deletes one of the caller's artifacts; another user's or an unknown one is NOT_FOUND", async () => {
     const rows = await newDeployment(db, "art-del");
-    await upload(t.url, rows, adapterTar(1000));
+    await upload(t.url, rows, await adapterTar(1000));
     const link = (await t.gql<ArtifactAnswer>("art-del", ARTIFACT, { id: rows.job.id })).data!.trainingJob!
       .artifact!.downloadUrl;
     const intruder = await t.gql("art-del-intruder", DELETE, { jobId: rows.job.id });
@@ -365,14 +365,14 @@ describe("GET /api/artifacts/:jobId and deleteArtifact", () => {
       "NOT_FOUND",
     );
     // A new upload may take its place.
-    expect((await upload(t.url, rows, adapterTar(500))).body).toMatchObject({ complete: true });
+    expect((await upload(t.url, rows, await adapterTar(500))).body).toMatchObject({ complete: true });
   });
 
   it("sweeps artifacts older than ARTIFACT_RETENTION_DAYS", async () => {
     const old = await newDeployment(db, "art-retention");
     const fresh = await newDeployment(db, "art-retention");
-    await upload(t.url, old, adapterTar(1000));
-    await upload(t.url, fresh, adapterTar(1000));
+    await upload(t.url, old, await adapterTar(1000));
+    await upload(t.url, fresh, await adapterTar(1000));
     await db.query(`UPDATE artifacts SET updated_at = now() - interval '31 days' WHERE job_id = $1`, [
       old.job.id,
     ]);
@@ -484,7 +484,7 @@ describe("across replicas", () => {
       const b = shared ? await startTestGateway({ database: shared }) : t;
       try {
         const rows = await newDeployment(a.gateway.db.dataSource, "art-replicas");
-        const bytes = adapterTar(3 * MiB);
+        const bytes = await adapterTar(3 * MiB);
         expect((await put(a.url, rows, bytes.subarray(0, 2 * MiB), 0, "*")).status).toBe(200);
         expect(await offset(b.url, rows)).toBe(2 * MiB);
         expect((await upload(b.url, rows, bytes, 2 * MiB, 2 * MiB)).body).toMatchObject({ complete: true });

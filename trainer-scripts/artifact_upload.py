@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Uploads a folder to the TrainGate gateway as one tar (API.md `PUT /api/training/jobs/:jobId/artifact`).
+"""Uploads a folder to the TrainGate gateway as one tar (`PUT /api/training/jobs/:jobId/artifact`).
 
 Standard library only. The folder is packed once into `--tar` (beside it, a `.sha256` file), so that a
 restarted container resumes the same bytes; then the tar goes up in chunks (`Content-Range`), the last one

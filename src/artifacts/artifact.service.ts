@@ -8,7 +8,7 @@ import { ArtifactRecord } from "./artifact.entity";
 import type { ArtifactStore, ByteRange } from "./artifact-store";
 import { STORE_PIECE_BYTES } from "./artifact-store";
 import { DownloadSigner } from "./artifact-signing";
-import { TarFormatError, TarIndexer } from "./tar-index";
+import { indexTar, TarFormatError } from "./tar-index";
 
 /** The `artifactUri` of a result stored at the gateway. */
 export const gatewayArtifactUri = (jobId: string): string => `gateway://${jobId}`;
@@ -23,7 +23,7 @@ export interface UploadChunk {
   sha256?: string;
 }
 
-/** An upload refused with an HTTP status (API.md's table for the artifact route). */
+/** An upload refused with an HTTP status (400, 409, 413 or 422, answered as JSON). */
 export class UploadError extends Error {
   constructor(
     readonly status: 400 | 409 | 413 | 422,
@@ -87,7 +87,7 @@ export function parseUploadChunk(
 }
 
 /**
- * Results uploaded by pods (API.md `PUT /api/training/jobs/:jobId/artifact`) and their downloads. The
+ * Results uploaded by pods (`PUT /api/training/jobs/:jobId/artifact`) and their downloads. The
  * `artifacts` row is the truth: `received_bytes` moves forward piece by piece only after the piece is in the
  * store (so `HEAD` never claims bytes that a restart would lose), and `complete` turns true only after the
  * whole upload was read back from the store, hashed and found to be a tar: nothing half-uploaded is served.
@@ -274,14 +274,16 @@ export class ArtifactService {
   private async finish(row: ArtifactRecord, sha256: string): Promise<UploadOutcome> {
     const size = row.receivedBytes;
     const hash = createHash("sha256");
-    const indexer = new TarIndexer();
+    const stored = this.store.read(row.ref, size) as AsyncIterable<Buffer>;
+    async function* hashed(): AsyncGenerator<Buffer> {
+      for await (const data of stored) {
+        hash.update(data);
+        yield data;
+      }
+    }
     let files;
     try {
-      for await (const data of this.store.read(row.ref, size) as AsyncIterable<Buffer>) {
-        hash.update(data);
-        indexer.write(data);
-      }
-      files = indexer.finish();
+      files = await indexTar(hashed());
     } catch (error) {
       if (!(error instanceof TarFormatError)) throw error;
       await this.remove(row);

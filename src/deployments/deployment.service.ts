@@ -205,7 +205,7 @@ export class DeploymentService {
     for (const { gpuType, priceMicros, affordable } of candidates) {
       const createdAt = this.now();
       const deadlines = this.deadlines(createdAt, affordable, request.maxDurationMinutes);
-      const rendered = renderPod({
+      const rendered = await renderPod({
         jobId: deployment.jobId,
         jobToken: token,
         deploymentId: deployment.id,
