@@ -209,29 +209,57 @@ describe("PUT /api/training/jobs/:jobId/artifact", () => {
     expect(back.bytes.equals(bytes)).toBe(true);
   });
 
-  it("keeps an upload across a gateway restart", async () => {
+  it("keeps an upload across a connection broken mid-chunk and a gateway restart, and resumes it on the new process", async () => {
     const shared = await freshDatabase();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "traingate-art-"));
     const start = () => startTestGateway({ database: shared, env: { DATA_DIR: dataDir } });
-    const bytes = await adapterTar(3 * MiB);
+    const bytes = await adapterTar(5 * MiB);
     let a: TestGateway | undefined = await start();
     let b: TestGateway | undefined;
     try {
       const rows = await newDeployment(a.gateway.db.dataSource, "art-restart");
       expect((await put(a.url, rows, bytes.subarray(0, 2 * MiB), 0, bytes.length)).status).toBe(200);
+      // The next chunk dies half-way: the whole pieces that arrived are kept.
+      const gateway = a;
+      await new Promise<void>((resolve) => {
+        const req = request(`${gateway.url}/api/training/jobs/${rows.job.id}/artifact`, {
+          method: "PUT",
+          headers: {
+            authorization: `Bearer ${rows.jobToken}`,
+            "content-range": `bytes ${2 * MiB}-${4 * MiB - 1}/${bytes.length}`,
+            "content-length": String(2 * MiB),
+          },
+        });
+        req.on("error", () => resolve());
+        req.write(bytes.subarray(2 * MiB, 3 * MiB + 1000), () => {
+          void eventually(async () => (await offset(gateway.url, rows)) >= 3 * MiB, "3 MiB stored").then(
+            () => {
+              req.destroy();
+              resolve();
+            },
+          );
+        });
+      });
+      const kept = await offset(a.url, rows);
+      expect(kept).toBeGreaterThanOrEqual(3 * MiB);
+      expect(kept).toBeLessThanOrEqual(3 * MiB + 1000);
       await a.close();
       a = undefined;
+
+      // A new process over the same database and DATA_DIR: HEAD answers what the old one stored.
       b = await start();
-      expect(await offset(b.url, rows)).toBe(2 * MiB);
+      expect(await offset(b.url, rows)).toBe(kept);
       // The total declared before holds: a chunk past it, or another total, is refused and changes nothing.
-      expect((await put(b.url, rows, Buffer.alloc(2 * MiB), 2 * MiB, "*")).status).toBe(400);
-      expect((await put(b.url, rows, Buffer.alloc(10), 2 * MiB, 5 * MiB)).status).toBe(400);
-      expect(await offset(b.url, rows)).toBe(2 * MiB);
-      expect((await upload(b.url, rows, bytes, 2 * MiB, 2 * MiB)).body).toMatchObject({ complete: true });
+      expect((await put(b.url, rows, Buffer.alloc(3 * MiB), kept, "*")).status).toBe(400);
+      expect((await put(b.url, rows, Buffer.alloc(10), kept, 6 * MiB)).status).toBe(400);
+      expect(await offset(b.url, rows)).toBe(kept);
+      expect((await upload(b.url, rows, bytes, 2 * MiB, kept)).body).toMatchObject({ complete: true });
       const back = await download(`${b.url}/api/artifacts/${rows.job.id}`, {
         authorization: `Bearer ${await b.token("art-restart")}`,
       });
       expect(back.bytes.equals(bytes)).toBe(true);
+      const view = await b.gql<ArtifactAnswer>("art-restart", ARTIFACT, { id: rows.job.id });
+      expect(view.data!.trainingJob!.artifact!.sha256).toBe(sha(bytes));
     } finally {
       await a?.close();
       await b?.close();
@@ -420,57 +448,99 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
   });
 });
 
-describe("a simulated run end to end", () => {
-  it("deploys, trains, uploads its result, completes, and the result downloads from its signed link", async () => {
+/**
+ * A run with no output settings, on the simulator with its simulated trainer: whether it completes or is stopped at
+ * its budget, its result is uploaded to the gateway before the pod goes away, and it
+ * downloads by its signed link. With PostgreSQL and Redis, a second replica sharing the database and the bus
+ * serves the result that the first one received.
+ */
+describe.each([
+  ["completes", "COMPLETED", null],
+  ["is stopped at its budget", "STOPPED", "BUDGET_EXCEEDED"],
+] as const)("a simulated run that %s", (_how, finalStatus, stopReason) => {
+  const replicas = usingPostgres() && usingRedis();
+  it(`ends ${finalStatus} with its result stored at the gateway${replicas ? ", served by the other replica" : ""}`, async () => {
+    const shared = replicas ? await freshDatabase() : undefined;
+    const budgetStop = stopReason === "BUDGET_EXCEEDED";
     const s = await startSimulatedGateway({
+      database: shared,
       simulator: {
         speedFactor: 100,
         startupSeconds: 1,
         tickMs: 20,
-        trainer: { fixedPace: true, stepsPerSecond: 20, stepsPerEpoch: 40, retryBaseMs: 5 },
+        trainer: {
+          fixedPace: true,
+          stepsPerSecond: 20,
+          // A run to stop must not finish first.
+          stepsPerEpoch: finalStatus === "COMPLETED" ? 40 : 1_000_000,
+          retryBaseMs: 5,
+        },
       },
+      background: true,
+      env: { WATCHDOG_INTERVAL_MS: "200", SYNC_INTERVAL_MS: "300" },
     });
+    const other = shared
+      ? await startTestGateway({ database: shared, env: { RUNPOD_API_URL: s.sim.url } })
+      : undefined;
+    const user = `art-e2e-${stopReason ?? "done"}`.toLowerCase();
     try {
-      await s.withRunpodKey("art-e2e");
-      const configId = await s.newConfig("art-e2e");
-      const deployed = await s.t.gql<{ deployTraining: { job: { id: string } } }>(
-        "art-e2e",
-        `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { job { id } } }`,
-        { input: { trainingConfigId: configId } },
+      await s.withRunpodKey(user);
+      const configId = await s.newConfig(user);
+      const deployed = await s.t.gql<{ deployTraining: { id: string; job: { id: string } } }>(
+        user,
+        `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id job { id } } }`,
+        { input: { trainingConfigId: configId, budgetLimitUsd: budgetStop ? 0.05 : 5 } },
       );
       expect(deployed.errors).toBeUndefined();
-      const jobId = deployed.data!.deployTraining.job.id;
-      const job = await eventually(
+      const { id: deploymentId, job } = deployed.data!.deployTraining;
+      const jobId = job.id;
+      const STATE = `query($id: ID!, $jobId: ID!) { deployment(id: $id) { status stopReason }
+        trainingJob(id: $jobId) { artifactUri
+          artifact { uri sizeBytes sha256 files { name sizeBytes } downloadUrl } } }`;
+      type State = {
+        deployment: { status: string; stopReason: string | null };
+        trainingJob: NonNullable<ArtifactAnswer["trainingJob"]>;
+      };
+      const state = async (gateway: TestGateway) =>
+        (await gateway.gql<State>(user, STATE, { id: deploymentId, jobId })).data!;
+
+      // The replica that did not receive the upload answers for it.
+      const reader = other ?? s.t;
+      const final = await eventually(
         async () => {
-          const res = await s.t.gql<{ trainingJob: { status: string } & ArtifactAnswer["trainingJob"] }>(
-            "art-e2e",
-            `query($id: ID!) { trainingJob(id: $id) { status artifactUri
-            artifact { uri sizeBytes sha256 files { name sizeBytes } downloadUrl } } }`,
-            { id: jobId },
-          );
-          const found = res.data?.trainingJob;
-          return found?.status === "COMPLETED" && found.artifact ? found : undefined;
+          const now = await state(reader);
+          return now.deployment.status === finalStatus && now.trainingJob.artifact ? now : undefined;
         },
-        "the run to complete with its artifact",
+        `the run to end ${finalStatus} with its artifact`,
         30_000,
       );
-      expect(job.artifactUri).toBe(`gateway://${jobId}`);
-      expect(job.artifact!.files.map((f) => f.name)).toEqual([
-        "adapter_config.json",
-        "adapter_model.safetensors",
-      ]);
-      const back = await download(job.artifact!.downloadUrl);
+      // Stopped at the budget, the trainer ends either at the watchdog's flag (BUDGET_EXCEEDED) or, a moment earlier,
+      // at its own BUDGET_DEADLINE (95 % of the affordable time), which the gateway records as USER today. Either
+      // way the result must be delivered, which is what this test is about.
+      if (!budgetStop) expect(final.deployment.stopReason).toBe("COMPLETED");
+      expect(final.trainingJob.artifactUri).toBe(`gateway://${jobId}`);
+      const artifact = final.trainingJob.artifact!;
+      expect(artifact.files.map((f) => f.name)).toEqual(["adapter_config.json", "adapter_model.safetensors"]);
+      const back = await download(at(artifact.downloadUrl, reader.url));
       expect(back.status).toBe(200);
-      expect(sha(back.bytes)).toBe(job.artifact!.sha256);
-      // The pod ended itself once the result was delivered (onComplete defaults to TERMINATE).
+      expect(back.bytes.length).toBe(artifact.sizeBytes);
+      expect(sha(back.bytes)).toBe(artifact.sha256);
+      if (other) {
+        // The upload reached the first replica (the pods' PUBLIC_URL), never the second.
+        expect(s.t.logs.text).toContain("artifact stored");
+        expect(other.logs.text).not.toContain("artifact stored");
+      }
+      // Nothing is left running on the pod's side once the result is delivered.
       await eventually(
         () => Promise.resolve(s.sim.pods().every((p) => p.desiredStatus === "TERMINATED")),
         "the pod to be terminated",
       );
     } finally {
+      await other?.close();
       await s.close();
+      await shared?.drop();
     }
-  });
+  }, 60_000);
 });
 
 describe("across replicas", () => {
