@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect, createServer, type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
@@ -410,6 +411,60 @@ describe("GET /api/artifacts/:jobId and deleteArtifact", () => {
   });
 });
 
+/** Runs the pod's uploader on `folder` (asynchronously: the gateway answering it runs in this very process). */
+function runUploader(url: string, folder: string, work: string, token: string, extra: string[] = []) {
+  return new Promise<{ status: number; stderr: string }>((resolve) => {
+    execFile(
+      "python3",
+      [
+        path.join(__dirname, "..", "trainer-scripts", "artifact_upload.py"),
+        `--url=${url}`,
+        `--folder=${folder}`,
+        `--tar=${path.join(work, "output.tar")}`,
+        `--uri=gateway://${url.split("/jobs/")[1].split("/")[0]}`,
+        `--result-file=${path.join(work, "result")}`,
+        "--chunk-bytes=65536",
+        ...extra,
+      ],
+      { env: { PATH: process.env.PATH, JOB_TOKEN: token }, encoding: "utf8", timeout: 60_000 },
+      (error, _stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stderr }),
+    );
+  });
+}
+
+/** A TCP proxy to `target` that cuts its first connection once `cutAfter` request bytes went through. */
+async function cuttingProxy(target: string, cutAfter: number) {
+  const port = Number(new URL(target).port);
+  const state = { cut: false };
+  let sent = 0;
+  const server = createServer((client) => {
+    const upstream = connect(port, "127.0.0.1");
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on("data", (data: Buffer) => {
+      sent += data.length;
+      if (!state.cut && sent > cutAfter) {
+        state.cut = true;
+        client.destroy();
+        return;
+      }
+      upstream.write(data);
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    wasCut: () => state.cut,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the real gateway", () => {
   it("packs a folder, uploads it in chunks, and the gateway verifies and lists it", async () => {
     const rows = await newDeployment(db, "art-pod");
@@ -418,23 +473,12 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
     const weights = randomBytes(300_000);
     writeFileSync(path.join(dir, "output", "adapter_model.safetensors"), weights);
     writeFileSync(path.join(dir, "output", "nested", "tokenizer.json"), "{}");
-    // Asynchronously: the gateway answering it runs in this very process.
-    const result = await new Promise<{ status: number; stderr: string }>((resolve) => {
-      execFile(
-        "python3",
-        [
-          path.join(__dirname, "..", "trainer-scripts", "artifact_upload.py"),
-          `--url=${t.url}/api/training/jobs/${rows.job.id}/artifact`,
-          `--folder=${path.join(dir, "output")}`,
-          `--tar=${path.join(dir, "output.tar")}`,
-          `--uri=gateway://${rows.job.id}`,
-          `--result-file=${path.join(dir, "result")}`,
-          "--chunk-bytes=65536",
-        ],
-        { env: { PATH: process.env.PATH, JOB_TOKEN: rows.jobToken }, encoding: "utf8", timeout: 60_000 },
-        (error, _stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stderr }),
-      );
-    });
+    const result = await runUploader(
+      `${t.url}/api/training/jobs/${rows.job.id}/artifact`,
+      path.join(dir, "output"),
+      dir,
+      rows.jobToken,
+    );
     expect(result.status).toBe(0);
     expect(result.stderr).not.toContain(rows.jobToken);
     expect(readFileSync(path.join(dir, "result"), "utf8")).toBe(`gateway://${rows.job.id}`);
@@ -445,6 +489,34 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
       { name: "nested/tokenizer.json", sizeBytes: 2 },
     ]);
     expect(artifact.sha256).toBe(sha(readFileSync(path.join(dir, "output.tar"))));
+  });
+
+  it("resumes from HEAD's offset after its connection is cut mid-upload, and the gateway verifies the whole", async () => {
+    const rows = await newDeployment(db, "art-pod-cut");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "traingate-pod-"));
+    mkdirSync(path.join(dir, "output"));
+    writeFileSync(path.join(dir, "output", "adapter_model.safetensors"), randomBytes(600_000));
+    const proxy = await cuttingProxy(t.url, 250_000);
+    try {
+      const result = await runUploader(
+        `${proxy.url}/api/training/jobs/${rows.job.id}/artifact`,
+        path.join(dir, "output"),
+        dir,
+        rows.jobToken,
+        ["--retry-base=0.05"],
+      );
+      expect(proxy.wasCut()).toBe(true);
+      expect(result.stderr).not.toContain(rows.jobToken);
+      expect(result.status).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    const artifact = (await t.gql<ArtifactAnswer>("art-pod-cut", ARTIFACT, { id: rows.job.id })).data!
+      .trainingJob!.artifact!;
+    const packed = readFileSync(path.join(dir, "output.tar"));
+    expect(artifact.sha256).toBe(sha(packed));
+    expect(artifact.sizeBytes).toBe(packed.length);
+    expect((await download(at(artifact.downloadUrl, t.url))).bytes.equals(packed)).toBe(true);
   });
 });
 
