@@ -13,9 +13,9 @@ import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { newDeployment, type DeploymentRows } from "../../test/support/factories";
 import { startSimulatedGateway, type SimulatedSetup } from "../../test/support/simulated";
 import { topics } from "../pubsub/topics";
-import { tarBuffer } from "../trainer/tar";
 import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
 import { ensureWebBuilt } from "./testing/web-build";
+import { tarBuffer } from "../trainer/tar";
 import type { TestGateway } from "../../test/support/gateway";
 
 /** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=client-examples/screenshots` to refresh the README's images. */
