@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { newDeployment } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 import { freePort } from "./support/simulated";
 
@@ -408,6 +409,128 @@ describe("python_client.py", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: UNAUTHENTICATED: /);
   }, 30_000);
+});
+
+describe("load_adapter.py", () => {
+  /**
+   * The artifact is a real peft LoRA adapter of a tiny llama built offline (trainer-scripts/tests_real/fixtures.py),
+   * uploaded by the pod's own uploader; the example runs with the pod venv's torch, transformers and peft.
+   */
+  const SCRIPTS = path.join(ROOT, "trainer-scripts");
+  const OFFLINE = {
+    HF_HUB_OFFLINE: "1",
+    TRANSFORMERS_OFFLINE: "1",
+    HF_DATASETS_OFFLINE: "1",
+    OMP_NUM_THREADS: "1",
+  };
+  const MAKE_ADAPTER = [
+    "import sys, torch",
+    "from tests_real import fixtures",
+    "from peft import LoraConfig, get_peft_model",
+    "from transformers import AutoModelForCausalLM, AutoTokenizer",
+    "base = fixtures.model_dir('llama')",
+    "torch.manual_seed(0)",
+    "lora = LoraConfig(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj'], init_lora_weights=False)",
+    "model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora)",
+    "model.save_pretrained(sys.argv[1])",
+    "AutoTokenizer.from_pretrained(base).save_pretrained(sys.argv[1])",
+  ].join("\n");
+  let python: string;
+  let jobId: string;
+  let sha256: string;
+  const work = path.join(scratch, "load-adapter");
+
+  beforeAll(async () => {
+    const venv = await run("bash", [path.join(SCRIPTS, "pod-venv.sh")], { timeoutMs: 600_000 });
+    if (venv.code !== 0) throw new Error(`trainer-scripts/pod-venv.sh failed:\n${venv.stderr}`);
+    python = venv.stdout.trim().split("\n").pop()!;
+    const output = path.join(work, "output");
+    const made = await run(python, ["-c", MAKE_ADAPTER, output], {
+      env: { ...OFFLINE, PYTHONPATH: SCRIPTS },
+      timeoutMs: 240_000,
+    });
+    if (made.code !== 0) throw new Error(`building the adapter failed:\n${made.stderr}`);
+
+    const rows = await newDeployment(t.gateway.db.dataSource, USER);
+    jobId = rows.job.id;
+    const uploaded = await run(
+      "python3",
+      [
+        path.join(SCRIPTS, "artifact_upload.py"),
+        `--url=${t.url}/api/training/jobs/${jobId}/artifact`,
+        `--folder=${output}`,
+        `--tar=${path.join(work, "output.tar")}`,
+        `--uri=gateway://${jobId}`,
+        `--result-file=${path.join(work, "result")}`,
+      ],
+      { env: { JOB_TOKEN: rows.jobToken } },
+    );
+    if (uploaded.code !== 0) throw new Error(`the upload failed:\n${uploaded.stderr}`);
+    sha256 = readFileSync(path.join(work, "output.tar.sha256"), "utf8").trim();
+  }, 600_000);
+
+  test("downloads the job's artifact by its signed link, verifies it, loads it with peft and generates", async () => {
+    const dest = path.join(work, "home");
+    const result = await run(
+      python,
+      [path.join(EXAMPLES, "load_adapter.py"), "--job", jobId, "--dest", dest],
+      {
+        env: { ...OFFLINE, TRAINGATE_URL: t.url, TRAINGATE_TOKEN: token },
+        timeoutMs: 240_000,
+      },
+    );
+
+    expect(result.code).toBe(0);
+    const files = readdirSync(path.join(work, "output")).length;
+    expect(result.stdout).toMatch(
+      new RegExp(`^artifact: gateway://${jobId}, \\d+ bytes, ${files} files$`, "m"),
+    );
+    expect(result.stdout).toContain(`sha256 verified: ${sha256}`);
+    expect(result.stdout).toMatch(/^adapter loaded: 4 LoRA layers$/m);
+    expect(result.stdout).toMatch(/^generated: The quick brown fox\S/m);
+    expect(readFileSync(path.join(dest, "adapter", "adapter_config.json"), "utf8")).toBe(
+      readFileSync(path.join(work, "output", "adapter_config.json"), "utf8"),
+    );
+    expect(`${result.stdout}${result.stderr}`).not.toContain(token);
+    expect(`${result.stdout}${result.stderr}`).not.toContain("signature=");
+  }, 240_000);
+
+  test("keeps nothing when the bytes do not match the SHA-256 it was given, and exits 1", async () => {
+    const link = (
+      await t.gql<{ trainingJob: { artifact: { downloadUrl: string } } }>(
+        USER,
+        `query($id: ID!) { trainingJob(id: $id) { artifact { downloadUrl } } }`,
+        { id: jobId },
+      )
+    ).data!.trainingJob.artifact.downloadUrl;
+    const dest = path.join(work, "tampered");
+    const wrong = `${sha256.slice(0, 63)}${sha256.endsWith("0") ? "1" : "0"}`;
+    const result = await run(
+      "python3",
+      [path.join(EXAMPLES, "load_adapter.py"), "--download-url", link, "--sha256", wrong, "--dest", dest],
+      { env: OFFLINE },
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`SHA-256 mismatch: expected ${wrong}, got ${sha256}; nothing kept`);
+    expect(readdirSync(dest)).toEqual([]);
+  }, 60_000);
+
+  test("tells a job with no stored result from an unknown one", async () => {
+    const pending = await newDeployment(t.gateway.db.dataSource, USER);
+    const none = await run("python3", [path.join(EXAMPLES, "load_adapter.py"), "--job", pending.job.id], {
+      env: { TRAINGATE_URL: t.url, TRAINGATE_TOKEN: token },
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/has no result stored at the gateway/);
+    const unknown = await run(
+      "python3",
+      [path.join(EXAMPLES, "load_adapter.py"), "--job", "00000000-0000-4000-8000-000000000000"],
+      { env: { TRAINGATE_URL: t.url, TRAINGATE_TOKEN: token } },
+    );
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/NOT_FOUND/);
+  }, 60_000);
 });
 
 describe("curl.md", () => {

@@ -9,7 +9,7 @@ import { sendJson } from "../http/send-json";
 const PATH = /^\/api\/training\/jobs\/([^/?#]+)\/artifact\/?(?:\?.*)?$/;
 
 /**
- * `PUT /api/training/jobs/:jobId/artifact` and `HEAD` on the same path (API.md "Pod callbacks"): the pod's
+ * `PUT /api/training/jobs/:jobId/artifact` and `HEAD` on the same path: the pod's
  * result in chunks, authorised by the job token like the other callbacks. Served from `node:http` ahead of
  * Express, like `CallbackHandler`: the body streams into the store piece by piece and is never held whole.
  * `handle` answers false for any other request.

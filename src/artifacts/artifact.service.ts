@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
@@ -8,7 +8,7 @@ import { ArtifactRecord } from "./artifact.entity";
 import type { ArtifactStore, ByteRange } from "./artifact-store";
 import { STORE_PIECE_BYTES } from "./artifact-store";
 import { DownloadSigner } from "./artifact-signing";
-import { TarFormatError, TarIndexer } from "./tar-index";
+import { indexTar, TarFormatError, TarIndex, type TarFileEntry } from "./tar-index";
 
 /** The `artifactUri` of a result stored at the gateway. */
 export const gatewayArtifactUri = (jobId: string): string => `gateway://${jobId}`;
@@ -23,7 +23,7 @@ export interface UploadChunk {
   sha256?: string;
 }
 
-/** An upload refused with an HTTP status (API.md's table for the artifact route). */
+/** An upload refused with an HTTP status (400, 409, 413 or 422, answered as JSON). */
 export class UploadError extends Error {
   constructor(
     readonly status: 400 | 409 | 413 | 422,
@@ -58,6 +58,17 @@ export interface ArtifactView {
   downloadUrl: string;
 }
 
+/** The hash and file list of an upload, kept up to date as its pieces are stored in order by this process. */
+interface RunningCheck {
+  /** The offset the next stored piece must start at for the check to stay whole. */
+  next: number;
+  hash: Hash;
+  index: TarIndex;
+}
+
+/** Uploads followed at once; past this the oldest is dropped (its last chunk then reads the upload back). */
+const MAX_RUNNING_CHECKS = 256;
+
 const CONTENT_RANGE = /^bytes (\d{1,16})-(\d{1,16})\/(\d{1,16}|\*)$/;
 
 /** Parses `Content-Range: bytes <first>-<last>/<total|*>` and `X-Content-SHA256`; throws 400 naming the header. */
@@ -87,13 +98,19 @@ export function parseUploadChunk(
 }
 
 /**
- * Results uploaded by pods (API.md `PUT /api/training/jobs/:jobId/artifact`) and their downloads. The
+ * Results uploaded by pods (`PUT /api/training/jobs/:jobId/artifact`) and their downloads. The
  * `artifacts` row is the truth: `received_bytes` moves forward piece by piece only after the piece is in the
  * store (so `HEAD` never claims bytes that a restart would lose), and `complete` turns true only after the
  * whole upload was read back from the store, hashed and found to be a tar: nothing half-uploaded is served.
  */
 export class ArtifactService {
   private readonly signer: DownloadSigner;
+  /**
+   * The SHA-256 and tar listing of uploads in progress, fed with each piece once it is stored, so that the last
+   * chunk need not read the whole upload back. Only a check that saw every byte from 0 in order is used; after a
+   * restart, a resume on another replica or any gap, the last chunk reads the stored bytes back instead.
+   */
+  private readonly running = new Map<string, RunningCheck>();
 
   constructor(
     private readonly db: DataSource,
@@ -172,7 +189,11 @@ export class ArtifactService {
          WHERE job_id = $1 AND received_bytes = $2 AND NOT complete RETURNING job_id`,
         [row.jobId, position, position + piece.length],
       );
-      if (rowsOf(moved) === 0) throw new UploadError(409, "another upload of this artifact moved ahead");
+      if (rowsOf(moved) === 0) {
+        this.dropCheck(row.jobId);
+        throw new UploadError(409, "another upload of this artifact moved ahead");
+      }
+      await this.follow(row.jobId, position, piece);
       position += piece.length;
     };
     let seen = 0;
@@ -243,6 +264,7 @@ export class ArtifactService {
   }
 
   private async remove(row: ArtifactRecord): Promise<void> {
+    this.dropCheck(row.jobId);
     // The row goes first: once it is gone nothing serves the bytes, and a failed store delete only leaks them.
     await this.db.transaction(async (tx) => {
       await tx.query(`DELETE FROM artifacts WHERE job_id = $1`, [row.jobId]);
@@ -273,21 +295,23 @@ export class ArtifactService {
   /** Reads the upload back, checks its hash and that it is a tar, and only then makes it the artifact. */
   private async finish(row: ArtifactRecord, sha256: string): Promise<UploadOutcome> {
     const size = row.receivedBytes;
-    const hash = createHash("sha256");
-    const indexer = new TarIndexer();
-    let files;
+    const check = this.running.get(row.jobId);
+    this.running.delete(row.jobId);
+    let actual: string;
+    let files: TarFileEntry[];
     try {
-      for await (const data of this.store.read(row.ref, size) as AsyncIterable<Buffer>) {
-        hash.update(data);
-        indexer.write(data);
+      if (check && check.next === size) {
+        actual = check.hash.digest("hex");
+        files = await check.index.finish();
+      } else {
+        check?.index.abort();
+        ({ actual, files } = await this.readBack(row.ref, size));
       }
-      files = indexer.finish();
     } catch (error) {
       if (!(error instanceof TarFormatError)) throw error;
       await this.remove(row);
       throw new UploadError(422, `the upload is not a tar archive (${error.message}); nothing was kept`);
     }
-    const actual = hash.digest("hex");
     if (actual !== sha256) {
       await this.remove(row);
       throw new UploadError(422, "X-Content-SHA256 does not match the uploaded bytes; nothing was kept");
@@ -306,6 +330,45 @@ export class ArtifactService {
     });
     this.logger.info({ jobId: row.jobId, sizeBytes: size, files: files.length }, "artifact stored");
     return { received: size, complete: true };
+  }
+
+  /** Feeds a stored piece to the upload's running check, starting one at offset 0; a gap drops it. */
+  private async follow(jobId: string, at: number, piece: Buffer): Promise<void> {
+    let check = this.running.get(jobId);
+    if (at === 0) {
+      // A first piece (again, after a deleted or refused upload): whatever was followed before is void.
+      this.dropCheck(jobId);
+      check = { next: 0, hash: createHash("sha256"), index: new TarIndex() };
+      this.running.set(jobId, check);
+      if (this.running.size > MAX_RUNNING_CHECKS) {
+        const oldest = this.running.keys().next().value;
+        if (oldest !== undefined) this.dropCheck(oldest);
+      }
+    }
+    if (!check) return;
+    if (check.next !== at) return this.dropCheck(jobId);
+    check.next += piece.length;
+    check.hash.update(piece);
+    await check.index.write(piece);
+  }
+
+  private dropCheck(jobId: string): void {
+    this.running.get(jobId)?.index.abort();
+    this.running.delete(jobId);
+  }
+
+  /** The SHA-256 and file list of the first `size` stored bytes, read back from the store in one pass. */
+  private async readBack(ref: string, size: number): Promise<{ actual: string; files: TarFileEntry[] }> {
+    const hash = createHash("sha256");
+    const stored = this.store.read(ref, size) as AsyncIterable<Buffer>;
+    async function* hashed(): AsyncGenerator<Buffer> {
+      for await (const data of stored) {
+        hash.update(data);
+        yield data;
+      }
+    }
+    const files = await indexTar(hashed());
+    return { actual: hash.digest("hex"), files };
   }
 
   private toView(row: ArtifactRecord): ArtifactView {

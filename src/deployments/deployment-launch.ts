@@ -144,7 +144,7 @@ export class DeploymentLauncher {
     for (const { gpuType, priceMicros, affordable } of candidates) {
       const createdAt = transitions.now();
       const deadlines = this.deadlines(createdAt, affordable, request.maxDurationMinutes);
-      const rendered = renderPod({
+      const rendered = await renderPod({
         jobId: deployment.jobId,
         jobToken: token,
         deploymentId: deployment.id,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { tar } from "../trainer/tar";
+import { tarBuffer } from "../trainer/tar";
 import { requestJson, type HttpAnswer } from "./sim-http";
 
 /** Pacing and callback behaviour of the simulated trainer. Every field is optional. */
@@ -90,7 +90,7 @@ type Outbound =
   | { readonly kind: "metrics"; readonly points: MetricPoint[] }
   | { readonly kind: "status"; readonly body: Record<string, unknown> }
   /** The result, uploaded whole in one chunk (`PUT .../artifact`), as bootstrap.sh does in chunks. */
-  | { readonly kind: "artifact"; readonly tar: Buffer };
+  | { readonly kind: "artifact"; readonly tar: Promise<Buffer> };
 
 interface TrainerConfig {
   readonly loggingSteps: number;
@@ -293,9 +293,9 @@ export class SimulatedTrainer {
   }
 
   /** A small adapter-shaped tar, deterministic per job and step. */
-  private result(): Buffer {
+  private result(): Promise<Buffer> {
     const weights = createHash("sha256").update(`${this.jobId}/${this.currentStep}`).digest();
-    return tar([
+    return tarBuffer([
       {
         name: "adapter_config.json",
         content: Buffer.from(JSON.stringify({ r: 16, step: this.currentStep })),
@@ -322,22 +322,25 @@ export class SimulatedTrainer {
     let pointCount = 0;
     if (head.kind === "artifact") {
       this.inFlight = true;
-      const size = head.tar.length;
-      requestJson("PUT", `${this.metricsBase}/${encodeURIComponent(this.jobId)}/artifact`, {
-        raw: head.tar,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          "content-type": "application/x-tar",
-          "content-range": `bytes 0-${size - 1}/${size}`,
-          "x-content-sha256": createHash("sha256").update(head.tar).digest("hex"),
-        },
-        timeoutMs: this.options.requestTimeoutMs ?? 10_000,
-        signal: this.abort.signal,
-      }).then(
-        // 409: the gateway already holds it complete (an earlier answer was lost).
-        (answer) => this.delivered(answer.status === 409 ? { ...answer, status: 200 } : answer, 1, 0),
-        () => this.undelivered(1, "network error"),
-      );
+      void head.tar
+        .then((tar) =>
+          requestJson("PUT", `${this.metricsBase}/${encodeURIComponent(this.jobId)}/artifact`, {
+            raw: tar,
+            headers: {
+              authorization: `Bearer ${this.token}`,
+              "content-type": "application/x-tar",
+              "content-range": `bytes 0-${tar.length - 1}/${tar.length}`,
+              "x-content-sha256": createHash("sha256").update(tar).digest("hex"),
+            },
+            timeoutMs: this.options.requestTimeoutMs ?? 10_000,
+            signal: this.abort.signal,
+          }),
+        )
+        .then(
+          // 409: the gateway already holds it complete (an earlier answer was lost).
+          (answer) => this.delivered(answer.status === 409 ? { ...answer, status: 200 } : answer, 1, 0),
+          () => this.undelivered(1, "network error"),
+        );
       return;
     }
     if (head.kind === "metrics") {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Hyperparameters } from "../training-configs/training-config.types";
 import type { TrainingMethod } from "../training-configs/training-config.enums";
-import { tar } from "./tar";
+import { tarBuffer } from "./tar";
 
 /** Where the trainer scripts are unpacked on the pod. */
 export const TRAINER_HOME = "/opt/traingate";
@@ -83,7 +83,9 @@ export interface PodRenderInput {
 }
 
 /** A pod's command and environment for one training job. */
-export function renderPod(input: PodRenderInput): { dockerArgs: string; env: Record<string, string> } {
+export async function renderPod(
+  input: PodRenderInput,
+): Promise<{ dockerArgs: string; env: Record<string, string> }> {
   const env: Record<(typeof GATEWAY_ENV_NAMES)[number], string> & Record<string, string> = {
     ...input.userEnv,
     JOB_ID: input.jobId,
@@ -93,17 +95,17 @@ export function renderPod(input: PodRenderInput): { dockerArgs: string; env: Rec
     BUDGET_DEADLINE: input.budgetDeadline.toISOString().replace(/\.\d{3}Z$/, "Z"),
     TRAINGATE_CONFIG_B64: Buffer.from(JSON.stringify(input.config), "utf8").toString("base64"),
     TRAINGATE_HOME: TRAINER_HOME,
-    TRAINGATE_BUNDLE_B64: trainerBundle(),
+    TRAINGATE_BUNDLE_B64: await trainerBundle(),
     TRAINGATE_GPU_COUNT: String(input.gpuCount),
   };
   if (input.hfToken) env.HF_TOKEN = input.hfToken;
   return { dockerArgs: POD_DOCKER_ARGS, env };
 }
 
-let bundle: string | undefined;
+let bundle: Promise<string> | undefined;
 
 /** gzip(tar(trainer scripts)), base64: built once per process from the repository's `trainer-scripts/`. */
-export function trainerBundle(): string {
+export function trainerBundle(): Promise<string> {
   if (bundle === undefined) {
     const dir = trainerScriptsDir();
     const entries = TRAINER_FILES.map((file) => ({
@@ -111,7 +113,7 @@ export function trainerBundle(): string {
       mode: file.mode,
       content: readFileSync(path.join(dir, file.name)),
     }));
-    bundle = gzipSync(tar(entries), { level: 9 }).toString("base64");
+    bundle = tarBuffer(entries).then((archive) => gzipSync(archive, { level: 9 }).toString("base64"));
   }
   return bundle;
 }

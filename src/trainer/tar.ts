@@ -1,41 +1,38 @@
-/**
- * A minimal POSIX ustar writer: regular files only, names under 100 bytes. Enough to carry the trainer scripts
- * to a pod as one archive that any image's `tar` unpacks; no dependency for it.
- */
+import { Readable } from "node:stream";
+import { pack } from "tar-stream";
+
+/** One regular file of an archive made by `packTar`. */
 export interface TarEntry {
+  /** A relative path ("a.json", "nested/b.bin"); long names are written as pax headers. */
   name: string;
   content: Buffer;
-  /** Octal permission bits, e.g. 0o755. */
+  /** Octal permission bits, e.g. 0o755 (default 0o644). */
   mode?: number;
 }
 
-const BLOCK = 512;
-
-export function tar(entries: readonly TarEntry[], mtime = 0): Buffer {
-  const parts: Buffer[] = [];
+/**
+ * A tar archive of `entries`, written by tar-stream as a stream (ustar headers, pax for what ustar cannot
+ * hold), that GNU tar and Python's `tarfile` unpack. Every entry gets `mtime` (default the epoch), so the same
+ * entries always make the same bytes. Absolute names and `..` segments are refused: nothing unpacks outside
+ * its folder.
+ */
+export function packTar(entries: readonly TarEntry[], mtime = new Date(0)): Readable {
   for (const entry of entries) {
-    if (Buffer.byteLength(entry.name) >= 100 || !/^[\w./-]+$/.test(entry.name)) {
-      throw new Error(`tar: unsupported file name ${JSON.stringify(entry.name)}`);
+    if (!entry.name || entry.name.startsWith("/") || entry.name.split("/").includes("..")) {
+      throw new Error(`tar: unsafe file name ${JSON.stringify(entry.name)}`);
     }
-    const header = Buffer.alloc(BLOCK);
-    header.write(entry.name, 0, "utf8");
-    writeOctal(header, 100, 8, entry.mode ?? 0o644);
-    writeOctal(header, 108, 8, 0); // uid
-    writeOctal(header, 116, 8, 0); // gid
-    writeOctal(header, 124, 12, entry.content.length);
-    writeOctal(header, 136, 12, mtime);
-    header.fill(" ", 148, 156); // checksum is computed over spaces here
-    header.write("0", 156); // regular file
-    header.write("ustar\u000000", 257, "latin1");
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, "0")}\u0000 `, 148, "latin1");
-    parts.push(header, entry.content, Buffer.alloc((BLOCK - (entry.content.length % BLOCK)) % BLOCK));
   }
-  parts.push(Buffer.alloc(BLOCK * 2));
-  return Buffer.concat(parts);
+  const archive = pack();
+  for (const entry of entries) {
+    archive.entry({ name: entry.name, mode: entry.mode ?? 0o644, mtime, type: "file" }, entry.content);
+  }
+  archive.finalize();
+  return Readable.from(archive, { objectMode: false });
 }
 
-function writeOctal(buffer: Buffer, offset: number, length: number, value: number): void {
-  buffer.write(`${value.toString(8).padStart(length - 1, "0")}\u0000`, offset, length, "latin1");
+/** The whole archive of `entries` in memory: for small archives (a bundle of scripts, a test's result). */
+export async function tarBuffer(entries: readonly TarEntry[], mtime?: Date): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of packTar(entries, mtime)) parts.push(Buffer.from(part as Uint8Array));
+  return Buffer.concat(parts);
 }

@@ -1,11 +1,12 @@
 /**
- * Browser scenarios that need the whole backend (deployTraining, the pod callbacks, the three
- * subscriptions, stopDeployment). Rename to browser-live.spec.ts once they land; nothing here is skipped.
+ * Browser scenarios that need the whole backend (deployTraining, the pod callbacks and artifact upload, the
+ * three subscriptions, stopDeployment); nothing here is skipped.
  *
  * Same rules as browser.spec.ts: the page reaches the gateway and nothing else, and any console error,
  * page error, failed request or HTTP status >= 400 fails the test.
  */
-import { mkdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, Page, WebSocketRoute } from "playwright-core";
@@ -14,6 +15,7 @@ import { startSimulatedGateway, type SimulatedSetup } from "../../test/support/s
 import { budgetAlertTopics as topics } from "../supervision/budget-alert-stream";
 import { launchBrowser, openGuardedPage, type GuardedPage } from "./testing/browser";
 import { ensureWebBuilt } from "./testing/web-build";
+import { tarBuffer } from "../trainer/tar";
 import type { TestGateway } from "../../test/support/gateway";
 
 /** Where the screenshots go: a temporary folder, or `SCREENSHOT_DIR=client-examples/screenshots` to refresh the README's images. */
@@ -54,7 +56,7 @@ async function open(user: string): Promise<GuardedPage> {
   return guarded;
 }
 
-/** What a trainer sends: one point per step (snake_case, as API.md's pod callbacks take them). */
+/** What a trainer sends: one point per step (snake_case, as the pod callback routes take them). */
 function point(step: number) {
   return {
     step,
@@ -214,6 +216,59 @@ describe("a deployment's live page", () => {
     });
     await expectStatus(page, "COMPLETED");
     expect(await page.getByTestId("artifact-uri").textContent()).toBe("hf://acme/tiny-llama-sft");
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("a result stored at the gateway", () => {
+  test("shows its size, SHA-256 and files once the job completes, and Download brings the same bytes", async () => {
+    const rows = await newDeployment(t.gateway.db.dataSource, "live-erin");
+    const { page, problems } = await open("live-erin");
+    await page.goto(`/dashboard/deployments/${rows.deployment.id}`);
+    await expectStatus(page, "RUNNING");
+    await subscriptionsOpenFor("live-erin", 3);
+
+    // What the pod does at the end of a run: upload output/ as a tar, then report completion.
+    const archive = await tarBuffer([
+      { name: "adapter_config.json", content: Buffer.from('{"r":8}') },
+      { name: "adapter_model.safetensors", content: randomBytes(300_000) },
+    ]);
+    const sha256 = createHash("sha256").update(archive).digest("hex");
+    const uploaded = await fetch(`${t.url}/api/training/jobs/${rows.job.id}/artifact`, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${rows.jobToken}`,
+        "content-range": `bytes 0-${archive.length - 1}/${archive.length}`,
+        "x-content-sha256": sha256,
+      },
+      body: archive,
+    });
+    expect(uploaded.status).toBe(200);
+    await callback(rows.job.id, rows.jobToken, "status", {
+      status: "completed",
+      artifact_uri: `gateway://${rows.job.id}`,
+    });
+    await expectStatus(page, "COMPLETED");
+
+    const card = page.getByTestId("artifact");
+    await card.getByTestId("artifact-download").waitFor();
+    expect(await card.getByTestId("artifact-uri").textContent()).toBe(`gateway://${rows.job.id}`);
+    expect(await card.getByTestId("artifact-sha256").textContent()).toBe(sha256);
+    expect(await card.getByTestId("artifact-size").textContent()).toBe(
+      `${(archive.length / 1024).toFixed(1)} KiB`,
+    );
+    expect(await card.getByTestId("artifact-files").locator("li").allTextContents()).toEqual([
+      "adapter_config.json 7 B",
+      "adapter_model.safetensors 293.0 KiB",
+    ]);
+
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      card.getByTestId("artifact-download").click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`${rows.job.id}.tar`);
+    const bytes = readFileSync(await download.path());
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(sha256);
     expect(problems).toEqual([]);
   });
 });

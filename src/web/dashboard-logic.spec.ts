@@ -1,4 +1,4 @@
-import { budgetLevel, duration, money, percent } from "./client/dashboard/format";
+import { budgetLevel, byteSize, duration, money, percent } from "./client/dashboard/format";
 import { MetricHistory } from "./client/dashboard/metric-history";
 import type { Metric } from "./client/dashboard/operations";
 
@@ -12,6 +12,19 @@ describe("dashboard formatting", () => {
     [130, "exceeded"],
   ] as const)("%d %% of the budget is %s", (used, level) => {
     expect(budgetLevel(used)).toBe(level);
+  });
+
+  test.each([
+    [null, "—"],
+    [-1, "—"],
+    [0, "0 B"],
+    [1023, "1023 B"],
+    [1024, "1.0 KiB"],
+    [300_000, "293.0 KiB"],
+    [5 * 1024 * 1024 + 123, "5.0 MiB"],
+    [4 * 1024 ** 3, "4.00 GiB"],
+  ])("byteSize(%p) is %s", (bytes, text) => {
+    expect(byteSize(bytes)).toBe(text);
   });
 
   test.each([

@@ -25,6 +25,7 @@ describe("the web UI's GraphQL documents", () => {
       "DEPLOYMENT_UPDATED",
       "DEPLOY_TRAINING",
       "GPU_OFFERS",
+      "JOB_ARTIFACT",
       "ME",
       "STOP_DEPLOYMENT",
       "TRAINING_CONFIGS",

@@ -31,6 +31,15 @@ export function gigabytes(value: number | null | undefined): string {
   return `${value.toFixed(1)} GB`;
 }
 
+/** A size in bytes, in binary units: `512 B`, `4.0 KiB`, `5.3 MiB`, `1.20 GiB`. */
+export function byteSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return DASH;
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
 /** `RTX_A4000` → `RTX A4000`. */
 export function gpuName(type: GpuType): string {
   return type.replace(/_/g, " ");

@@ -251,6 +251,37 @@ export interface DeploymentUpdatedResult {
   deploymentUpdated: Deployment;
 }
 
+/** A job's result stored at the gateway; `downloadUrl` is a signed link valid for a few minutes. */
+export const JOB_ARTIFACT = /* GraphQL */ `
+  query JobArtifact($id: ID!) {
+    trainingJob(id: $id) {
+      id
+      artifact {
+        uri
+        sizeBytes
+        sha256
+        createdAt
+        downloadUrl
+        files {
+          name
+          sizeBytes
+        }
+      }
+    }
+  }
+`;
+export interface JobArtifact {
+  uri: string;
+  sizeBytes: number;
+  sha256: string;
+  createdAt: string;
+  downloadUrl: string;
+  files: { name: string; sizeBytes: number }[];
+}
+export interface JobArtifactResult {
+  trainingJob: { id: string; artifact: JobArtifact | null } | null;
+}
+
 export const TRAINING_METRICS = /* GraphQL */ `
   subscription TrainingMetrics($jobId: ID!, $afterStep: Int) {
     trainingMetrics(jobId: $jobId, afterStep: $afterStep) {

@@ -2,16 +2,19 @@ import { MetricChart } from "../charts";
 import { MetricHistory } from "../metric-history";
 import type { AppContext, View } from "../context";
 import { h, link, replaceChildren } from "../dom";
-import { absoluteTime, duration, gigabytes, gpuName, money, percent, statusLabel } from "../format";
+import { absoluteTime, byteSize, duration, gigabytes, gpuName, money, percent, statusLabel } from "../format";
 import {
   ACTIVE_STATUSES,
   DEPLOYMENT,
   DEPLOYMENT_UPDATED,
+  JOB_ARTIFACT,
   STOP_DEPLOYMENT,
   TRAINING_METRICS,
   type Deployment,
   type DeploymentResult,
   type DeploymentUpdatedResult,
+  type JobArtifact,
+  type JobArtifactResult,
   type Metric,
   type StopDeploymentResult,
   type TrainingMetricsResult,
@@ -20,8 +23,9 @@ import { paths } from "../router";
 import { budgetMeter, notice, progressMeter, statusBadge } from "../widgets";
 
 /**
- * One deployment: cost against budget, ETA, progress, GPU memory, live loss and learning-rate curves, the
- * artifact once the job completes, and Stop. The curves come from `trainingMetrics(afterStep:)`: first every
+ * One deployment: cost against budget, ETA, progress, GPU memory, live loss and learning-rate curves, where
+ * the result went once the job ends (for a result stored at the gateway: its size, SHA-256, files and a
+ * Download button), and Stop. The curves come from `trainingMetrics(afterStep:)`: first every
  * stored point, then live ones; after a dropped socket the stream resumes after the last step drawn.
  */
 export function deploymentView(context: AppContext, id: string): View {
@@ -88,6 +92,28 @@ export function deploymentView(context: AppContext, id: string): View {
     if (deployment) stopDialog.open(deployment.trainingConfig.name);
   });
 
+  // The result stored at the gateway, asked for once per artifact URI: the deployment (and its live updates)
+  // carry only the URI, so the list page never signs links nor reads artifact rows it does not show.
+  let artifactFor: string | null = null;
+  let artifactCard: HTMLElement | null = null;
+  const loadArtifact = async (jobId: string, uri: string) => {
+    artifactFor = uri;
+    try {
+      const { trainingJob } = await context.client.request<JobArtifactResult>(JOB_ARTIFACT, { id: jobId });
+      if (artifactFor !== uri) return;
+      const found = trainingJob?.artifact;
+      artifactCard = found ? artifactView(context, jobId, found) : null;
+    } catch (error) {
+      if (artifactFor !== uri) return;
+      artifactCard = null;
+      replaceChildren(
+        notices,
+        notice("error", `Could not load the stored result: ${(error as Error).message}`, "artifact-error"),
+      );
+    }
+    renderDeployment();
+  };
+
   /** The newest point we know of: the live stream's, or the one the deployment came with. */
   const latestMetric = (): Metric | null => {
     const live = history.latest;
@@ -141,16 +167,24 @@ export function deploymentView(context: AppContext, id: string): View {
     );
 
     const error = d.errorMessage ?? d.job.errorMessage;
+    const uri = d.job.artifactUri;
+    if (uri?.startsWith("gateway://") && artifactFor !== uri) void loadArtifact(d.job.id, uri);
+    if (!uri) {
+      artifactFor = null;
+      artifactCard = null;
+    }
     replaceChildren(
       outcome,
-      d.job.artifactUri
-        ? h(
-            "div",
-            { class: "card outcome" },
-            h("h2", {}, "Trained adapter"),
-            h("code", { class: "artifact", "data-testid": "artifact-uri" }, d.job.artifactUri),
-          )
-        : null,
+      artifactCard && uri
+        ? artifactCard
+        : uri
+          ? h(
+              "div",
+              { class: "card outcome" },
+              h("h2", {}, "Trained adapter"),
+              h("code", { class: "artifact", "data-testid": "artifact-uri" }, uri),
+            )
+          : null,
       error ? notice("error", error, "deployment-error") : null,
       !active && d.stopReason
         ? h(
@@ -245,6 +279,69 @@ export function deploymentView(context: AppContext, id: string): View {
       stopDialog.element.close();
     },
   };
+}
+
+/**
+ * A result stored at the gateway: its URI, size, SHA-256 and files, and Download. Each click asks for a fresh
+ * signed link (they expire within minutes) and downloads it from this origin.
+ */
+function artifactView(context: AppContext, jobId: string, artifact: JobArtifact): HTMLElement {
+  const failure = h("p", { class: "notice notice--error", role: "alert", hidden: true });
+  const download = h(
+    "button",
+    { type: "button", class: "button button--primary", "data-testid": "artifact-download" },
+    "Download",
+  );
+  download.addEventListener("click", () => {
+    download.disabled = true;
+    failure.hidden = true;
+    context.client
+      .request<JobArtifactResult>(JOB_ARTIFACT, { id: jobId })
+      .then(({ trainingJob }) => {
+        const fresh = trainingJob?.artifact;
+        if (!fresh) throw new Error("the result is no longer stored");
+        const url = new URL(fresh.downloadUrl, window.location.href);
+        const anchor = h("a", {
+          href: `${url.pathname}${url.search}`,
+          download: `${jobId}.tar`,
+          hidden: true,
+        });
+        document.body.append(anchor);
+        anchor.click();
+        anchor.remove();
+      })
+      .catch((error: unknown) => {
+        failure.textContent = `Could not download it: ${(error as Error).message}`;
+        failure.hidden = false;
+      })
+      .finally(() => {
+        download.disabled = false;
+      });
+  });
+  return h(
+    "div",
+    { class: "card outcome", "data-testid": "artifact" },
+    h("div", { class: "outcome__header" }, h("h2", {}, "Trained adapter"), download),
+    h("code", { class: "artifact", "data-testid": "artifact-uri" }, artifact.uri),
+    h(
+      "dl",
+      { class: "artifact__facts" },
+      h("dt", {}, "Size"),
+      h("dd", { "data-testid": "artifact-size" }, byteSize(artifact.sizeBytes)),
+      h("dt", {}, "SHA-256"),
+      h("dd", {}, h("code", { "data-testid": "artifact-sha256" }, artifact.sha256)),
+      h("dt", {}, "Stored"),
+      h("dd", {}, absoluteTime(artifact.createdAt)),
+    ),
+    h(
+      "ul",
+      { class: "artifact__files", "data-testid": "artifact-files" },
+      artifact.files.map((file) =>
+        h("li", {}, h("code", {}, file.name), " ", h("span", { class: "muted" }, byteSize(file.sizeBytes))),
+      ),
+    ),
+    failure,
+  );
 }
 
 function stat(label: string, testId: string, value: Node | string): HTMLElement {
