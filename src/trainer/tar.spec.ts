@@ -79,7 +79,7 @@ describe("the pod bundle", () => {
           hubPrivate: true,
           networkVolumeId: null,
           gateway: true,
-          onComplete: "STOP" as never,
+          onComplete: "STOP",
         },
       },
       gpuCount: 1,
