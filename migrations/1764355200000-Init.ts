@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
-/** Every table of DESIGN.md's data model, with its keys, constraints and the indexes its queries use. */
+/** Every table of the gateway's data model, with its keys, constraints and the indexes its queries use. */
 export class Init1764355200000 implements MigrationInterface {
   name = "Init1764355200000";
 

@@ -15,14 +15,15 @@ let guarded: GuardedPage | undefined;
 
 beforeAll(async () => {
   await ensureWebBuilt();
-  [s, browser] = await Promise.all([
+  // Each is kept as soon as it starts, so afterAll closes it even when the other fails to start.
+  await Promise.all([
     startSimulatedGateway({
-      // 60x: the watchdog (every 250 ms) sees a simulated quarter-minute pass per look.
+      // 60x: the supervisor (every 250 ms) sees a simulated quarter-minute pass per look.
       simulator: { speedFactor: 60, trainer: { stepsPerEpoch: 2_000, stepsPerSecond: 0.5, fixedPace: true } },
       env: { WATCHDOG_INTERVAL_MS: "250", SYNC_INTERVAL_MS: "500", LOG_LEVEL: "warn" },
       background: true,
-    }),
-    launchBrowser(),
+    }).then((started) => (s = started)),
+    launchBrowser().then((launched) => (browser = launched)),
   ]);
 }, 120_000);
 

@@ -30,9 +30,10 @@ let guarded: GuardedPage | undefined;
 
 beforeAll(async () => {
   await ensureWebBuilt();
-  [s, browser] = await Promise.all([
-    startSimulatedGateway({ background: true, env: { LOG_LEVEL: "warn" } }),
-    launchBrowser(),
+  // Each is kept as soon as it starts, so afterAll closes it even when the other fails to start.
+  await Promise.all([
+    startSimulatedGateway({ background: true, env: { LOG_LEVEL: "warn" } }).then((started) => (s = started)),
+    launchBrowser().then((launched) => (browser = launched)),
   ]);
   t = s.t;
 }, 120_000);

@@ -23,7 +23,11 @@ describe("web UI in a browser", () => {
 
   beforeAll(async () => {
     await ensureWebBuilt();
-    [t, browser] = await Promise.all([startTestGateway(), launchBrowser()]);
+    // Each is kept as soon as it starts, so afterAll closes it even when the other fails to start.
+    await Promise.all([
+      startTestGateway().then((started) => (t = started)),
+      launchBrowser().then((launched) => (browser = launched)),
+    ]);
   }, 120_000);
 
   afterEach(async () => {
