@@ -37,8 +37,8 @@ export interface PodSpec {
   /** A RunPod network volume of the same account, mounted at `volumeMountPath`. */
   readonly networkVolumeId?: string;
   /**
-   * Data center, e.g. `EU-RO-1`. With a network volume and no data center, the implementation uses the volume's
-   * (a pod must run where its network volume lives; runpod-python does the same lookup).
+   * Data center, e.g. `EU-RO-1`. Required with a network volume: a pod must run where its network volume lives,
+   * and the caller (which looked the volume up) gives its data center.
    */
   readonly dataCenterId?: string;
   /** RunPod terminates the pod server-side after this instant: the budget's dead-man switch. */

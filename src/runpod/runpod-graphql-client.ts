@@ -126,16 +126,7 @@ export class RunpodGraphqlClient implements RunpodClient {
 
   async createPod(apiKey: string, spec: PodSpec): Promise<PodInfo> {
     validateSpec(spec);
-    let dataCenterId = spec.dataCenterId;
-    if (spec.networkVolumeId !== undefined && dataCenterId === undefined) {
-      // A pod must run in its network volume's data center; runpod-python looks it up the same way.
-      const volume = (await this.listNetworkVolumes(apiKey)).find((v) => v.id === spec.networkVolumeId);
-      if (volume === undefined) {
-        throw upstreamErrors.networkVolumeNotFound();
-      }
-      dataCenterId = volume.dataCenterId ?? undefined;
-    }
-    const input = toCreatePodInput(spec, dataCenterId);
+    const input = toCreatePodInput(spec, spec.dataCenterId);
     // What RunPod might echo that must not reach a message or a log: the key, env values (JOB_TOKEN), the script.
     const secrets = [apiKey, ...secretsIn({ env: spec.env, dockerArgs: spec.dockerArgs })];
     // Never retried: a timed-out create may have created a pod; the caller finds it by name.
@@ -468,6 +459,10 @@ function validateSpec(spec: PodSpec): void {
     throw bad("containerDiskInGb", "must be an integer >= 1");
   }
   if (spec.name.trim() === "") throw bad("name", "must not be empty");
+  // A pod runs in its network volume's data center; the caller, which looked the volume up, says which.
+  if (spec.networkVolumeId !== undefined && spec.dataCenterId === undefined) {
+    throw bad("dataCenterId", "is required with networkVolumeId (the network volume's data center)");
+  }
   if (spec.imageName.trim() === "") throw bad("imageName", "must not be empty");
   for (const key of Object.keys(spec.env)) {
     // RunPod answers env as ["K=V"]: a key with "=" could not be read back.

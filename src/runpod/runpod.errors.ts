@@ -67,11 +67,6 @@ export const upstreamErrors = {
 
   podNotFound: (): AppError => new AppError(ErrorCode.NOT_FOUND, "pod not found on RunPod"),
 
-  networkVolumeNotFound: (): AppError =>
-    new AppError(ErrorCode.NOT_FOUND, "network volume not found in this RunPod account", {
-      field: "networkVolumeId",
-    }),
-
   /** A pod spec or query field out of range: `<field>: <message>`, with `field` in the details. */
   badField: (field: string, message: string): AppError =>
     new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field }),

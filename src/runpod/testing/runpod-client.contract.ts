@@ -326,7 +326,10 @@ export function describeRunpodClientContract(
       const volume = volumes[0];
       if (volume === undefined) return;
       expect(volume.dataCenterId).toMatch(/^[A-Z]+-[A-Z]+-\d+$/);
-      const pod = await create({ networkVolumeId: volume.id });
+      const pod = await create({
+        networkVolumeId: volume.id,
+        dataCenterId: volume.dataCenterId ?? undefined,
+      });
       expect(h.sim.pod(pod.id)).toMatchObject({
         networkVolumeId: volume.id,
         dataCenterId: volume.dataCenterId,
@@ -334,9 +337,10 @@ export function describeRunpodClientContract(
 
       h.sim.clearRequests();
       const error = await rejection(
-        h.client.createPod(h.apiKey, baseSpec(uniqueName(), { networkVolumeId: "nope" })),
+        h.client.createPod(h.apiKey, baseSpec(uniqueName(), { networkVolumeId: volume.id })),
       );
-      expect(error.code).toBe(ErrorCode.NOT_FOUND);
+      // The volume's data center is the caller's to give (deployments/ looks it up once, for its own check).
+      expect(error).toMatchObject({ code: ErrorCode.BAD_USER_INPUT, details: { field: "dataCenterId" } });
       expect(requestsFor("podFindAndDeployOnDemand")).toBe(0);
     });
 
