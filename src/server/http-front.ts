@@ -42,8 +42,15 @@ export function createHttpFront(logger: Logger, routes: readonly RawRoute[]): Ht
       app(req, res);
     }),
   );
+  // An idle keep-alive connection is closed by the client first (undici after 4 s, load balancers after 60 s),
+  // never by us just as the client reuses it: that race answers the client's next request with ECONNRESET.
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  httpServer.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   return { app, httpServer };
 }
+
+/** How long an idle keep-alive connection stays open: longer than any client or proxy keeps one. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** What Express serves, in order: `handlers` (health, pages), `/graphql`, then 404 and the error answer. */
 export function mountExpressRoutes(
