@@ -521,14 +521,16 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
 });
 
 /**
- * A run with no output settings, on the simulator with its simulated trainer: whether it completes or is stopped at
- * its budget, its result is uploaded to the gateway before the pod goes away, and it
- * downloads by its signed link. With PostgreSQL and Redis, a second replica sharing the database and the bus
- * serves the result that the first one received.
+ * A run with no output settings, on the simulator with its simulated trainer: whether it completes, is stopped at
+ * its budget or is stopped by its user (the pod terminated: SIGTERM, then a grace period), its result is uploaded to
+ * the gateway before the pod goes away, and it downloads by its signed link. With PostgreSQL and Redis, a second
+ * replica sharing the database and the bus serves the result that the first one received (and, for the user's
+ * stop, is the one the user asks to stop).
  */
 describe.each([
   ["completes", "COMPLETED", null],
   ["is stopped at its budget", "STOPPED", "BUDGET_EXCEEDED"],
+  ["is stopped by its user", "STOPPED", "USER"],
 ] as const)("a simulated run that %s", (_how, finalStatus, stopReason) => {
   const replicas = usingPostgres() && usingRedis();
   it(`ends ${finalStatus} with its result stored at the gateway${replicas ? ", served by the other replica" : ""}`, async () => {
@@ -578,6 +580,18 @@ describe.each([
 
       // The replica that did not receive the upload answers for it.
       const reader = other ?? s.t;
+      if (stopReason === "USER") {
+        await eventually(
+          () => Promise.resolve(s.sim.pods().some((p) => (p.trainer?.step ?? 0) >= 20)),
+          "training to be under way",
+        );
+        const stopped = await reader.gql<{ stopDeployment: { status: string; stopReason: string } }>(
+          user,
+          `mutation($id: ID!) { stopDeployment(id: $id) { status stopReason } }`,
+          { id: deploymentId },
+        );
+        expect(stopped.data?.stopDeployment).toEqual({ status: "STOPPED", stopReason: "USER" });
+      }
       const final = await eventually(
         async () => {
           const now = await state(reader);
@@ -589,7 +603,7 @@ describe.each([
       // Stopped at the budget, the trainer ends either at the watchdog's flag (BUDGET_EXCEEDED) or, a moment earlier,
       // at its own BUDGET_DEADLINE (95 % of the affordable time), which the gateway records as USER today. Either
       // way the result must be delivered, which is what this test is about.
-      if (!budgetStop) expect(final.deployment.stopReason).toBe("COMPLETED");
+      if (!budgetStop) expect(final.deployment.stopReason).toBe(stopReason ?? "COMPLETED");
       expect(final.trainingJob.artifactUri).toBe(`gateway://${jobId}`);
       const artifact = final.trainingJob.artifact!;
       expect(artifact.files.map((f) => f.name)).toEqual(["adapter_config.json", "adapter_model.safetensors"]);
