@@ -521,19 +521,26 @@ describe("the pod's uploader (trainer-scripts/artifact_upload.py) against the re
 });
 
 /**
- * A run with no output settings, on the simulator with its simulated trainer: whether it completes or is stopped at
- * its budget, its result is uploaded to the gateway before the pod goes away, and it
- * downloads by its signed link. With PostgreSQL and Redis, a second replica sharing the database and the bus
- * serves the result that the first one received.
+ * A run with no output settings, on the simulator with its simulated trainer: whether it completes, is stopped at
+ * its budget (by the gateway's watchdog, or by the trainer itself at its BUDGET_DEADLINE, whichever comes first),
+ * stops at its own BUDGET_DEADLINE with no watchdog running, or is stopped by its user (the pod terminated: SIGTERM,
+ * then a grace period), its result is uploaded to the gateway before the pod goes away, and it downloads by its
+ * signed link. A budget stop is recorded as BUDGET_EXCEEDED either way. With PostgreSQL and Redis, a second
+ * replica sharing the database and the bus serves the result that the first one received (and, for the user's
+ * stop, is the one the user asks to stop).
  */
 describe.each([
   ["completes", "COMPLETED", null],
   ["is stopped at its budget", "STOPPED", "BUDGET_EXCEEDED"],
-] as const)("a simulated run that %s", (_how, finalStatus, stopReason) => {
+  ["stops at its own budget deadline", "STOPPED", "BUDGET_EXCEEDED"],
+  ["is stopped by its user", "STOPPED", "USER"],
+] as const)("a simulated run that %s", (how, finalStatus, stopReason) => {
   const replicas = usingPostgres() && usingRedis();
   it(`ends ${finalStatus} with its result stored at the gateway${replicas ? ", served by the other replica" : ""}`, async () => {
     const shared = replicas ? await freshDatabase() : undefined;
     const budgetStop = stopReason === "BUDGET_EXCEEDED";
+    // Without the watchdog nobody but the trainer stops the run: its own deadline does.
+    const ownDeadline = how === "stops at its own budget deadline";
     const s = await startSimulatedGateway({
       database: shared,
       simulator: {
@@ -548,13 +555,13 @@ describe.each([
           retryBaseMs: 5,
         },
       },
-      background: true,
+      background: !ownDeadline,
       env: { WATCHDOG_INTERVAL_MS: "200", SYNC_INTERVAL_MS: "300" },
     });
     const other = shared
       ? await startTestGateway({ database: shared, env: { RUNPOD_API_URL: s.sim.url } })
       : undefined;
-    const user = `art-e2e-${stopReason ?? "done"}`.toLowerCase();
+    const user = `art-e2e-${how.replace(/\W+/g, "-")}`;
     try {
       await s.withRunpodKey(user);
       const configId = await s.newConfig(user);
@@ -578,6 +585,18 @@ describe.each([
 
       // The replica that did not receive the upload answers for it.
       const reader = other ?? s.t;
+      if (stopReason === "USER") {
+        await eventually(
+          () => Promise.resolve(s.sim.pods().some((p) => (p.trainer?.step ?? 0) >= 20)),
+          "training to be under way",
+        );
+        const stopped = await reader.gql<{ stopDeployment: { status: string; stopReason: string } }>(
+          user,
+          `mutation($id: ID!) { stopDeployment(id: $id) { status stopReason } }`,
+          { id: deploymentId },
+        );
+        expect(stopped.data?.stopDeployment).toEqual({ status: "STOPPED", stopReason: "USER" });
+      }
       const final = await eventually(
         async () => {
           const now = await state(reader);
@@ -586,10 +605,9 @@ describe.each([
         `the run to end ${finalStatus} with its artifact`,
         30_000,
       );
-      // Stopped at the budget, the trainer ends either at the watchdog's flag (BUDGET_EXCEEDED) or, a moment earlier,
-      // at its own BUDGET_DEADLINE (95 % of the affordable time), which the gateway records as USER today. Either
-      // way the result must be delivered, which is what this test is about.
-      if (!budgetStop) expect(final.deployment.stopReason).toBe("COMPLETED");
+      // Stopped at the budget, the trainer ends either at the watchdog's flag or, a moment earlier, at its own
+      // BUDGET_DEADLINE (95 % of the affordable time), which it reports as its reason: BUDGET_EXCEEDED either way.
+      expect(final.deployment.stopReason).toBe(stopReason ?? "COMPLETED");
       expect(final.trainingJob.artifactUri).toBe(`gateway://${jobId}`);
       const artifact = final.trainingJob.artifact!;
       expect(artifact.files.map((f) => f.name)).toEqual(["adapter_config.json", "adapter_model.safetensors"]);

@@ -171,9 +171,10 @@ http_retry() {
   done
 }
 
-# report_status STATUS MESSAGE [ARTIFACT_URI] [ATTEMPTS]: POST the job status to the gateway.
+# report_status STATUS MESSAGE [ARTIFACT_URI] [ATTEMPTS] [REASON]: POST the job status to the gateway.
+# REASON says why the trainer stopped by itself (budget_deadline), for the gateway to record.
 report_status() {
-  local status=$1 message=$2 artifact=${3:-} attempts=${4:-$HTTP_ATTEMPTS} body
+  local status=$1 message=$2 artifact=${3:-} attempts=${4:-$HTTP_ATTEMPTS} reason=${5:-} body
   if [[ -z ${STATUS_URL:-} ]]; then
     log "cannot report status '$status': METRICS_API_URL, JOB_ID or JOB_TOKEN is missing"
     return 1
@@ -181,6 +182,9 @@ report_status() {
   body="{\"status\":$(json_string "$status"),\"message\":$(json_string "$message")"
   if [[ -n $artifact ]]; then
     body+=",\"artifact_uri\":$(json_string "$artifact")"
+  fi
+  if [[ -n $reason ]]; then
+    body+=",\"reason\":$(json_string "$reason")"
   fi
   printf '%s}' "$body" >"$PRIVATE_DIR/status.json"
   if http_retry "$attempts" 0 POST "$STATUS_URL" "$PRIVATE_DIR/job.header" "$PRIVATE_DIR/status.json"; then
@@ -221,10 +225,10 @@ end_pod() {
   fi
 }
 
-# finalize STATUS MESSAGE [ARTIFACT_URI]: report the outcome once, remember it, end the pod.
+# finalize STATUS MESSAGE [ARTIFACT_URI] [REASON]: report the outcome once, remember it, end the pod.
 finalize() {
   FINALIZED=1
-  report_status "$1" "$2" "${3:-}" || log "the final status could not be delivered"
+  report_status "$1" "$2" "${3:-}" "" "${4:-}" || log "the final status could not be delivered"
   if [[ -n ${DONE_MARKER:-} ]]; then
     # Remembered so that a restarted container does not train again (see main).
     if ! { mkdir -p "$(dirname "$DONE_MARKER")" && printf '%s\n%s\n' "$1" "$END_ACTION" >"$DONE_MARKER"; }; then
@@ -734,6 +738,21 @@ print(f"stopped early at step {marker.get('step')}: {marker.get('reason')}", end
 PY
 }
 
+# stop_cause: the stop marker's "cause" (budget_deadline: train.py stopped by itself at BUDGET_DEADLINE), or
+# nothing when someone else asked for the stop or the marker says no such thing.
+stop_cause() {
+  "$PYTHON" - "$STOP_MARKER" <<'PY' 2>/dev/null || true
+import json
+import re
+import sys
+
+with open(sys.argv[1], encoding="utf-8") as handle:
+    cause = json.load(handle).get("cause")
+if isinstance(cause, str) and re.fullmatch(r"[a-z_]{1,40}", cause):
+    print(cause, end="")
+PY
+}
+
 # --- main --------------------------------------------------------------------------------------
 
 # pick_python: PYTHON, the first interpreter that imports torch. RunPod's current images link
@@ -893,7 +912,7 @@ main() {
       if [[ -n $DELIVERY_ERROR ]]; then
         message+="; $DELIVERY_ERROR"
       fi
-      finalize stopped "$message" "$ARTIFACT_URI"
+      finalize stopped "$message" "$ARTIFACT_URI" "$(stop_cause)"
       ;;
     *)
       STEP=train

@@ -13,7 +13,8 @@ Exit codes (the contract with bootstrap.sh):
   0  training finished; the model/adapter and tokenizer are in <workspace>/output
   3  stopped early on request (gateway "stop": true, BUDGET_DEADLINE near, SIGTERM/SIGINT):
      a checkpoint was saved and the partial result is in <workspace>/output; the file
-     <workspace>/.traingate-stopped holds {"reason": ..., "step": ...}
+     <workspace>/.traingate-stopped holds {"reason": ..., "step": ...}, and "cause": "budget_deadline"
+     when the trainer stopped by itself at BUDGET_DEADLINE (bootstrap.sh reports it as the stop's reason)
   2  the configuration, dataset or architecture is unusable, the Hub refused the model (gated or
      private), or quantization was asked for without CUDA or on several processes (message on stderr)
   1  anything else failed (traceback on stderr)
@@ -56,6 +57,9 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_STOPPED = 3
 STOP_MARKER = ".traingate-stopped"
+# The stop marker's "cause" (and the status report's "reason") for a stop at BUDGET_DEADLINE: the trainer's own
+# decision, which the gateway records as a budget stop.
+CAUSE_BUDGET_DEADLINE = "budget_deadline"
 
 METHODS = ("LORA", "QLORA", "FULL")
 QUANTIZATIONS = ("NONE", "INT8", "INT4")
@@ -840,6 +844,9 @@ class StopController:
         self.base_margin = base_margin
         self._now = now
         self.requested: Optional[str] = None
+        # Why the last reason() said stop, as a code the gateway knows: CAUSE_BUDGET_DEADLINE, or None when
+        # someone else asked (the gateway, a signal).
+        self.cause: Optional[str] = None
         self.save_seconds: Optional[float] = None
         self.step_seconds: Optional[float] = None
 
@@ -848,11 +855,13 @@ class StopController:
             self.requested = reason
 
     def reason(self) -> Optional[str]:
+        self.cause = None
         if self.requested:
             return self.requested
         if self.stop_event.is_set():
             return "the gateway asked the trainer to stop"
         if deadline_reached(self.deadline, self._now(), self.save_seconds, self.step_seconds, self.base_margin):
+            self.cause = CAUSE_BUDGET_DEADLINE
             return "the budget deadline is near"
         return None
 
@@ -878,6 +887,7 @@ class StopCallbackMixin:
         self._sync = sync  # under torchrun: all_ranks_any, so that every rank stops at the same step
         self._last_step_end: Optional[float] = None
         self.stopped_reason: Optional[str] = None
+        self.stopped_cause: Optional[str] = None
         self.stopped_step: Optional[int] = None
 
     def __getattr__(self, name: str) -> Any:
@@ -891,11 +901,13 @@ class StopCallbackMixin:
             self.controller.observe_step(now - self._last_step_end)
         self._last_step_end = now
         reason = self.controller.reason()
+        cause = self.controller.cause
         if self._sync is not None and self._sync(reason is not None) and not reason:
             reason = "another rank is stopping"
         if reason and self.stopped_reason is None:
             LOG.warning("stopping at step %s: %s; saving a checkpoint", getattr(state, "global_step", "?"), reason)
             self.stopped_reason = reason
+            self.stopped_cause = cause
             self.stopped_step = int(getattr(state, "global_step", 0) or 0)
             control.should_save = True
             control.should_training_stop = True
@@ -953,9 +965,12 @@ def replace_directory(staged: str, final: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_stop_marker(path: str, reason: str, step: Optional[int]) -> None:
+def write_stop_marker(path: str, reason: str, step: Optional[int], cause: Optional[str] = None) -> None:
+    marker: Dict[str, Any] = {"reason": reason, "step": step}
+    if cause:
+        marker["cause"] = cause
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"reason": reason, "step": step}, handle)
+        json.dump(marker, handle)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -968,6 +983,7 @@ class RunResult:
     stopped_reason: Optional[str] = None
     stopped_step: Optional[int] = None
     global_step: int = 0
+    stopped_cause: Optional[str] = None
 
 
 def _tokenize_examples(tokenizer: Any, examples: Sequence[Example], kind: str, max_length: int) -> List[Dict[str, List[int]]]:
@@ -1085,7 +1101,7 @@ def run_training(
     dist = dist or DistributedInfo()
     if controller.reason():
         # Install and download ate the time that was left: leave before loading anything.
-        return RunResult(stopped_reason=controller.reason(), stopped_step=0)
+        return RunResult(stopped_reason=controller.reason(), stopped_step=0, stopped_cause=controller.cause)
     cuda = torch.cuda.is_available()
     check_quantization_possible(cfg, cuda)
     auto_config = _from_pretrained(AutoConfig.from_pretrained, cfg.model_name)
@@ -1177,7 +1193,7 @@ def run_training(
 
     if controller.reason():
         # The deadline came while the weights loaded: leave without training.
-        return RunResult(stopped_reason=controller.reason(), stopped_step=0)
+        return RunResult(stopped_reason=controller.reason(), stopped_step=0, stopped_cause=controller.cause)
 
     if dist.world_size > 1:
         world_size = dist.world_size  # torchrun: one process per GPU (DDP)
@@ -1227,7 +1243,12 @@ def run_training(
         LOG.info("resuming from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
 
-    result = RunResult(stop_callback.stopped_reason, stop_callback.stopped_step, int(trainer.state.global_step))
+    result = RunResult(
+        stop_callback.stopped_reason,
+        stop_callback.stopped_step,
+        int(trainer.state.global_step),
+        stop_callback.stopped_cause,
+    )
     staged = paths.output + ".tmp"
     if dist.is_main:
         shutil.rmtree(staged, ignore_errors=True)
@@ -1306,7 +1327,7 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
 
     if result.stopped_reason:
         if dist.is_main:
-            write_stop_marker(paths.stop_marker, result.stopped_reason, result.stopped_step)
+            write_stop_marker(paths.stop_marker, result.stopped_reason, result.stopped_step, result.stopped_cause)
         print(f"traingate: stopped early at step {result.stopped_step}: {result.stopped_reason}", file=sys.stderr)
         return EXIT_STOPPED
     print(f"traingate: training finished after {result.global_step} steps", file=sys.stderr)

@@ -60,6 +60,42 @@ describe("deployment state machine", () => {
       [D.STOPPED, R.BUDGET_EXCEEDED, JobStatus.CANCELLED],
     ],
     [
+      "trainer stopped at its own budget deadline",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "JOB_REPORTED", status: "stopped", reason: "budget_deadline" },
+      [D.STOPPED, R.BUDGET_EXCEEDED, JobStatus.CANCELLED],
+    ],
+    [
+      "trainer stopped at its own max-duration deadline",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "JOB_REPORTED", status: "stopped", reason: "max_duration" },
+      [D.STOPPED, R.MAX_DURATION, JobStatus.CANCELLED],
+    ],
+    [
+      "trainer stopped without a reason of its own: the user's doing, as far as we know",
+      state(D.RUNNING, JobStatus.RUNNING),
+      { type: "JOB_REPORTED", status: "stopped" },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "a stop the gateway asked for keeps its reason, whatever the trainer says",
+      state(D.RUNNING, JobStatus.RUNNING, R.USER),
+      { type: "JOB_REPORTED", status: "stopped", reason: "budget_deadline" },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "a max-duration stop the gateway asked for keeps its reason",
+      state(D.RUNNING, JobStatus.RUNNING, R.MAX_DURATION),
+      { type: "JOB_REPORTED", status: "stopped", reason: "budget_deadline" },
+      [D.STOPPED, R.MAX_DURATION, JobStatus.CANCELLED],
+    ],
+    [
+      "a trainer's deadline stop after the user's stop changes nothing",
+      state(D.STOPPED, JobStatus.CANCELLED),
+      { type: "JOB_REPORTED", status: "stopped", reason: "budget_deadline" },
+      null,
+    ],
+    [
       "user stop",
       state(D.RUNNING, JobStatus.RUNNING),
       { type: "STOP", reason: R.USER },

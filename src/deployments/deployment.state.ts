@@ -1,12 +1,29 @@
 import { isJobFinished, JobStatus } from "../jobs/training-job.enums";
 import { DeploymentStatus, isFinished, StopReason } from "./deployment.enums";
 
+/**
+ * Why a trainer stopped by itself, before the gateway asked it to: its budget deadline (`BUDGET_DEADLINE`), or a
+ * max-duration deadline of its own. Sent as `reason` with a `stopped` report.
+ */
+export type TrainerStopReason = "budget_deadline" | "max_duration";
+
+/** The stop reason recorded for each of a trainer's own stops. */
+const TRAINER_STOP_REASONS: Readonly<Record<TrainerStopReason, StopReason>> = {
+  budget_deadline: StopReason.BUDGET_EXCEEDED,
+  max_duration: StopReason.MAX_DURATION,
+};
+
 /** What can happen to a deployment. */
 export type DeploymentSignal =
   | { type: "POD_CREATED" }
   | { type: "CREATE_FAILED" }
   | { type: "POD_OBSERVED"; state: "STARTING" | "RUNNING" | "STOPPED" | "GONE" }
-  | { type: "JOB_REPORTED"; status: "running" | "completed" | "failed" | "stopped" }
+  | {
+      type: "JOB_REPORTED";
+      status: "running" | "completed" | "failed" | "stopped";
+      /** With `stopped`: the trainer stopped by itself, for this reason. */
+      reason?: TrainerStopReason;
+    }
   | { type: "STOP"; reason: StopReason }
   /** The pod's container did not come up within the start-up deadline. */
   | { type: "START_TIMED_OUT" };
@@ -89,7 +106,11 @@ export function nextState(current: DeploymentState, signal: DeploymentSignal): T
         case "failed":
           return failed();
         case "stopped":
-          return stopped(current.stopRequestedReason ?? StopReason.USER);
+          // A stop the gateway asked for keeps its reason; else the trainer's own, if it said one.
+          return stopped(
+            current.stopRequestedReason ??
+              (signal.reason === undefined ? StopReason.USER : TRAINER_STOP_REASONS[signal.reason]),
+          );
       }
   }
 }

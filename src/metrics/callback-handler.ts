@@ -135,12 +135,13 @@ export class CallbackHandler {
       jobExtra.errorMessage = report.message;
     await this.deps.deployments.signal(
       access.deploymentId,
-      { type: "JOB_REPORTED", status: report.status },
+      { type: "JOB_REPORTED", status: report.status, ...(report.reason ? { reason: report.reason } : {}) },
       report.status === "failed" && report.message ? { errorMessage: report.message } : {},
       jobExtra,
     );
     await this.deps.deployments.recordEvent(access.deploymentId, "job.reported", {
       status: report.status,
+      ...(report.reason ? { reason: report.reason } : {}),
       ...(report.artifactUri ? { artifactUri: report.artifactUri } : {}),
     });
     const fresh = await this.deps.access.authorize(access.jobId, bearerToken(req.headers.authorization));

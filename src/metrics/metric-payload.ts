@@ -1,3 +1,4 @@
+import type { TrainerStopReason } from "../deployments/deployment.state";
 import { METRIC_FIELDS, type MetricField, type MetricValues } from "./metric-fields";
 
 /**
@@ -53,11 +54,18 @@ export function parsePoint(raw: unknown, where: string): MetricPoint {
 export type JobReport = "running" | "completed" | "failed" | "stopped";
 const REPORTS: readonly JobReport[] = ["running", "completed", "failed", "stopped"];
 
-/** A status body: `{ "status": "running" | "completed" | "failed" | "stopped", "message"?, "artifact_uri"? }`. */
+const TRAINER_STOP_REASONS: readonly TrainerStopReason[] = ["budget_deadline", "max_duration"];
+
+/**
+ * A status body: `{ "status": "running" | "completed" | "failed" | "stopped", "message"?, "artifact_uri"?,
+ * "reason"? }`. `reason` says why a trainer stopped by itself (`budget_deadline`, `max_duration`); it counts only
+ * with `stopped`, and any other value is ignored, so that a newer trainer's reasons never get a report refused.
+ */
 export function parseStatusBody(body: unknown): {
   status: JobReport;
   message: string | null;
   artifactUri: string | null;
+  reason: TrainerStopReason | null;
 } {
   if (!isObject(body)) throw new PayloadError("body", "must be a JSON object");
   const status = body.status;
@@ -72,7 +80,11 @@ export function parseStatusBody(body: unknown): {
   }
   // Long messages are error tails; the last part is what explains the failure.
   const tail = message && message.length > 4000 ? `…${message.slice(-4000)}` : message;
-  return { status: status as JobReport, message: tail && storableText(tail), artifactUri };
+  const reason =
+    status === "stopped" && (TRAINER_STOP_REASONS as readonly unknown[]).includes(body.reason)
+      ? (body.reason as TrainerStopReason)
+      : null;
+  return { status: status as JobReport, message: tail && storableText(tail), artifactUri, reason };
 }
 
 /** A UTF-16 surrogate without its pair (as a cut of a longer text can leave one). */

@@ -9,11 +9,12 @@ export interface LocalPodOptions {
   readonly python: string;
   /** Folder for pods' disks, their logs and the local models (created). */
   readonly root: string;
-  /** Real ms between SIGTERM and SIGKILL when a pod is stopped or terminated, as `docker stop`. Default 10 000. */
-  readonly killGraceMs?: number;
   /** Variables added to every local pod's environment (tuning for tests: flush intervals, retry bases). */
   readonly env?: Readonly<Record<string, string>>;
 }
+
+/** Real ms between SIGTERM and SIGKILL when a pod is stopped or terminated, as `docker stop` gives a container. */
+export const DEFAULT_KILL_GRACE_MS = 10_000;
 
 /** The pod a local process runs for, as the simulator exposes it. */
 export interface LocalPodHost {
@@ -84,7 +85,7 @@ export class LocalPod {
 
   constructor(
     private readonly host: LocalPodHost,
-    private readonly options: LocalPodOptions,
+    private readonly options: LocalPodOptions & { readonly killGraceMs: number },
     run: number,
   ) {
     this.paths = localPodPaths(options.root, host.podId);
@@ -186,7 +187,7 @@ export class LocalPod {
       }
     }
     if (this.killTimer === null) {
-      this.killTimer = setTimeout(() => this.killGroup("SIGKILL"), this.options.killGraceMs ?? 10_000);
+      this.killTimer = setTimeout(() => this.killGroup("SIGKILL"), this.options.killGraceMs);
       this.killTimer.unref();
     }
   }

@@ -64,6 +64,13 @@ export interface RunpodSimulatorOptions {
    * `root/models` at start (once; later starts reuse them).
    */
   readonly localPods?: LocalPodOptions;
+  /**
+   * Real ms a pod's container gets between SIGTERM and SIGKILL when the pod is stopped or terminated (`podStop`,
+   * `podTerminate`, `stopAfter`, `terminateAfter`, REST), as `docker stop` gives it: a training run saves a
+   * checkpoint, uploads its partial result and reports `stopped` meanwhile. The same for the simulated trainer and
+   * local pods. Default 10 000.
+   */
+  readonly killGraceMs?: number;
   readonly logger?: SimLogger;
   /** How many GraphQL (and REST) requests are kept in `requests`. Default 10 000 (oldest dropped). */
   readonly maxRecordedRequests?: number;
@@ -131,6 +138,7 @@ export interface SimPodView {
   readonly endReason: string | null;
   readonly checkpointStep: number;
   readonly trainingCompleted: boolean;
+  /** The simulated trainer, also while it is in its grace period after SIGTERM; null once it is gone. */
   readonly trainer: TrainerState | null;
   /** The local process of a pod run by `localPods` (its last container), else null. */
   readonly process: LocalProcessState | null;
@@ -254,6 +262,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       autoAccountPrefix: options.autoAccountPrefix === undefined ? "sim_" : options.autoAccountPrefix,
       trainer: options.trainer === undefined ? {} : options.trainer,
       localPods: options.localPods ?? null,
+      ...(options.killGraceMs === undefined ? {} : { killGraceMs: options.killGraceMs }),
       logger: this.logger,
     });
     for (const key of options.accounts ?? []) this.world.addAccount(key);
@@ -470,7 +479,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
       ...(local === undefined
         ? { checkpointStep: pod.workspace.checkpointStep, trainingCompleted: pod.workspace.completed }
         : localWorkspaceStateView(localPodPaths(local.root, pod.id).workspace)),
-      trainer: pod.trainer?.state() ?? null,
+      trainer: pod.trainer?.state() ?? w.dyingTrainer(pod.id)?.state() ?? null,
       process: this.world.localProcesses.get(pod.id)?.process() ?? null,
     };
   }

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { GraphQLError } from "graphql";
 import { SimClock } from "./sim-clock";
 import {
@@ -11,7 +12,7 @@ import {
   onDemandPrice,
   spotPrice,
 } from "./sim-gpu-market";
-import { LocalPod, type LocalPodOptions, localPodPaths } from "./local-pod";
+import { DEFAULT_KILL_GRACE_MS, LocalPod, type LocalPodOptions, localPodPaths } from "./local-pod";
 import { SimulatedTrainer, type SimulatedTrainerOptions, type TrainerWorkspace } from "./simulated-trainer";
 
 /** Logging the simulator does; a pino logger fits. Defaults to silence. */
@@ -106,6 +107,11 @@ export interface SimWorldOptions {
   readonly trainer: false | SimulatedTrainerOptions;
   /** Run every pod as a local process executing the container command (instead of the simulated trainer). */
   readonly localPods: LocalPodOptions | null;
+  /**
+   * Real ms between SIGTERM and SIGKILL when a pod is stopped or terminated, as `docker stop` gives a container;
+   * the same for simulated trainers and local processes. Default 10 000.
+   */
+  readonly killGraceMs?: number;
   readonly logger: SimLogger;
 }
 
@@ -151,6 +157,13 @@ export class SimWorld {
   readonly localProcesses = new Map<string, LocalPod>();
   private readonly accountsByKey = new Map<string, SimAccount>();
   private readonly podIdsByPodKey = new Map<string, string>();
+  /**
+   * Simulated trainers of stopped or terminated pods in their grace period, by pod id, with the real time
+   * (`performance.now()`) at which they are killed. The grace is real time because what fills it (a checkpoint,
+   * an upload, the `stopped` report) is real HTTP: on the simulated clock a high speed factor or an `advance()`
+   * would cut it short at random.
+   */
+  private readonly dying = new Map<string, { trainer: SimulatedTrainer; killAt: number }>();
   private closed = false;
 
   constructor(readonly options: SimWorldOptions) {
@@ -375,7 +388,7 @@ export class SimWorld {
     pod.restartCount += 1;
     pod.containerUpAtSimMs = now + this.options.restartSeconds * 1000;
     pod.lastStatusChange = `Container exited (${reason}); restarting: ${new Date(now).toString()}`;
-    this.killTrainer(pod, "stop");
+    this.killTrainer(pod, "exit");
     this.options.logger.debug(
       { podId: pod.id, reason, restartCount: pod.restartCount },
       "runpod-sim: restart",
@@ -448,6 +461,7 @@ export class SimWorld {
   /** Moves every pod along simulated time: deadlines, container start, the trainer. */
   tick(): void {
     if (this.closed) return;
+    this.tickDying();
     for (const pod of this.pods.values()) {
       if (pod.desiredStatus === "TERMINATED") continue;
       const clock = this.podClock(pod);
@@ -461,6 +475,9 @@ export class SimWorld {
         continue;
       }
       if (this.isRuntimeUp(pod) && pod.trainer === null) {
+        // A new container of the pod: the previous one is gone, grace period or not.
+        this.dying.get(pod.id)?.trainer.kill();
+        this.dying.delete(pod.id);
         pod.containerRuns += 1;
         if (this.options.localPods !== null) pod.trainer = this.newLocalPod(pod, this.options.localPods);
         else if (this.options.trainer !== false) pod.trainer = this.newTrainer(pod, this.options.trainer);
@@ -475,6 +492,23 @@ export class SimWorld {
     for (const pod of this.pods.values()) this.killTrainer(pod, "close");
   }
 
+  /** The trainer of a pod still in its grace period after SIGTERM, if any (for the control API). */
+  dyingTrainer(podId: string): SimulatedTrainer | undefined {
+    return this.dying.get(podId)?.trainer;
+  }
+
+  /** Trainers in their grace period move on; those done or out of time are killed. */
+  private tickDying(): void {
+    const now = performance.now();
+    for (const [podId, { trainer, killAt }] of this.dying) {
+      if (!trainer.ended() && now < killAt) trainer.tick();
+      if (trainer.ended() || now >= killAt) {
+        trainer.kill();
+        this.dying.delete(podId);
+      }
+    }
+  }
+
   private newLocalPod(pod: SimPod, options: LocalPodOptions): LocalPod {
     const local = new LocalPod(
       {
@@ -487,7 +521,7 @@ export class SimWorld {
         containerExited: (reason) => this.exitContainer(pod, reason),
         log: (fields, msg) => this.options.logger.debug(fields, `runpod-sim: ${msg}`),
       },
-      options,
+      { ...options, killGraceMs: this.killGraceMs() },
       pod.containerRuns,
     );
     this.localProcesses.set(pod.id, local);
@@ -513,9 +547,32 @@ export class SimWorld {
     );
   }
 
-  private killTrainer(pod: SimPod, how: "stop" | "terminate" | "close"): void {
-    if (pod.trainer !== null) pod.trainer.kill(how);
-    else if (how === "terminate" && this.options.localPods !== null) {
+  private killGraceMs(): number {
+    return this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  }
+
+  /**
+   * The container goes away. `stop` and `terminate` are `docker stop`: SIGTERM, then SIGKILL after the grace
+   * period; `exit` (its main process ended by itself) and `close` (the simulator shutting down) end it at once.
+   */
+  private killTrainer(pod: SimPod, how: "stop" | "terminate" | "exit" | "close"): void {
+    const trainer = pod.trainer;
+    if (how === "close") {
+      this.dying.get(pod.id)?.trainer.kill();
+      this.dying.delete(pod.id);
+    }
+    if (trainer instanceof SimulatedTrainer) {
+      if (how === "stop" || how === "terminate") {
+        trainer.terminate();
+        if (!trainer.ended()) {
+          this.dying.set(pod.id, { trainer, killAt: performance.now() + this.killGraceMs() });
+        }
+      } else {
+        trainer.kill();
+      }
+    } else if (trainer !== null) {
+      trainer.kill(how === "exit" ? "stop" : how);
+    } else if (how === "terminate" && this.options.localPods !== null) {
       // A stopped local pod has no process left; its disk goes with it.
       rmSync(localPodPaths(this.options.localPods.root, pod.id).pod, { recursive: true, force: true });
     }

@@ -2,6 +2,8 @@ import { type RunpodSimulator, startRunpodSimulator } from "./runpod-simulator";
 import type { MetricPoint } from "./simulated-trainer";
 import {
   RESUME,
+  STOP,
+  TERMINATE,
   configB64,
   deployPod,
   gql,
@@ -72,8 +74,13 @@ describe("simulated trainer", () => {
     await gateway.close();
   });
 
-  const start = async (trainer: Record<string, unknown>, speedFactor = 50): Promise<void> => {
+  const start = async (
+    trainer: Record<string, unknown>,
+    speedFactor = 50,
+    killGraceMs?: number,
+  ): Promise<void> => {
     sim = await startRunpodSimulator({
+      ...(killGraceMs === undefined ? {} : { killGraceMs }),
       speedFactor,
       startupSeconds: 2,
       restartSeconds: 1,
@@ -213,12 +220,87 @@ describe("simulated trainer", () => {
     expect(statusBodies().at(-1)).toEqual({
       status: "stopped",
       message: "budget deadline reached",
+      // The trainer's own decision, said so that the gateway records why.
+      reason: "budget_deadline",
       artifact_uri: `gateway://${JOB_ID}`,
     });
     const steps = metricCalls()
       .flat()
       .map((p) => p.step);
     expect(Math.max(...steps)).toBeLessThan(100);
+  });
+
+  it.each([
+    ["podStop", STOP, "EXITED"],
+    ["podTerminate", TERMINATE, "TERMINATED"],
+  ] as const)(
+    "on %s gets SIGTERM: the pod ends at once, the trainer checkpoints, uploads its partial result and reports stopped",
+    async (_mutation, document, endStatus) => {
+      // 1000 steps at 2 steps per simulated second, 20x: 25 s real to finish, so the stop comes first.
+      await start({ stepsPerSecond: 2, totalSteps: 1000 }, 20);
+      const podId = await deployTrainingPod({
+        hyperparameters: { loggingSteps: 5, saveSteps: 1000 },
+        output: { onComplete: "TERMINATE" },
+      });
+      await until(() => metricCalls().flat().length >= 2, "training to be under way");
+      const answer = await gql(sim, document, { podId }, { key });
+      expect(answer.body.errors).toBeUndefined();
+      // RunPod shows the pod ended at once, and it bills no more, whatever the container still does.
+      expect(sim.pod(podId)).toMatchObject({ desiredStatus: endStatus, costPerHr: 0, runtimeUp: false });
+      const cost = sim.pod(podId)?.accruedCostUsd;
+
+      await until(() => statusBodies().some((b) => b.status === "stopped"), "the stopped report");
+      expect(statusBodies()).toEqual([
+        { status: "running" },
+        {
+          status: "stopped",
+          message: "received SIGTERM; checkpoint saved",
+          artifact_uri: `gateway://${JOB_ID}`,
+        },
+      ]);
+      const paths = gateway.calls.map((c) => c.path.split("/").at(-1));
+      expect(paths.filter((p) => p === "artifact")).toHaveLength(1);
+      expect(paths.at(-1)).toBe("status");
+      // The checkpoint is the step it was stopped at, off the saveSteps grid; the points up to it were sent.
+      const stoppedAt = sim.pod(podId)?.checkpointStep ?? 0;
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(stoppedAt).toBeLessThan(1000);
+      const lastPoint = Math.max(
+        ...metricCalls()
+          .flat()
+          .map((p) => p.step),
+      );
+      expect(lastPoint).toBe(Math.floor(stoppedAt / 5) * 5);
+      expect(sim.pod(podId)?.trainingCompleted).toBe(false);
+      // Whoever sent SIGTERM ends the pod: the trainer does not call RunPod itself.
+      await until(() => sim.pod(podId)?.trainer === null, "the container to be gone");
+      expect(sim.restRequests).toEqual([]);
+      expect(sim.pod(podId)?.accruedCostUsd).toBe(cost);
+    },
+  );
+
+  it("is killed when the grace period after SIGTERM runs out, mid-upload", async () => {
+    await start({ stepsPerSecond: 2, totalSteps: 1000, retries: 1000 }, 20, 300);
+    // The gateway cannot take the result: the upload is retried until the kill.
+    gateway.respond = (call) =>
+      call.method === "PUT"
+        ? { status: 503, body: { error: "busy" } }
+        : { status: 200, body: { status: "ok", accepted: 1, stop: false } };
+    const podId = await deployTrainingPod({
+      hyperparameters: { loggingSteps: 5 },
+      output: { onComplete: "TERMINATE" },
+    });
+    await until(() => metricCalls().length >= 1, "training to be under way");
+    await gql(sim, TERMINATE, { podId }, { key });
+    expect(sim.pod(podId)?.desiredStatus).toBe("TERMINATED");
+    expect(sim.pod(podId)?.trainer?.phase).toBe("finishing");
+    await until(() => sim.pod(podId)?.trainer === null, "the kill at the end of the grace period");
+    const calls = gateway.calls.length;
+    expect(gateway.calls.filter((c) => c.method === "PUT").length).toBeGreaterThanOrEqual(1);
+    // Killed before its upload went through: no stopped report, and nothing more once it is gone.
+    expect(statusBodies()).toEqual([{ status: "running" }]);
+    sim.advance(60);
+    expect(gateway.calls).toHaveLength(calls);
   });
 
   it("keeps the pod lifecycle going when the gateway's routes are missing", async () => {

@@ -55,6 +55,9 @@ export interface TrainerHost {
 
 export type TrainerPhase = "idle" | "training" | "finishing" | "exiting" | "done" | "killed";
 
+/** Why training ended early or not: what `TrainerState.endReason` reads. */
+export type TrainerEndReason = "completed" | "stop-requested" | "budget-deadline" | "sigterm";
+
 /** A snapshot for tests and the control API. */
 export interface TrainerState {
   readonly phase: TrainerPhase;
@@ -65,8 +68,8 @@ export interface TrainerState {
   readonly pointsDelivered: number;
   /** Callbacks given up on after their retries. */
   readonly callbacksDropped: number;
-  /** Why training ended: "completed", "stop-requested", "budget-deadline", or null while it runs. */
-  readonly endReason: string | null;
+  /** Why training ended: "completed", "stop-requested", "budget-deadline", "sigterm", or null while it runs. */
+  readonly endReason: TrainerEndReason | null;
 }
 
 /** One metric point, exactly the pod metrics callback's payload shape. */
@@ -108,6 +111,13 @@ interface TrainerConfig {
   readonly artifactUri: (podId: string, jobId: string) => string;
 }
 
+/** The `message` of a `stopped` report, per reason. */
+const STOP_MESSAGES: Readonly<Record<Exclude<TrainerEndReason, "completed">, string>> = {
+  "stop-requested": "stop requested by the gateway",
+  "budget-deadline": "budget deadline reached",
+  sigterm: "received SIGTERM; checkpoint saved",
+};
+
 /** A metrics batch holds at most 500 points (the callback route refuses more). */
 const MAX_BATCH = 500;
 
@@ -117,7 +127,8 @@ const MAX_BATCH = 500;
  * status to the gateway's pod callback routes with the job token, honours `stop: true`, stops by itself at
  * the budget deadline, checkpoints to the pod volume, and finally terminates (or stops, for `onComplete: STOP`)
  * its own pod through RunPod's REST v1 with the pod-scoped `RUNPOD_API_KEY`, because a container that merely
- * exits is restarted and keeps billing.
+ * exits is restarted and keeps billing. On SIGTERM (`terminate()`: its pod is stopped or terminated) it saves a
+ * checkpoint, delivers its partial result and reports `stopped` within the grace period its pod gives it.
  *
  * Driven by the simulator's ticker (`tick()`); it owns no timers. Pacing follows simulated time, so
  * `speedFactor` and `advance()` speed it up. Callback failures (the gateway down, its route missing) are retried
@@ -144,7 +155,9 @@ export class SimulatedTrainer {
   private currentStep = 0;
   private pointsDelivered = 0;
   private callbacksDropped = 0;
-  private endReason: string | null = null;
+  private endReason: TrainerEndReason | null = null;
+  /** SIGTERM arrived: the pod is being stopped or terminated by someone else, who also ends it. */
+  private signalled = false;
   private exitAttempts = 0;
   private readonly seed: number;
 
@@ -189,7 +202,29 @@ export class SimulatedTrainer {
     this.enqueue({ kind: "status", body: { status: "running" } });
   }
 
-  /** The container was killed (pod stopped or terminated, simulator closing). */
+  /**
+   * The container gets SIGTERM (its pod is being stopped or terminated), as bootstrap.sh does with `docker stop`:
+   * a training run saves a checkpoint, uploads its partial result (when the result goes to the gateway) and
+   * reports `stopped`; a run already delivering its result carries on. Whoever sent the signal ends the pod, so
+   * the trainer does not end it itself. With nothing left to do it is gone at once. The caller kills it (`kill`)
+   * when the grace period is over.
+   */
+  terminate(): void {
+    if (this.signalled || this.phase === "killed") return;
+    this.signalled = true;
+    if (this.phase === "training") {
+      this.train();
+      this.finish("sigterm");
+    }
+    if (this.phase !== "finishing") this.kill();
+  }
+
+  /** True once the trainer has nothing left to do: it may be killed without losing anything. */
+  ended(): boolean {
+    return this.phase === "done" || this.phase === "killed" || this.phase === "idle";
+  }
+
+  /** The container was killed (SIGKILL: the grace period is over, the container restarts, the simulator closes). */
   kill(): void {
     if (this.phase === "killed") return;
     this.phase = "killed";
@@ -213,7 +248,8 @@ export class SimulatedTrainer {
     if (this.phase === "training") this.train();
     if (this.phase === "training" || this.phase === "finishing") this.pump();
     if (this.phase === "finishing" && this.queue.length === 0 && !this.inFlight) {
-      this.phase = "exiting";
+      // After SIGTERM the pod is already being ended by whoever sent it.
+      this.phase = this.signalled ? "done" : "exiting";
       this.nextAttemptAt = 0;
     }
     if (this.phase === "exiting") this.exitPod();
@@ -255,7 +291,7 @@ export class SimulatedTrainer {
     if (step > this.lastQueuedStep) this.lastQueuedStep = step;
   }
 
-  private finish(reason: "completed" | "stop-requested" | "budget-deadline"): void {
+  private finish(reason: TrainerEndReason): void {
     if (this.phase !== "training" || this.config === null) return;
     this.endReason = reason;
     this.phase = "finishing";
@@ -285,7 +321,9 @@ export class SimulatedTrainer {
           ...(this.config.gateway
             ? { artifact_uri: this.config.artifactUri(this.host.podId, this.jobId) }
             : {}),
-          message: reason === "budget-deadline" ? "budget deadline reached" : "stop requested by the gateway",
+          message: STOP_MESSAGES[reason],
+          // Said only for a stop the trainer decided by itself: the gateway did not ask for it.
+          ...(reason === "budget-deadline" ? { reason: "budget_deadline" } : {}),
         },
       });
     }

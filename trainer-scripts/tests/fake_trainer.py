@@ -5,6 +5,7 @@ The test's python3 stub runs this instead of train.py; every other Python call o
   ok    write an adapter to <workspace>/output and exit 0
   fail  print an error naming the model and exit 1
   stop  write a partial adapter and the stop marker, exit 3 (train.py's "stopped" contract)
+  deadline  the same, stopped by itself at BUDGET_DEADLINE: the marker's "cause" is "budget_deadline"
   wait  write <workspace>/fake-trainer-started, then train until SIGTERM/SIGINT: on one, save a
         "checkpoint", write the partial adapter and the stop marker and exit 3, as train.py does
 What it saw (config, dataset, which secrets were visible) goes to <workspace>/fake-trainer-seen.json.
@@ -76,6 +77,10 @@ with open(os.path.join(output, "adapter_config.json"), "w", encoding="utf-8") as
     json.dump({"base_model_name_or_path": cfg.model_name, "r": cfg.hyperparameters.lora_r}, handle)
 with open(os.path.join(output, "adapter_model.safetensors"), "wb") as handle:
     handle.write(bytes(range(256)) * 12)  # 3 KiB: over the fake Hub's LFS threshold
+if mode == "deadline":
+    with open(os.path.join(workspace, ".traingate-stopped"), "w", encoding="utf-8") as handle:
+        json.dump({"reason": "the budget deadline is near", "step": 40, "cause": "budget_deadline"}, handle)
+    sys.exit(3)
 if mode == "stop":
     with open(os.path.join(workspace, ".traingate-stopped"), "w", encoding="utf-8") as handle:
         json.dump({"reason": stop_reason or "the gateway asked the trainer to stop", "step": 7 if stop_reason else 40}, handle)

@@ -405,6 +405,19 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(final["status"], "stopped")
         self.assertEqual(final["message"], "stopped early at step 40: the gateway asked the trainer to stop")
         self.assertEqual(final["artifact_uri"], "runpod-volume://vol-9/output")
+        # The gateway asked: the report names no reason of the trainer's own.
+        self.assertNotIn("reason", final)
+        self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
+
+    def test_a_stop_at_the_budget_deadline_reports_its_reason_and_delivers_the_partial_result(self) -> None:
+        result = self.run_bootstrap(FAKE_TRAIN_MODE="deadline")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        final = self.world.statuses[-1]
+        self.assertEqual(final["status"], "stopped")
+        self.assertEqual(final["reason"], "budget_deadline")
+        self.assertEqual(final["message"], "stopped early at step 40: the budget deadline is near")
+        self.assertEqual(final["artifact_uri"], f"gateway://{JOB_ID}")
+        self.assertEqual(self.uploaded_files(), self.output_files())
         self.assertEqual(self.pod_calls(), [f"DELETE /v1/pods/{POD_ID}"])
 
     def test_a_stop_answer_to_running_skips_training(self) -> None:

@@ -315,13 +315,37 @@ class DeadlineTest(unittest.TestCase):
         event = threading.Event()
         controller = train.StopController(deadline, event, now=lambda: now[0])
         self.assertIsNone(controller.reason())
+        self.assertIsNone(controller.cause)
         now[0] = deadline - dt.timedelta(seconds=60)
         self.assertIn("deadline", controller.reason())
+        # The trainer's own decision: the one stop with a cause the gateway records.
+        self.assertEqual(controller.cause, "budget_deadline")
         now[0] = deadline - dt.timedelta(hours=1)
         event.set()
         self.assertIn("gateway", controller.reason())
+        self.assertIsNone(controller.cause)
         controller.request("received SIGTERM")
         self.assertEqual(controller.reason(), "received SIGTERM")
+        self.assertIsNone(controller.cause)
+
+    def test_stop_callback_and_marker_keep_a_deadline_stops_cause(self) -> None:
+        deadline = dt.datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
+        controller = train.StopController(deadline, threading.Event(), now=lambda: deadline)
+        callback = train.StopCallbackMixin(controller, clock=lambda: 0.0)
+        control = types.SimpleNamespace(should_save=False, should_training_stop=False)
+        callback.on_step_end(None, types.SimpleNamespace(global_step=12), control)
+        self.assertEqual((callback.stopped_step, callback.stopped_cause), (12, "budget_deadline"))
+        with tempfile.TemporaryDirectory() as folder:
+            marker = os.path.join(folder, train.STOP_MARKER)
+            train.write_stop_marker(marker, callback.stopped_reason, 12, callback.stopped_cause)
+            with open(marker, encoding="utf-8") as handle:
+                self.assertEqual(
+                    json.load(handle),
+                    {"reason": "the budget deadline is near", "step": 12, "cause": "budget_deadline"},
+                )
+            train.write_stop_marker(marker, "received SIGTERM", 3)
+            with open(marker, encoding="utf-8") as handle:
+                self.assertEqual(json.load(handle), {"reason": "received SIGTERM", "step": 3})
 
     def test_stop_callback_saves_and_ends_training_once(self) -> None:
         event = threading.Event()
