@@ -124,7 +124,8 @@ describe("costs", () => {
     await db.query(`INSERT INTO training_metrics (job_id, step, remaining_seconds) VALUES ($1, 10, 3600)`, [
       running.job.id,
     ]);
-    const res = await t.gql<Report>("cost-live", REPORT, {});
+    // An explicit range: the default one starts at the month's first midnight, which may fall inside this run's hour.
+    const res = await t.gql<Report>("cost-live", REPORT, { from: new Date(Date.now() - 2 * 3600_000).toISOString() });
     const c = res.data!.costs;
     // $0.50/h for the GPU, plus 40 GB of disks at $0.10/GB-month (730 h).
     expect(c.activeBurnRateUsdPerHour).toBe(0.5055);
