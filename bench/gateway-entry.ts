@@ -1,8 +1,9 @@
 /**
  * The gateway as the benches run it: a process of its own, configured from the environment like `npm start`
  * (DATABASE_URL, REDIS_URL, PORT, JWT_SECRET, ENCRYPTION_KEY, LOG_LEVEL), plus bench-only tuning in
- * BENCH_GATEWAY_OPTIONS (JSON: `metricsRoutes`, `ingest`, `subscriptions`, as `createGateway` takes them).
- * Background work stays off: it would only call the real RunPod API.
+ * BENCH_GATEWAY_OPTIONS (JSON: `metricsRoutes`, `ingest`, `subscriptions`, as `createGateway` takes them, and
+ * `background`). Background work stays off unless `background` is true: it calls the RunPod API, so only the bench
+ * that points RUNPOD_API_URL at a simulator (bench/background.ts) turns it on.
  *
  * Prints "ready <url>" once it listens. SIGTERM/SIGINT close it and exit; so does losing the bench (IPC
  * disconnect). Over IPC the bench can ask for `process.memoryUsage()` (after a full garbage collection when node
@@ -16,7 +17,7 @@ import { loadConfig } from "../src/config/env";
 import { createGateway, type GatewayOptions } from "../src/server/app";
 import { createLogger } from "../src/server/logger";
 
-type BenchGatewayOptions = Pick<GatewayOptions, "metricsRoutes" | "ingest" | "subscriptions">;
+type BenchGatewayOptions = Pick<GatewayOptions, "metricsRoutes" | "ingest" | "subscriptions" | "background">;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -25,8 +26,8 @@ async function main(): Promise<void> {
   const gateway = await createGateway({
     config,
     logger: createLogger(config.logLevel),
-    background: false,
     ...extra,
+    background: extra.background === true,
   });
   const url = await gateway.listen(config.port, "127.0.0.1");
   process.stdout.write(`ready ${url}\n`);

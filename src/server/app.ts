@@ -139,7 +139,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     createLeaderLock(config.databaseUrl, logger),
     modules.flatMap((module) => module.background ?? []),
     logger.child({ component: "background" }),
-    (task, outcome) => prometheus.backgroundRuns.inc({ task, outcome }),
+    (task, outcome, seconds) => {
+      prometheus.backgroundRuns.inc({ task, outcome });
+      if (seconds !== undefined) prometheus.backgroundRunSeconds.observe({ task }, seconds);
+    },
   );
   return {
     config,

@@ -20,8 +20,12 @@ export class BackgroundWorker {
     private readonly leader: LeaderLock,
     private readonly tasks: readonly BackgroundTask[],
     private readonly logger: Logger,
-    /** Told how every run ended (for /metrics). */
-    private readonly onRun?: (task: string, outcome: "done" | "failed" | "not-leader") => void,
+    /** Told how every run ended and, for a run this replica made, how long it took (for /metrics). */
+    private readonly onRun?: (
+      task: string,
+      outcome: "done" | "failed" | "not-leader",
+      seconds?: number,
+    ) => void,
   ) {}
 
   start(): void {
@@ -38,16 +42,18 @@ export class BackgroundWorker {
     const inFlight = this.running.get(task.name);
     if (inFlight || this.stopped) return inFlight ?? Promise.resolve();
     const run = (async () => {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         if (!(await this.leader.isLeader())) {
           this.onRun?.(task.name, "not-leader");
           return;
         }
         const result = await task.run();
-        this.onRun?.(task.name, "done");
+        this.onRun?.(task.name, "done", seconds());
         this.logger.debug({ task: task.name, result }, "background task done");
       } catch (error) {
-        this.onRun?.(task.name, "failed");
+        this.onRun?.(task.name, "failed", seconds());
         this.logger.error(
           { task: task.name, err: error instanceof Error ? error.message : String(error) },
           "background task failed",

@@ -11,6 +11,7 @@ export interface GatewayMetrics {
   pointsIngested: Counter;
   ingestWriteSeconds: Histogram;
   backgroundRuns: Counter<"task" | "outcome">;
+  backgroundRunSeconds: Histogram<"task">;
 }
 
 export function createGatewayMetrics(sources: {
@@ -43,6 +44,13 @@ export function createGatewayMetrics(sources: {
       name: "traingate_background_runs_total",
       help: "Runs of the background tasks on this replica, by task and outcome",
       labelNames: ["task", "outcome"],
+      registers: [registry],
+    }),
+    backgroundRunSeconds: new Histogram({
+      name: "traingate_background_run_seconds",
+      help: "Duration of one run of a background task on the leading replica, by task",
+      labelNames: ["task"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
   };
