@@ -125,7 +125,9 @@ describe("costs", () => {
       running.job.id,
     ]);
     // An explicit range: the default one starts at the month's first midnight, which may fall inside this run's hour.
-    const res = await t.gql<Report>("cost-live", REPORT, { from: new Date(Date.now() - 2 * 3600_000).toISOString() });
+    const res = await t.gql<Report>("cost-live", REPORT, {
+      from: new Date(Date.now() - 2 * 3600_000).toISOString(),
+    });
     const c = res.data!.costs;
     // $0.50/h for the GPU, plus 40 GB of disks at $0.10/GB-month (730 h).
     expect(c.activeBurnRateUsdPerHour).toBe(0.5055);

@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
+import { JobStatus } from "../src/jobs/training-job.enums";
 import { BudgetAlerts } from "../src/supervision/budget-alerts";
 import { PodSupervisor, type SupervisorOptions } from "../src/supervision/pod-supervisor";
 import { createSupervisionModule } from "../src/supervision/supervision.module";
@@ -111,6 +112,49 @@ describe("the pod supervisor: status sync and orphan reaper", () => {
       expect(row.actualCostMicros).toBeGreaterThan(0);
     }
   });
+
+  it("never writes a look over a change made after it was read: a stopped run stays stopped, its cost kept", async () => {
+    const d = await deployed("sync-stale");
+    s.sim.advance(600);
+    await s.t.gateway.services.supervisor.tick();
+    const { services, runpod } = s.t.gateway;
+    const read = await services.deploymentQueries.get("sync-stale", d.id);
+    const pod = await runpod.getPod(d.apiKey, d.podId);
+    // The user stops the run between the supervisor's read and its write.
+    await s.t.gql("sync-stale", `mutation($id: ID!) { stopDeployment(id: $id) { status } }`, { id: d.id });
+    const stopped = await services.deploymentQueries.get("sync-stale", d.id);
+    s.sim.advance(3600);
+    const result = await services.deployments.accrueMany([
+      { deployment: read, jobStatus: JobStatus.RUNNING, pod },
+    ]);
+    expect(result.accrued).toEqual([]);
+    const after = await services.deploymentQueries.get("sync-stale", d.id);
+    expect(after.status).toBe("STOPPED");
+    expect(after.actualCostMicros).toBe(stopped.actualCostMicros);
+    expect(after.lastObservedAt).toEqual(stopped.lastObservedAt);
+  });
+
+  it("looks after every deployment of an account that holds more than one page of them", async () => {
+    await s.withRunpodKey("sync-many");
+    const configId = await s.newConfig("sync-many");
+    const ids: string[] = [];
+    for (let i = 0; i < 205; i += 1) {
+      const res = await s.t.gql<{ deployTraining: { id: string } }>("sync-many", DEPLOY, {
+        input: { trainingConfigId: configId, budgetLimitUsd: 1000 },
+      });
+      expect(res.errors).toBeUndefined();
+      ids.push(res.data!.deployTraining.id);
+    }
+    s.sim.advance(600);
+    await s.t.gateway.services.supervisor.tick();
+    const { db } = s.t.gateway;
+    const rows = await db.dataSource.query<{ status: string; actual_cost: string }[]>(
+      `SELECT status, actual_cost FROM cloud_deployments WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    expect(rows).toHaveLength(205);
+    expect(rows.filter((r) => r.status === "RUNNING" && Number(r.actual_cost) > 0)).toHaveLength(205);
+  }, 120_000);
 
   it("runs as one background task of the supervision module", async () => {
     const { db, runpod, bus, logger, services } = s.t.gateway;

@@ -15,7 +15,7 @@ import { nextState, type DeploymentSignal } from "./deployment.state";
 /** Told once a deployment has finished (committed), with why it stopped; see `onFinished`. */
 export type FinishedListener = (deployment: Deployment) => Promise<void>;
 
-/** A deployment and its job, row-locked for the transaction. */
+/** A deployment, row-locked for the transaction, and its job. */
 export interface Locked {
   deployment: Deployment;
   job: TrainingJob;
@@ -36,14 +36,15 @@ export interface Change {
 }
 
 /**
- * Every change of a deployment's state, in one place. Each is one transaction over the deployment and its job
- * (row-locked): the state machine decides, the rows and the audit events are written together, and after the
+ * Every change of a deployment's state, in one place. Each is one transaction over the deployment (row-locked)
+ * and its job: the state machine decides, the rows and the audit events are written together, and after the
  * commit the change is announced: to this replica's change listeners, on the bus, and, when the deployment
  * has just finished, to the finished listeners. Every finish of a deployment passes through `transition`.
  */
 export class DeploymentTransitions {
   private readonly finishedListeners: FinishedListener[] = [];
   private readonly changeListeners: ((deployment: Pick<Deployment, "id" | "jobId">) => void)[] = [];
+  private accrual: AccrualSql | undefined;
 
   constructor(
     private readonly db: DataSource,
@@ -106,36 +107,7 @@ export class DeploymentTransitions {
   async observe(deploymentId: string, pod: PodInfo | null): Promise<void> {
     await this.transition(deploymentId, ({ deployment }, at) => {
       if (deployment.podTerminatedAt !== null) return undefined;
-      const state = observedState(pod);
-      const priceMicros = pod?.costPerHr ? usdToMicros(pod.costPerHr) : (deployment.costPerHourMicros ?? 0);
-      const accrual = accrue(
-        {
-          uptimeSeconds: deployment.uptimeSeconds,
-          podUptimeSeconds: deployment.podUptimeSeconds,
-          gpuPriceSeconds: deployment.gpuPriceSeconds,
-          runningGbSeconds: deployment.runningGbSeconds,
-          stoppedGbSeconds: deployment.stoppedGbSeconds,
-          observedAt: deployment.lastObservedAt,
-        },
-        {
-          at,
-          state,
-          podUptimeSeconds: pod?.uptimeSeconds ?? 0,
-          runtimeUp: pod?.runtimeUp ?? false,
-          costPerHourMicros: priceMicros,
-        },
-        { volumeGb: deployment.config.volumeSizeGb, containerGb: deployment.config.containerDiskGb },
-      );
-      const update: Partial<Deployment> = {
-        uptimeSeconds: accrual.uptimeSeconds,
-        podUptimeSeconds: accrual.podUptimeSeconds,
-        gpuPriceSeconds: accrual.gpuPriceSeconds,
-        runningGbSeconds: accrual.runningGbSeconds,
-        stoppedGbSeconds: accrual.stoppedGbSeconds,
-        lastObservedAt: at,
-        actualCostMicros: accruedMicros(accrual),
-      };
-      if (pod?.costPerHr) update.costPerHourMicros = usdToMicros(pod.costPerHr);
+      const { state, update } = lookAt(deployment, pod, at);
       const gone = state === "GONE";
       if (gone) update.podTerminatedAt = at;
       return {
@@ -145,6 +117,52 @@ export class DeploymentTransitions {
         announce: gone || update.actualCostMicros !== deployment.actualCostMicros,
       };
     });
+  }
+
+  /**
+   * Many looks at once, for the supervisor. A look that only brings cost up to date (the pod is still there and
+   * neither the deployment's nor the job's status would move) is written for all of them by one statement: no
+   * transaction, no lock held past it, the job row untouched (the metric ingest updates it). A row that changed
+   * since it was read (status, last look or pod) is skipped and looked at again next time. Answers the
+   * deployments written, as now stored, and the ones whose look moves a status: those go through `observe`.
+   */
+  async accrueMany(looks: readonly Look[]): Promise<{ accrued: Deployment[]; moving: Deployment[] }> {
+    const at = this.now();
+    const moving: Deployment[] = [];
+    const candidates: { deployment: Deployment; update: Partial<Deployment> }[] = [];
+    for (const { deployment, jobStatus, pod } of looks) {
+      if (deployment.podTerminatedAt !== null) continue;
+      const { state, update } = lookAt(deployment, pod, at);
+      const next = nextState(
+        { status: deployment.status, jobStatus, stopRequestedReason: deployment.stopRequestedReason },
+        { type: "POD_OBSERVED", state },
+      );
+      if (state === "GONE" || (next && (next.status !== deployment.status || next.jobStatus !== jobStatus)))
+        moving.push(deployment);
+      else candidates.push({ deployment, update });
+    }
+    if (candidates.length === 0) return { accrued: [], moving };
+    const written = new Set(
+      (
+        await this.db.query<{ id: string }[]>(this.accrualSql.sql, [
+          JSON.stringify(candidates.map((c) => this.accrualSql.record(c.deployment, c.update))),
+        ])
+      ).map((row) => row.id),
+    );
+    const accrued: Deployment[] = [];
+    for (const { deployment, update } of candidates) {
+      if (!written.has(deployment.id)) continue;
+      const costMoved = update.actualCostMicros !== deployment.actualCostMicros;
+      accrued.push(Object.assign(deployment, update));
+      if (costMoved) await this.publishToSubscribers(deployment);
+    }
+    return { accrued, moving };
+  }
+
+  /** The statement `accrueMany` writes with, built once from the entity's column metadata. */
+  private get accrualSql(): AccrualSql {
+    this.accrual ??= accrualStatement(this.db);
+    return this.accrual;
   }
 
   /** Sets the stop flag the metrics route answers, once; the first reason wins. True when this call set it. */
@@ -186,12 +204,23 @@ export class DeploymentTransitions {
    */
   async publish(deployment: Pick<Deployment, "id" | "userId" | "jobId">): Promise<void> {
     for (const listener of this.changeListeners) listener(deployment);
+    await this.publishToSubscribers(deployment, true);
+  }
+
+  /**
+   * The bus part of `publish`: the deployment's and its owner's subscribers, and, when what the pod's callbacks
+   * see may have changed (a status, the stop flag), the other replicas' callback caches.
+   */
+  private async publishToSubscribers(
+    deployment: Pick<Deployment, "id" | "userId" | "jobId">,
+    accessChanged = false,
+  ): Promise<void> {
     const event = { deploymentId: deployment.id, userId: deployment.userId };
     try {
       await Promise.all([
         this.bus.publish(topics.deploymentUpdated(deployment.id), event),
         this.bus.publish(topics.userDeploymentUpdated(deployment.userId), event),
-        this.bus.publish(topics.jobAccessChanged, { jobId: deployment.jobId }),
+        ...(accessChanged ? [this.bus.publish(topics.jobAccessChanged, { jobId: deployment.jobId })] : []),
       ]);
     } catch (error) {
       // The change is committed; a subscriber that missed it sees it on its next event or query.
@@ -266,16 +295,18 @@ export class DeploymentTransitions {
     if (Object.keys(update).length > 0) await tx.update(TrainingJob, { id: job.id }, update);
   }
 
+  /**
+   * Locks the deployment row; its job is read without a lock. Every change of a job's status is made here, under
+   * its deployment's lock, so the read is current; the job row itself stays free for the metric ingest, which
+   * updates its progress several times a second, and is only locked by the UPDATE of a transition that moves it.
+   */
   private async lock(tx: EntityManager, deploymentId: string): Promise<Locked | undefined> {
     const deployment = await tx.findOne(Deployment, {
       where: { id: deploymentId },
       lock: { mode: "pessimistic_write" },
     });
     if (!deployment) return undefined;
-    const job = await tx.findOne(TrainingJob, {
-      where: { id: deployment.jobId },
-      lock: { mode: "pessimistic_write" },
-    });
+    const job = await tx.findOne(TrainingJob, { where: { id: deployment.jobId } });
     if (!job) return undefined;
     return { deployment, job };
   }
@@ -288,6 +319,115 @@ export class DeploymentTransitions {
   ): Promise<void> {
     await manager.save(manager.create(DeploymentEvent, { deploymentId, kind, detail }));
   }
+}
+
+/** One look at a deployment's pod, for `accrueMany`: the deployment as read, its job's status, the pod. */
+export interface Look {
+  deployment: Deployment;
+  jobStatus: JobStatus;
+  pod: PodInfo | null;
+}
+
+/** The columns one look at the pod brings up to date: its billing, and the price the pod now shows. */
+function lookAt(
+  deployment: Deployment,
+  pod: PodInfo | null,
+  at: Date,
+): { state: ObservedState; update: Partial<Deployment> } {
+  const state = observedState(pod);
+  const priceMicros = pod?.costPerHr ? usdToMicros(pod.costPerHr) : (deployment.costPerHourMicros ?? 0);
+  const accrual = accrue(
+    {
+      uptimeSeconds: deployment.uptimeSeconds,
+      podUptimeSeconds: deployment.podUptimeSeconds,
+      gpuPriceSeconds: deployment.gpuPriceSeconds,
+      runningGbSeconds: deployment.runningGbSeconds,
+      stoppedGbSeconds: deployment.stoppedGbSeconds,
+      observedAt: deployment.lastObservedAt,
+    },
+    {
+      at,
+      state,
+      podUptimeSeconds: pod?.uptimeSeconds ?? 0,
+      runtimeUp: pod?.runtimeUp ?? false,
+      costPerHourMicros: priceMicros,
+    },
+    { volumeGb: deployment.config.volumeSizeGb, containerGb: deployment.config.containerDiskGb },
+  );
+  const update: Partial<Deployment> = {
+    uptimeSeconds: accrual.uptimeSeconds,
+    podUptimeSeconds: accrual.podUptimeSeconds,
+    gpuPriceSeconds: accrual.gpuPriceSeconds,
+    runningGbSeconds: accrual.runningGbSeconds,
+    stoppedGbSeconds: accrual.stoppedGbSeconds,
+    lastObservedAt: at,
+    actualCostMicros: accruedMicros(accrual),
+  };
+  if (pod?.costPerHr) update.costPerHourMicros = usdToMicros(pod.costPerHr);
+  return { state, update };
+}
+
+/** The columns `lookAt` sets, by property: what `accrueMany` writes. */
+const ACCRUAL_PROPERTIES = [
+  "uptimeSeconds",
+  "podUptimeSeconds",
+  "gpuPriceSeconds",
+  "runningGbSeconds",
+  "stoppedGbSeconds",
+  "lastObservedAt",
+  "actualCostMicros",
+  "costPerHourMicros",
+] as const satisfies readonly (keyof Deployment)[];
+
+interface AccrualSql {
+  sql: string;
+  /** One element of the statement's JSON: the row's key, what it was read as, and the new values. */
+  record(deployment: Deployment, update: Partial<Deployment>): Record<string, unknown>;
+}
+
+/**
+ * One UPDATE for many rows, the values as one JSON array. A row is written only while it is as it was read:
+ * same status, same last look, pod not gone (else another path changed it meanwhile and it is looked at again
+ * next time). Column names, types and value transformers come from the entity, so this cannot drift from it.
+ */
+function accrualStatement(db: DataSource): AccrualSql {
+  const metadata = db.getMetadata(Deployment);
+  const columns = ACCRUAL_PROPERTIES.map((property) => {
+    const column = metadata.findColumnWithPropertyName(property)!;
+    const type = db.driver.normalizeType(column);
+    return { property, name: column.databaseName, type, column };
+  });
+  // Wrapped in a SELECT: the driver answers an UPDATE's rows as [rows, count].
+  const sql = `
+    WITH written AS (UPDATE cloud_deployments d SET
+      ${columns.map((c) => `${c.name} = COALESCE(r.${c.name}, d.${c.name})`).join(",\n      ")},
+      updated_at = now()
+    FROM jsonb_to_recordset($1::jsonb) AS r(
+      id uuid, read_status text, read_observed_at timestamptz,
+      ${columns.map((c) => `${c.name} ${c.type}`).join(", ")})
+    WHERE d.id = r.id AND d.status = r.read_status AND d.pod_terminated_at IS NULL
+      AND d.last_observed_at IS NOT DISTINCT FROM r.read_observed_at
+    RETURNING d.id)
+    SELECT id FROM written`;
+  return {
+    sql,
+    record(deployment, update) {
+      const record: Record<string, unknown> = {
+        id: deployment.id,
+        read_status: deployment.status,
+        read_observed_at: deployment.lastObservedAt?.toISOString() ?? null,
+      };
+      for (const { property, name, column } of columns) {
+        const value = update[property];
+        if (value === undefined) continue;
+        const stored: unknown = column.transformer
+          ? (column.transformer as { to(value: unknown): unknown }).to(value)
+          : value;
+        record[name] = stored instanceof Date ? stored.toISOString() : stored;
+      }
+      return record;
+    },
+  };
 }
 
 /** What one look at a pod says, for accrual and the state machine. */

@@ -9,7 +9,7 @@ import type { ProviderSecretService } from "../secrets/provider-secret.service";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { DeploymentLauncher, type LaunchOptions } from "./deployment-launch";
 import type { DeploymentQueryService } from "./deployment-query.service";
-import { DeploymentTransitions, type FinishedListener } from "./deployment-transitions";
+import { DeploymentTransitions, type FinishedListener, type Look } from "./deployment-transitions";
 import { isActive, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { nextState, type DeploymentSignal } from "./deployment.state";
@@ -174,6 +174,11 @@ export class DeploymentService {
   /** Applies one look at the pod (null: RunPod no longer has it): cost accrues, the status follows. */
   observe(deploymentId: string, pod: PodInfo | null): Promise<void> {
     return this.transitions.observe(deploymentId, pod);
+  }
+
+  /** Many looks whose only effect is cost, written at once (see `DeploymentTransitions.accrueMany`). */
+  accrueMany(looks: readonly Look[]): Promise<{ accrued: Deployment[]; moving: Deployment[] }> {
+    return this.transitions.accrueMany(looks);
   }
 
   /** Applies a signal (a trainer report, a failed create); true when it changed something. */

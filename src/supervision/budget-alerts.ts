@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { DataSource } from "typeorm";
+import { In, type DataSource } from "typeorm";
 import { BudgetAction, STOPPED_THRESHOLD } from "../costs/budget";
 import { StopReason } from "../deployments/deployment.enums";
 import type { Deployment } from "../deployments/deployment.entity";
@@ -22,8 +22,22 @@ export class BudgetAlerts {
 
   /** The thresholds already raised for a deployment. */
   async raised(deploymentId: string): Promise<Set<number>> {
-    const rows = await this.db.getRepository(BudgetAlertRecord).findBy({ deploymentId });
-    return new Set(rows.map((a) => a.thresholdPercent));
+    return (await this.raisedMany([deploymentId])).get(deploymentId) ?? new Set();
+  }
+
+  /** The thresholds already raised, for many deployments in one query (a deployment with none is absent). */
+  async raisedMany(deploymentIds: readonly string[]): Promise<Map<string, Set<number>>> {
+    const raised = new Map<string, Set<number>>();
+    if (deploymentIds.length === 0) return raised;
+    const rows = await this.db
+      .getRepository(BudgetAlertRecord)
+      .findBy({ deploymentId: In([...deploymentIds]) });
+    for (const row of rows) {
+      const set = raised.get(row.deploymentId) ?? new Set<number>();
+      set.add(row.thresholdPercent);
+      raised.set(row.deploymentId, set);
+    }
+    return raised;
   }
 
   /**

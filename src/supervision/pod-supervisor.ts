@@ -11,9 +11,11 @@ import {
   StopReason,
 } from "../deployments/deployment.enums";
 import { Deployment } from "../deployments/deployment.entity";
+import type { Look } from "../deployments/deployment-transitions";
 import type { DeploymentService } from "../deployments/deployment.service";
 import { deploymentIdOfPod, podName } from "../deployments/pod-name";
 import { AppError } from "../errors/app-error";
+import type { JobStatus } from "../jobs/training-job.enums";
 import { PodStatus, type PodInfo, type RunpodClient } from "../runpod/runpod-client";
 import { Provider } from "../secrets/provider";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
@@ -70,6 +72,15 @@ export interface SupervisorReport {
   usersSkipped: number;
 }
 
+/** Deployments that may still hold a pod: what the supervisor looks at (`$1`: the active statuses). */
+const TRACKED = "pod_terminated_at IS NULL AND (status = ANY($1::text[]) OR pod_id IS NOT NULL)";
+// trackedPage says the same with the query builder.
+
+/** Deployments read, looked at and written together; the event loop is free between two pages. */
+const PAGE_SIZE = 200;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** How long a finished run's bootstrap has to end its own pod before the reaper does it. */
 const FINISHED_POD_GRACE_MS = 10 * 60_000;
 
@@ -125,18 +136,16 @@ export class PodSupervisor {
     };
     const now = this.now().getTime();
     const sweep = this.lastSweep === undefined || now - this.lastSweep >= this.sweepIntervalMs;
-    const tracked = await this.deps.db
-      .getRepository(Deployment)
-      .createQueryBuilder("d")
-      .where("d.pod_terminated_at IS NULL AND (d.status IN (:...active) OR d.pod_id IS NOT NULL)", {
-        active: ACTIVE_DEPLOYMENT_STATUSES,
-      })
-      .getMany();
     // Accounts with something active are looked at every run; the others on the sweep's schedule.
-    const users = new Set(tracked.filter((d) => isActive(d.status)).map((d) => d.userId));
+    const accounts = await this.deps.db.query<{ user_id: string; active: boolean }[]>(
+      `SELECT user_id, bool_or(status = ANY($1::text[])) AS active FROM cloud_deployments
+       WHERE ${TRACKED} GROUP BY user_id`,
+      [ACTIVE_DEPLOYMENT_STATUSES],
+    );
+    const users = new Set(accounts.filter((a) => a.active).map((a) => a.user_id));
     if (sweep) {
       this.lastSweep = now;
-      for (const d of tracked) users.add(d.userId);
+      for (const account of accounts) users.add(account.user_id);
       const recent: { user_id: string }[] = await this.deps.db.query(
         `SELECT DISTINCT user_id FROM cloud_deployments WHERE created_at > $1`,
         [new Date(now - this.lookbackMs)],
@@ -145,11 +154,7 @@ export class PodSupervisor {
     }
     for (const userId of users) {
       try {
-        await this.superviseUser(
-          userId,
-          tracked.filter((d) => d.userId === userId),
-          report,
-        );
+        await this.superviseUser(userId, report);
       } catch (error) {
         report.usersSkipped += 1;
         this.deps.logger.warn({ userId, err: describe(error) }, "could not supervise a user's pods");
@@ -158,15 +163,16 @@ export class PodSupervisor {
     return report;
   }
 
-  private async superviseUser(
-    userId: string,
-    tracked: Deployment[],
-    report: SupervisorReport,
-  ): Promise<void> {
+  /**
+   * One account: its pods listed once, then its tracked deployments a page at a time (each page read, looked at
+   * and written in a few statements, with the event loop free between pages), then its stray pods reaped.
+   */
+  private async superviseUser(userId: string, report: SupervisorReport): Promise<void> {
     const { runpod, secrets, logger } = this.deps;
     const apiKey = await secrets.reveal(userId, Provider.RUNPOD);
     if (!apiKey) {
-      if (tracked.length > 0) {
+      const [tracked] = await this.trackedPage(userId, null, 1);
+      if (tracked) {
         report.usersSkipped += 1;
         logger.warn({ userId }, "cannot supervise pods: the user's RunPod key is gone");
       }
@@ -176,19 +182,67 @@ export class PodSupervisor {
     report.users += 1;
     const byId = new Map(pods.map((pod) => [pod.id, pod]));
     const byName = new Map(pods.map((pod) => [pod.name, pod]));
+    for (let after: string | null = null; ;) {
+      const page = await this.trackedPage(userId, after, PAGE_SIZE);
+      if (page.length === 0) break;
+      after = page[page.length - 1].id;
+      await this.supervisePage(apiKey, page, byId, byName, report);
+      if (page.length < PAGE_SIZE) break;
+      await yieldToEventLoop();
+    }
+    await this.reap(apiKey, pods, report);
+  }
 
-    for (const deployment of tracked) {
+  /** A page of the account's deployments that may hold a pod, in id order after `after`. */
+  private trackedPage(userId: string, after: string | null, size: number): Promise<Deployment[]> {
+    const query = this.deps.db
+      .getRepository(Deployment)
+      .createQueryBuilder("d")
+      .where("d.user_id = :userId", { userId })
+      .andWhere("d.pod_terminated_at IS NULL AND (d.status IN (:...active) OR d.pod_id IS NOT NULL)", {
+        active: ACTIVE_DEPLOYMENT_STATUSES,
+      })
+      .orderBy("d.id")
+      .take(size);
+    if (after) query.andWhere("d.id > :after", { after });
+    return query.getMany();
+  }
+
+  /**
+   * Looks at a page of deployments. A look that only brings cost up to date is written for the whole page at
+   * once and its budget judged from what was written; a look that moves a status (the pod came up, stopped, is
+   * gone), and a user's stop still to finish, goes through the deployment's own transition, one at a time.
+   */
+  private async supervisePage(
+    apiKey: string,
+    page: Deployment[],
+    byId: Map<string, PodInfo>,
+    byName: Map<string, PodInfo>,
+    report: SupervisorReport,
+  ): Promise<void> {
+    const { db, runpod, deployments, alerts, logger } = this.deps;
+    const jobStatuses = new Map(
+      (
+        await db.query<{ id: string; status: JobStatus }[]>(
+          `SELECT id, status FROM training_jobs WHERE id = ANY($1::uuid[])`,
+          [page.map((d) => d.jobId)],
+        )
+      ).map((row) => [row.id, row.status]),
+    );
+    const looks: Look[] = [];
+    const oneByOne: Deployment[] = [];
+    const podOf = new Map<string, PodInfo | null>();
+    for (const deployment of page) {
       try {
         if (deployment.podId) {
           // Not listed: confirm before closing anything (a list can lag a create).
           const pod = byId.get(deployment.podId) ?? (await runpod.getPod(apiKey, deployment.podId));
-          await this.observe(apiKey, deployment, pod);
-          report.observed += 1;
-          const ended =
-            isActive(deployment.status) && (await this.judgeBudget(apiKey, deployment.id, report));
-          if (!ended && pod?.status === PodStatus.STARTING && this.startOverdue(deployment)) {
-            await this.failStart(apiKey, deployment, pod.id);
-          }
+          podOf.set(deployment.id, pod);
+          const userStop =
+            deployment.stopRequestedReason === StopReason.USER && isActive(deployment.status) && pod;
+          const jobStatus = jobStatuses.get(deployment.jobId);
+          if (userStop || jobStatus === undefined) oneByOne.push(deployment);
+          else looks.push({ deployment, jobStatus, pod });
         } else if (
           deployment.status === DeploymentStatus.CREATING &&
           this.now().getTime() - deployment.createdAt.getTime() > this.orphanGraceMs
@@ -203,7 +257,49 @@ export class PodSupervisor {
         );
       }
     }
-    await this.reap(apiKey, pods, report);
+    const { accrued, moving } = await deployments.accrueMany(looks);
+    report.observed += accrued.length;
+    const raised = await alerts.raisedMany(accrued.filter((d) => isActive(d.status)).map((d) => d.id));
+    for (const deployment of accrued) {
+      await this.afterLook(apiKey, deployment, podOf.get(deployment.id) ?? null, report, () =>
+        isActive(deployment.status)
+          ? this.judgeBudget(apiKey, deployment, raised.get(deployment.id) ?? new Set(), report)
+          : Promise.resolve(false),
+      );
+    }
+    for (const deployment of [...oneByOne, ...moving]) {
+      const pod = podOf.get(deployment.id) ?? null;
+      await this.afterLook(apiKey, deployment, pod, report, async () => {
+        await this.observe(apiKey, deployment, pod);
+        report.observed += 1;
+        return isActive(deployment.status) && (await this.judgeBudgetAfresh(apiKey, deployment.id, report));
+      });
+    }
+  }
+
+  /**
+   * Judges what a look found (`judge`: true when it ended the pod), then fails a start that is overdue. An
+   * upstream error is logged and the deployment looked at again next time.
+   */
+  private async afterLook(
+    apiKey: string,
+    deployment: Deployment,
+    pod: PodInfo | null,
+    report: SupervisorReport,
+    judge: () => Promise<boolean>,
+  ): Promise<void> {
+    try {
+      const ended = await judge();
+      if (!ended && pod?.status === PodStatus.STARTING && this.startOverdue(deployment)) {
+        await this.failStart(apiKey, deployment, pod.id);
+      }
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      this.deps.logger.warn(
+        { deploymentId: deployment.id, err: error.message },
+        "could not supervise a deployment's pod; retried on the next run",
+      );
+    }
   }
 
   /** One look at the pod; a user's stop whose terminate call failed is finished here instead. */
@@ -229,15 +325,15 @@ export class PodSupervisor {
   }
 
   /**
-   * Judges the budget of a deployment that was running, on its freshly observed cost. True when the pod was
-   * terminated here.
+   * Judges the budget of a deployment that was running after a look that moved its status: read again, since the
+   * transition may have finished it. True when the pod was terminated here.
    */
-  private async judgeBudget(
+  private async judgeBudgetAfresh(
     apiKey: string,
     deploymentId: string,
     report: SupervisorReport,
   ): Promise<boolean> {
-    const { db, deployments, alerts } = this.deps;
+    const { db, alerts } = this.deps;
     const deployment = await db.getRepository(Deployment).findOneBy({ id: deploymentId });
     if (!deployment) return false;
     const raised = await alerts.raised(deployment.id);
@@ -247,6 +343,17 @@ export class PodSupervisor {
       if (!raised.has(STOPPED_THRESHOLD) && (await alerts.budgetStopped(deployment))) report.alerts += 1;
       return false;
     }
+    return this.judgeBudget(apiKey, deployment, raised, report);
+  }
+
+  /** Judges the budget of a running deployment on its freshly accrued cost. True when the pod was terminated. */
+  private async judgeBudget(
+    apiKey: string,
+    deployment: Deployment,
+    raised: Set<number>,
+    report: SupervisorReport,
+  ): Promise<boolean> {
+    const { deployments, alerts } = this.deps;
     report.checked += 1;
     const decision = budgetDecision({
       actualMicros: deployment.actualCostMicros,
