@@ -4,6 +4,7 @@ import { DeploymentStatus, StopReason } from "../src/deployments/deployment.enum
 import { JobStatus } from "../src/jobs/training-job.enums";
 import { deploymentTopics } from "../src/deployments/deployment-stream";
 import { metricTopics } from "../src/metrics/metric.topics";
+import { parseMetricsBody } from "../src/metrics/metric-payload";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
@@ -219,6 +220,78 @@ describe("POST /api/training/jobs/:jobId/metrics", () => {
     await all;
     await unlisten();
     expect(seen).toEqual([1, 2, 3]);
+  });
+});
+
+describe("the order subscribers see a job's points in", () => {
+  const ingest = () => t.gateway.services.ingest;
+  const parsed = (step: number) => parseMetricsBody({ metrics: [point(step)] });
+
+  /** Every step published for the job, in the order the bus delivered them, until `count` arrived. */
+  async function published(jobId: string, count: number, run: () => Promise<unknown>): Promise<number[]> {
+    const seen: number[] = [];
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    const unlisten = await t.gateway.bus.listen(metricTopics.jobMetric(jobId), (event) => {
+      for (const p of event.points) seen.push(p.step);
+      if (seen.length >= count) done();
+    });
+    try {
+      await run();
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    } finally {
+      await unlisten();
+    }
+    return seen;
+  }
+
+  it("holds a higher step back while a lower one of the same job is still being written", async () => {
+    const rows = await newDeployment(db, "order-held");
+    // The first request starts a write at once; the second, of the same job, waits for the next write.
+    const seen = await published(rows.job.id, 2, () =>
+      Promise.all([ingest().submit(rows.job.id, parsed(10)), ingest().submit(rows.job.id, parsed(5))]),
+    );
+    expect(seen).toEqual([5, 10]);
+    expect((await stored(rows.job.id)).map((r) => r.step)).toEqual([5, 10]);
+  });
+
+  it("stores a step that arrives after a higher one was published without publishing it, and replays it", async () => {
+    const rows = await newDeployment(db, "order-late");
+    const seen = await published(rows.job.id, 2, async () => {
+      await ingest().submit(rows.job.id, parsed(10));
+      await ingest().submit(rows.job.id, parsed(5));
+      await ingest().submit(rows.job.id, parsed(11));
+    });
+    expect(seen).toEqual([10, 11]);
+    expect((await stored(rows.job.id)).map((r) => r.step)).toEqual([5, 10, 11]);
+    const replay = await t.gql<{ trainingJob: { metrics: { step: number }[] } }>(
+      "order-late",
+      `query($id: ID!) { trainingJob(id: $id) { metrics { step } } }`,
+      { id: rows.job.id },
+    );
+    expect(replay.data?.trainingJob.metrics.map((m) => m.step)).toEqual([5, 10, 11]);
+  });
+
+  it("publishes the steps a run redoes after it reports running again (a resume from its checkpoint)", async () => {
+    const rows = await newDeployment(db, "order-resume");
+    const seen = await published(rows.job.id, 3, async () => {
+      await post(rows, "metrics", { metrics: [point(20)] });
+      expect((await post(rows, "status", { status: "running" })).status).toBe(200);
+      await post(rows, "metrics", { metrics: [point(11), point(12)] });
+    });
+    expect(seen).toEqual([20, 11, 12]);
+  });
+
+  it("never delivers a lower step after a higher one to a subscriber, whatever order concurrent posts arrive in", async () => {
+    const rows = await newDeployment(db, "order-race");
+    const steps = Array.from({ length: 40 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    const seen = await published(rows.job.id, 40, () =>
+      Promise.all(steps.map((step) => post(rows, "metrics", { metrics: [point(step)] }))),
+    );
+    for (let i = 1; i < seen.length; i += 1) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    expect(seen.length).toBeGreaterThan(0);
+    // Nothing is lost: every step is stored, the ones not published live included.
+    expect((await stored(rows.job.id)).map((r) => r.step)).toEqual(steps.slice().sort((a, b) => a - b));
   });
 });
 

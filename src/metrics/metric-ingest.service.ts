@@ -11,8 +11,15 @@ export interface IngestOptions {
   maxQueuedPoints?: number;
   /** Rows one write takes at most. */
   maxRowsPerWrite?: number;
+  /**
+   * Writes in flight at once (default 2): the next one starts while the previous commits. A job's points are
+   * in one write at a time, so its writes commit in the order its requests came.
+   */
+  maxConcurrentWrites?: number;
   /** Told after every committed write (for /metrics). */
   onCommitted?: (points: number, seconds: number) => void;
+  /** Told of each committed point not published live because a higher step of its job already was (for /metrics). */
+  onLate?: (points: number) => void;
   /** How long a failed publish of committed points is retried before it is given up (default 60 s). */
   publishRetryMs?: number;
 }
@@ -30,6 +37,18 @@ interface Pending {
   points: MetricPoint[];
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * What one job has on its way to subscribers: the steps accepted and not yet committed (a count per step, a
+ * resend may be in flight twice), the committed points held back behind a lower step still in flight, the
+ * highest step published, and the end of its chain of publications.
+ */
+interface Lane {
+  inFlight: Map<number, number>;
+  held: MetricEvent[];
+  published: number;
+  chain: Promise<void> | null;
 }
 
 /** The stored columns with their SQL types: the key columns, then one per metric field (its key is its column). */
@@ -70,21 +89,33 @@ function toRecord(row: MetricPoint & { jobId: string }): Record<string, string |
 }
 
 /**
- * Group commit for metric points. Requests hand their points in and wait; one write at a time takes everything
- * queued (up to a bound) and upserts it in one statement. A request's promise resolves only
- * after its points are committed, and the points are published after that, job by job in step order. The
- * queue is bounded: past it, `submit` refuses at once instead of holding memory.
+ * Group commit for metric points. Requests hand their points in and wait; a write takes everything queued (up
+ * to a bound) and upserts it in one statement, and a second write starts while the first commits. A job is in
+ * one write at a time (its later requests wait for the next write), so a job's writes never contend for its
+ * row and commit in the order its requests came. A request's promise resolves only after its points are
+ * committed. The queue is bounded: past it, `submit` refuses at once instead of holding memory.
+ *
+ * Publication keeps each job's steps rising for its subscribers: a committed point waits while a lower step of
+ * its job is still in flight (accepted, not yet committed), then the job's points go in step order. A point
+ * that commits after a higher step of its job was published (a resend of an old step, a spool drained late)
+ * is stored but not published live; a subscriber gets it from the table (`metrics`, or `afterStep` below it).
+ * A run that starts again (`restartSteps`) redoes steps from its checkpoint: those are published again.
  */
 export class MetricIngestService {
   private readonly queue: Pending[] = [];
   private queuedPoints = 0;
-  private writing = false;
+  private writes = 0;
+  /** Jobs with points in a write now. */
+  private readonly writing = new Set<string>();
+  private readonly lanes = new Map<string, Lane>();
+  /** The highest step published per job, kept after its lane goes idle (bounded; see `settle`). */
+  private readonly highest = new Map<string, number>();
   private readonly maxQueuedPoints: number;
   private readonly maxRowsPerWrite: number;
+  private readonly maxConcurrentWrites: number;
   private readonly onCommitted?: (points: number, seconds: number) => void;
+  private readonly onLate?: (points: number) => void;
   private readonly publishRetryMs: number;
-  /** Per job, the end of its chain of publications (see `publish`). */
-  private readonly publishing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: DataSource,
@@ -94,7 +125,9 @@ export class MetricIngestService {
   ) {
     this.maxQueuedPoints = options.maxQueuedPoints ?? 50_000;
     this.maxRowsPerWrite = options.maxRowsPerWrite ?? 5_000;
+    this.maxConcurrentWrites = options.maxConcurrentWrites ?? 2;
     this.onCommitted = options.onCommitted;
+    this.onLate = options.onLate;
     this.publishRetryMs = options.publishRetryMs ?? 60_000;
   }
 
@@ -102,11 +135,23 @@ export class MetricIngestService {
   submit(jobId: string, points: MetricPoint[]): Promise<void> {
     if (this.queuedPoints + points.length > this.maxQueuedPoints)
       return Promise.reject(new IngestBusyError());
+    const lane = this.lane(jobId);
+    for (const point of points) lane.inFlight.set(point.step, (lane.inFlight.get(point.step) ?? 0) + 1);
     return new Promise((resolve, reject) => {
       this.queue.push({ jobId, points, resolve, reject });
       this.queuedPoints += points.length;
       this.pump();
     });
+  }
+
+  /**
+   * The job's run starts again (its trainer reported `running`): the steps it redoes from its checkpoint are
+   * published like new ones instead of being held as late.
+   */
+  restartSteps(jobId: string): void {
+    this.highest.delete(jobId);
+    const lane = this.lanes.get(jobId);
+    if (lane) lane.published = -1;
   }
 
   /** Points waiting for a write. */
@@ -115,23 +160,37 @@ export class MetricIngestService {
   }
 
   private pump(): void {
-    if (this.writing || this.queue.length === 0) return;
+    while (this.writes < this.maxConcurrentWrites && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return; // every queued job is in a write: the next commit pumps again
+      this.writes += 1;
+      const jobs = new Set(batch.map((pending) => pending.jobId));
+      for (const jobId of jobs) this.writing.add(jobId);
+      void this.write(batch).finally(() => {
+        this.writes -= 1;
+        for (const jobId of jobs) this.writing.delete(jobId);
+        this.pump();
+      });
+    }
+  }
+
+  /** The queued requests of jobs not in a write now, in arrival order, up to the row bound. */
+  private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let rows = 0;
-    while (
-      this.queue.length > 0 &&
-      (batch.length === 0 || rows + this.queue[0].points.length <= this.maxRowsPerWrite)
-    ) {
-      const next = this.queue.shift()!;
+    for (let i = 0; i < this.queue.length; ) {
+      const next = this.queue[i];
+      if (this.writing.has(next.jobId)) {
+        i += 1;
+        continue;
+      }
+      if (batch.length > 0 && rows + next.points.length > this.maxRowsPerWrite) break;
+      this.queue.splice(i, 1);
       rows += next.points.length;
       batch.push(next);
     }
     this.queuedPoints -= rows;
-    this.writing = true;
-    void this.write(batch).finally(() => {
-      this.writing = false;
-      this.pump();
-    });
+    return batch;
   }
 
   private async write(batch: Pending[]): Promise<void> {
@@ -148,6 +207,7 @@ export class MetricIngestService {
     }
     const recordedAt = new Date().toISOString();
     const started = process.hrtime.bigint();
+    let failure: unknown = undefined;
     try {
       await this.db.query(WRITE, [
         JSON.stringify(rows.map(toRecord)),
@@ -157,36 +217,83 @@ export class MetricIngestService {
         [...latest.values()].map((v) => v.step),
       ]);
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
+      failure = error ?? new Error("metric write failed");
     }
-    this.onCommitted?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
-    for (const pending of batch) pending.resolve();
-    this.publish(rows, recordedAt);
+    // Out of flight either way; committed points join their job's held points.
+    for (const { jobId, points } of batch) {
+      const lane = this.lane(jobId);
+      for (const point of points) {
+        const left = (lane.inFlight.get(point.step) ?? 1) - 1;
+        if (left > 0) lane.inFlight.set(point.step, left);
+        else lane.inFlight.delete(point.step);
+      }
+    }
+    if (failure === undefined) {
+      this.onCommitted?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
+      for (const row of rows) this.lane(row.jobId).held.push({ ...row, recordedAt });
+    }
+    for (const pending of batch) {
+      if (failure === undefined) pending.resolve();
+      else pending.reject(failure);
+    }
+    for (const jobId of new Set(batch.map((pending) => pending.jobId))) this.release(jobId);
   }
 
   /**
-   * Hands committed points to the bus without making the next write wait: each job has its own chain, so its
-   * points are published in commit order, and a failed publish is retried (with backoff, up to
-   * `publishRetryMs`) before the job's later points go. While Redis is down the writes go on; its subscribers
-   * have been told to resubscribe (EventBus.onInterrupted) and replay from the table.
+   * Publishes the job's held points that no lower step in flight has to precede, in step order, after the
+   * job's earlier publications (each job has its own chain, so the next write never waits for the bus).
    */
-  private publish(rows: (MetricPoint & { jobId: string })[], recordedAt: string): void {
-    const byJob = new Map<string, MetricEvent[]>();
-    for (const row of rows) {
-      const events = byJob.get(row.jobId) ?? [];
-      events.push({ ...row, recordedAt });
-      byJob.set(row.jobId, events);
+  private release(jobId: string): void {
+    const lane = this.lanes.get(jobId);
+    if (!lane) return;
+    let lowestInFlight = Infinity;
+    for (const step of lane.inFlight.keys()) if (step < lowestInFlight) lowestInFlight = step;
+    const ready = lane.held.filter((p) => p.step < lowestInFlight).sort((a, b) => a.step - b.step);
+    lane.held = lane.held.filter((p) => p.step >= lowestInFlight);
+    const points: MetricEvent[] = [];
+    let late = 0;
+    for (const point of ready) {
+      // The same step committed twice while held: the later write is what the table holds.
+      if (points.length > 0 && points[points.length - 1].step === point.step) points[points.length - 1] = point;
+      else if (point.step <= lane.published) late += 1;
+      else points.push(point);
     }
-    for (const [jobId, points] of byJob) {
-      points.sort((a, b) => a.step - b.step);
-      const tail = (this.publishing.get(jobId) ?? Promise.resolve()).then(() =>
-        this.publishWithRetry(jobId, points),
-      );
-      this.publishing.set(jobId, tail);
-      void tail.then(() => {
-        if (this.publishing.get(jobId) === tail) this.publishing.delete(jobId);
+    if (late > 0) this.onLate?.(late);
+    if (points.length > 0) {
+      lane.published = points[points.length - 1].step;
+      const chain = (lane.chain ?? Promise.resolve()).then(() => this.publishWithRetry(jobId, points));
+      lane.chain = chain;
+      void chain.then(() => {
+        if (lane.chain === chain) lane.chain = null;
+        this.settle(jobId);
       });
+    }
+    this.settle(jobId);
+  }
+
+  private lane(jobId: string): Lane {
+    let lane = this.lanes.get(jobId);
+    if (!lane) {
+      lane = { inFlight: new Map(), held: [], published: this.highest.get(jobId) ?? -1, chain: null };
+      this.lanes.set(jobId, lane);
+    }
+    return lane;
+  }
+
+  /** Forgets an idle lane, keeping its highest published step (the oldest half dropped past 100,000 jobs). */
+  private settle(jobId: string): void {
+    const lane = this.lanes.get(jobId);
+    if (!lane || lane.inFlight.size > 0 || lane.held.length > 0 || lane.chain !== null) return;
+    this.lanes.delete(jobId);
+    if (lane.published < 0) return;
+    this.highest.delete(jobId);
+    this.highest.set(jobId, lane.published);
+    if (this.highest.size > 100_000) {
+      let drop = this.highest.size / 2;
+      for (const key of this.highest.keys()) {
+        if (drop-- <= 0) break;
+        this.highest.delete(key);
+      }
     }
   }
 
@@ -212,6 +319,8 @@ export class MetricIngestService {
 
   /** Jobs whose points are still on their way to the bus. */
   get publishingJobs(): number {
-    return this.publishing.size;
+    let jobs = 0;
+    for (const lane of this.lanes.values()) if (lane.chain !== null || lane.held.length > 0) jobs += 1;
+    return jobs;
   }
 }

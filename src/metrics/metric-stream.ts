@@ -35,8 +35,9 @@ export class MetricStreamService {
    * A job's points. Without `afterStep`: live points only. With it: every stored point after that step in
    * step order, then live points, with no gap and no duplicate at the seam. The subscription to live points is
    * made (and confirmed) before the history is read; live points arriving during the replay wait, and those
-   * the history already delivered are dropped at the seam. A point for a step at or below one already sent
-   * (a resumed run replacing it) is still delivered.
+   * the history already delivered are dropped at the seam. Live points come as the ingest publishes them: in
+   * rising step order per job, except that a run restarting from its checkpoint redoes (and so resends) its
+   * steps after it.
    */
   async subscribe(
     userId: string,

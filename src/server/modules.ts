@@ -134,6 +134,7 @@ export async function createModules(
         prometheus.pointsIngested.inc(points);
         prometheus.ingestWriteSeconds.observe(seconds);
       },
+      onLate: (points) => prometheus.pointsLate.inc(points),
       ...deps.ingest,
     },
     routes: {

@@ -10,6 +10,7 @@ export interface GatewayMetrics {
   callbacks: Counter<"route" | "status">;
   pointsIngested: Counter;
   ingestWriteSeconds: Histogram;
+  pointsLate: Counter;
   backgroundRuns: Counter<"task" | "outcome">;
   backgroundRunSeconds: Histogram<"task">;
 }
@@ -32,6 +33,11 @@ export function createGatewayMetrics(sources: {
     pointsIngested: new Counter({
       name: "traingate_metric_points_ingested_total",
       help: "Metric points committed to the database",
+      registers: [registry],
+    }),
+    pointsLate: new Counter({
+      name: "traingate_metric_points_late_total",
+      help: "Metric points stored but not published live: a higher step of their job had been published already",
       registers: [registry],
     }),
     ingestWriteSeconds: new Histogram({
