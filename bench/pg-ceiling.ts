@@ -205,19 +205,23 @@ runBench("pg-ceiling", async () => {
   const jobIds = [...jobsByUser.values()].flat();
   const db = await openDatabase({ entities: ENTITIES, databaseUrl: bench.url, poolSize: CONNECTIONS });
   try {
-    const plain: UpsertResult[] = [];
+    // Every upsert run writes steps above all stored ones: fresh rows, as a running job's points are.
     let step = 0;
-    for (const rows of ROWS) {
-      const result = await upsert(db, jobIds, rows, step);
-      step += result.rows + 1_000_000;
-      showUpsert("plain      ", result);
-      plain.push(result);
-    }
-    const plainDisk = await disk(db, jobIds);
-    showDisk("plain      ", plainDisk);
+    const measure = async (label: string) => {
+      const upserts: UpsertResult[] = [];
+      for (const rows of ROWS) {
+        const result = await upsert(db, jobIds, rows, step);
+        step += result.rows + 1_000_000;
+        showUpsert(label, result);
+        upserts.push(result);
+      }
+      const size = await disk(db, jobIds);
+      showDisk(label, size);
+      return { upsert: upserts, disk: size };
+    };
+    const plain = await measure("plain      ");
 
-    let partitioned:
-      { convertSeconds: number; rowsAfter: number; upsert: UpsertResult[]; disk: DiskResult } | undefined;
+    let partitioned: ({ convertSeconds: number; rowsAfter: number } & typeof plain) | undefined;
     if (args.partition) {
       const before = (await sizes(db)).rows;
       const started = performance.now();
@@ -229,20 +233,11 @@ runBench("pg-ceiling", async () => {
           (rowsAfter === before ? "" : " (ROWS LOST)"),
       );
       if (rowsAfter !== before) throw new Error(`the conversion kept ${rowsAfter} of ${before} rows`);
-      const upserts: UpsertResult[] = [];
-      for (const rows of ROWS) {
-        const result = await upsert(db, jobIds, rows, step);
-        step += result.rows + 1_000_000;
-        showUpsert("partitioned", result);
-        upserts.push(result);
-      }
-      const partitionedDisk = await disk(db, jobIds);
-      showDisk("partitioned", partitionedDisk);
-      partitioned = { convertSeconds, rowsAfter, upsert: upserts, disk: partitionedDisk };
+      partitioned = { convertSeconds, rowsAfter, ...(await measure("partitioned")) };
     }
     writeResult("pg-ceiling", {
       params: { connections: CONNECTIONS, jobs: JOBS, rows: ROWS, duration: DURATION, diskRows: DISK_ROWS },
-      plain: { upsert: plain, disk: plainDisk },
+      plain,
       partitioned,
     });
   } finally {
