@@ -159,7 +159,7 @@ const SOCKET_BUFFER_BYTES = 256 * 1024;
  * iteration (`setImmediate`, after the microtasks that deliver the batch), and the callback is answered at
  * once while the socket holds less than `SOCKET_BUFFER_BYTES`. Past that the sender waits for the real write,
  * as before: a subscriber that does not read cannot make the server buffer more than that per socket (its
- * subscriptions' own bounded queues take the rest).
+ * subscriptions' own bounded queues take the rest). Every frame also passes `withSerialisedPayload` first.
  */
 function coalesceWrites(socket: WebSocket, transport: Duplex): void {
   const send = socket.send.bind(socket) as (...args: unknown[]) => void;
