@@ -1,13 +1,15 @@
 /**
- * Fan-out: POST-to-delivery latency, loss and order of metric points through two gateway replicas that share
- * PostgreSQL and Redis, against a bare Redis pub/sub + bare `ws` pair (bench/bare-fanout-server.ts) doing the
- * same fan-out in the same run, and the raw Redis PUBLISH -> message round trip.
+ * Fan-out: POST-to-delivery latency, loss and order of metric points through gateway replicas (two unless
+ * `--replicas` says otherwise) that share PostgreSQL and Redis, against as many bare Redis pub/sub + bare `ws`
+ * servers (bench/bare-fanout-server.ts) doing the same fan-out in the same run, and the raw Redis PUBLISH ->
+ * message round trip.
  *
  *   node -r ./test/support/register-ts.js bench/fanout.ts [--subscribers 1000] [--jobs 10] [--rate 50]
- *        [--batch 10] [--duration 15] [--profile] [--pg postgres://…/postgres] [--redis redis://…]
+ *        [--batch 10] [--duration 15] [--replicas 2] [--profile] [--pg postgres://…/postgres] [--redis redis://…]
  *
  * `--subscribers` graphql-ws connections (one `trainingMetrics(jobId)` subscription each, the dashboard's
- * selection), half on each replica, spread evenly over `--jobs` jobs (each job its own user). A poster in this
+ * selection), spread evenly over `--jobs` jobs (each job its own user) and, within each job, evenly over the
+ * `--replicas` replicas (A, B, C, …). A poster in this
  * same process (so one clock serves both ends) POSTs `--rate` requests/s of `--batch` points to replica A only,
  * round-robin over the jobs, steps increasing per job, open loop (it does not wait for answers). The send time of
  * each request is kept per (job, step); a subscriber's receive time minus it is the latency. Before the measured
@@ -52,6 +54,7 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "50" },
     batch: { type: "string", default: "10" },
     duration: { type: "string", default: "15" },
+    replicas: { type: "string", default: "2" },
     profile: { type: "boolean", default: false },
     ...SERVICE_OPTIONS,
   },
@@ -61,6 +64,10 @@ const JOBS = Number(args.jobs);
 const RATE = Number(args.rate);
 const BATCH = Number(args.batch);
 const DURATION = Number(args.duration);
+const REPLICAS = Number(args.replicas);
+if (!Number.isInteger(REPLICAS) || REPLICAS < 1 || REPLICAS > 26) throw new Error("--replicas: 1 to 26");
+/** Replica labels: A takes the POSTs. */
+const LABELS = Array.from({ length: REPLICAS }, (_, i) => String.fromCharCode(65 + i));
 /** Measured steps start here; warm-up steps stay below. */
 const BASE_STEP = 1_000_000;
 const TARGET_P99_MS = 50;
@@ -72,14 +79,15 @@ const pointJson = (step: number, sentAt: number) =>
 
 interface Scenario {
   name: string;
-  /** Replica A (takes the POSTs) and replica B. */
-  servers: [ChildHandle & { url: string }, ChildHandle & { url: string }];
+  /** One server per replica, in `LABELS` order: the first (A) takes the POSTs. */
+  servers: (ChildHandle & { url: string })[];
 }
 
 interface ScenarioResult {
   name: string;
   latencyMs: Summary;
-  latencyByReplicaMs: { A: Summary; B: Summary };
+  /** By the replica the subscriber is connected to (`LABELS`). */
+  latencyByReplicaMs: Record<string, Summary>;
   postLatencyMs: Summary;
   requestsSent: number;
   /** Points the poster managed to send per second (RATE x BATCH when the server keeps up). */
@@ -94,7 +102,7 @@ interface ScenarioResult {
   warmupSeconds: number;
   connectSeconds: number;
   cpu: CpuShares;
-  /** CPU time of both server processes per point delivered to one subscriber (POST handling included). */
+  /** CPU time of all server processes per point delivered to one subscriber (POST handling included). */
   serverCpuPerDeliveryUs: number;
   profiles: ProfileSummary[];
 }
@@ -104,21 +112,22 @@ async function runScenario(
   jobs: readonly BenchJob[],
   profileDir: string,
 ): Promise<ScenarioResult> {
-  const [A, B] = scenario.servers;
+  const servers = scenario.servers;
+  const A = servers[0];
   const tokens = new Map<string, string>();
   for (const job of jobs) tokens.set(job.userId, await signDevToken(BENCH_JWT_SECRET, job.userId, 3600));
 
-  // Subscriber i: job i % JOBS; replica A for the first JOBS, B for the next JOBS, and so on: every job has half
-  // its subscribers on each replica.
+  // Subscriber i: job i % JOBS; replica A for the first JOBS, B for the next JOBS, and so on round the
+  // replicas: every job has the same share of its subscribers on each replica.
   const jobOf = Int32Array.from({ length: SUBSCRIBERS }, (_, i) => i % JOBS);
-  const onB = Uint8Array.from({ length: SUBSCRIBERS }, (_, i) => Math.floor(i / JOBS) % 2);
+  const replicaOf = Uint8Array.from({ length: SUBSCRIBERS }, (_, i) => Math.floor(i / JOBS) % servers.length);
   const lastStep = new Int32Array(SUBSCRIBERS).fill(-1);
   const receivedMeasured = new Int32Array(SUBSCRIBERS);
   const perJobRequests = Math.ceil((RATE * DURATION) / JOBS) + 10;
   const sentAt = jobs.map(() => new Float64Array(perJobRequests));
   const capacity = Math.ceil(((RATE * DURATION * BATCH) / JOBS) * SUBSCRIBERS * 1.1) + 1_000;
   const latencies = new Float64Array(capacity);
-  const latenciesB = new Uint8Array(capacity);
+  const latencyReplica = new Uint8Array(capacity);
   let latencyCount = 0;
   let duplicates = 0;
   let orderViolations = 0;
@@ -136,7 +145,7 @@ async function runScenario(
       receivedMeasured[subscriber]++;
       const request = Math.floor((step - BASE_STEP) / BATCH);
       if (latencyCount < capacity) {
-        latenciesB[latencyCount] = onB[subscriber];
+        latencyReplica[latencyCount] = replicaOf[subscriber];
         latencies[latencyCount++] = now - sentAt[jobOf[subscriber]][request];
       }
     }
@@ -145,7 +154,7 @@ async function runScenario(
   const connectStarted = performance.now();
   const connections: GqlWsConnection[] = await connectMany(SUBSCRIBERS, 50, async (i) => {
     const job = jobs[jobOf[i]];
-    const connection = await connectGqlWs(onB[i] ? B.url : A.url, tokens.get(job.userId)!, onNext(i));
+    const connection = await connectGqlWs(servers[replicaOf[i]].url, tokens.get(job.userId)!, onNext(i));
     connection.subscribe("1", TRAINING_METRICS_SUBSCRIPTION, { jobId: job.jobId });
     return connection;
   });
@@ -191,13 +200,15 @@ async function runScenario(
   // Measured window. Each job posts like a real trainer: one request at a time, the next one due
   // JOBS / RATE seconds after the last was due (or at once when the answer came later than that), so the rate
   // holds at RATE requests/s while the gateway keeps up, and drops (reported) when it does not.
-  const meter = new CpuMeter({ "replica A": A.pid, "replica B": B.pid });
+  const meter = new CpuMeter(
+    Object.fromEntries(servers.map((server, i) => [`replica ${LABELS[i]}`, server.pid])),
+  );
   // Only the gateway entry answers profile requests (the bare servers are not profiled).
   const saves =
     args.profile && scenario.name === "gateway"
       ? await Promise.all(
-          [A, B].map((server, i) =>
-            startProfile(server, path.join(profileDir, `${scenario.name}-replica-${"AB"[i]}.cpuprofile`)),
+          servers.map((server, i) =>
+            startProfile(server, path.join(profileDir, `${scenario.name}-replica-${LABELS[i]}.cpuprofile`)),
           ),
         )
       : [];
@@ -256,10 +267,11 @@ async function runScenario(
   await Promise.all(connections.map((c) => c.close()));
 
   const all = latencies.subarray(0, latencyCount);
-  const split = (b: number) => Float64Array.from(all.filter((_, i) => latenciesB[i] === b));
+  const split = (r: number) => Float64Array.from(all.filter((_, i) => latencyReplica[i] === r));
+  const serverCpuPercent = LABELS.reduce((sum, label) => sum + cpu.percentOfOneCore[`replica ${label}`], 0);
   return {
     name: scenario.name,
-    latencyByReplicaMs: { A: summarize(split(0)), B: summarize(split(1)) },
+    latencyByReplicaMs: Object.fromEntries(LABELS.map((label, r) => [label, summarize(split(r))])),
     latencyMs: summarize(Float64Array.from(all)),
     postLatencyMs: summarize(postLatencies),
     requestsSent,
@@ -275,13 +287,7 @@ async function runScenario(
     connectSeconds,
     cpu,
     serverCpuPerDeliveryUs:
-      Math.round(
-        ((((cpu.percentOfOneCore["replica A"] + cpu.percentOfOneCore["replica B"]) / 100) *
-          cpu.seconds *
-          1e6) /
-          Math.max(1, seen)) *
-          10,
-      ) / 10,
+      Math.round((((serverCpuPercent / 100) * cpu.seconds * 1e6) / Math.max(1, seen)) * 10) / 10,
     profiles,
   };
 }
@@ -314,7 +320,8 @@ function show(result: ScenarioResult): void {
   const l = result.latencyMs;
   console.log(
     `    ${result.name.padEnd(8)} POST-to-delivery p50 ${l.p50} ms p90 ${l.p90} ms p99 ${l.p99} ms max ${l.max} ms ` +
-      `(A ${result.latencyByReplicaMs.A.p99} / B ${result.latencyByReplicaMs.B.p99} ms p99) over ${fmt(l.n)} deliveries`,
+      `(${LABELS.map((label) => `${label} ${result.latencyByReplicaMs[label].p99}`).join(" / ")} ms p99) ` +
+      `over ${fmt(l.n)} deliveries`,
   );
   console.log(
     `             expected ${fmt(result.expectedDeliveries)}, received ${fmt(result.received)}, lost ${fmt(result.lost)}, ` +
@@ -332,10 +339,13 @@ function show(result: ScenarioResult): void {
 }
 
 runBench("fanout", async () => {
-  header("fanout", "graphql-ws fan-out across 2 replicas (PostgreSQL + Redis) vs bare Redis pub/sub + ws");
+  header(
+    "fanout",
+    `graphql-ws fan-out across ${REPLICAS} replicas (PostgreSQL + Redis) vs bare Redis pub/sub + ws`,
+  );
   console.log(
-    `    ${SUBSCRIBERS} subscribers on ${JOBS} jobs, ${RATE} POSTs/s x ${BATCH} points = ${RATE * BATCH} points/s ` +
-      `to replica A for ${DURATION} s`,
+    `    ${SUBSCRIBERS} subscribers on ${JOBS} jobs and ${REPLICAS} replicas, ${RATE} POSTs/s x ${BATCH} points = ` +
+      `${RATE * BATCH} points/s to replica A for ${DURATION} s`,
   );
   const redisRtt = await redisRoundTrip(args.redis, 1_000);
   console.log(`    raw Redis PUBLISH -> message round trip: p50 ${redisRtt.p50} ms, p99 ${redisRtt.p99} ms`);
@@ -345,17 +355,16 @@ runBench("fanout", async () => {
   const profileDir = path.join(RESULTS_DIR, "profiles", `fanout-${Date.now()}`);
   if (args.profile) mkdirSync(profileDir, { recursive: true });
 
-  const gateways: Scenario["servers"] = [
-    await startGateway("replica A", bench.url, args.redis),
-    await startGateway("replica B", bench.url, args.redis),
-  ];
+  const gateways: Scenario["servers"] = [];
+  for (const label of LABELS) gateways.push(await startGateway(`replica ${label}`, bench.url, args.redis));
   const gateway = await runScenario({ name: "gateway", servers: gateways }, jobs, profileDir);
   await Promise.all(gateways.map((g) => g.stop()));
 
-  const bares: Scenario["servers"] = [
-    await startServer("bare A", "bench/bare-fanout-server.ts", { REDIS_URL: args.redis, PORT: "0" }),
-    await startServer("bare B", "bench/bare-fanout-server.ts", { REDIS_URL: args.redis, PORT: "0" }),
-  ];
+  const bares: Scenario["servers"] = [];
+  for (const label of LABELS)
+    bares.push(
+      await startServer(`bare ${label}`, "bench/bare-fanout-server.ts", { REDIS_URL: args.redis, PORT: "0" }),
+    );
   const bare = await runScenario({ name: "bare", servers: bares }, jobs, profileDir);
   await Promise.all(bares.map((b) => b.stop()));
 
@@ -393,7 +402,14 @@ runBench("fanout", async () => {
     ),
   ];
   writeResult("fanout", {
-    params: { subscribers: SUBSCRIBERS, jobs: JOBS, rate: RATE, batch: BATCH, duration: DURATION },
+    params: {
+      subscribers: SUBSCRIBERS,
+      jobs: JOBS,
+      rate: RATE,
+      batch: BATCH,
+      duration: DURATION,
+      replicas: REPLICAS,
+    },
     redisRoundTripMs: redisRtt,
     gateway,
     bare,

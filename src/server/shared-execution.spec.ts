@@ -1,10 +1,18 @@
-import { GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from "graphql";
-import { subscribeShared } from "./shared-execution";
+import {
+  GraphQLInt,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLString,
+  parse,
+  type ExecutionResult,
+} from "graphql";
+import { sharedResultJson, subscribeShared } from "./shared-execution";
 
 /** A schema whose subscription hands every subscriber the same event objects, counting field executions. */
 function harness() {
   let executions = 0;
-  const listeners = new Set<(event: object) => void>();
+  const listeners = new Set<(event: unknown) => void>();
   const Point = new GraphQLObjectType({
     name: "Point",
     fields: {
@@ -12,6 +20,7 @@ function harness() {
         type: new GraphQLNonNull(GraphQLInt),
         resolve: (point: { step: number }) => {
           executions += 1;
+          if (point.step < 0) throw new Error("a negative step");
           return point.step;
         },
       },
@@ -25,16 +34,17 @@ function harness() {
         points: {
           type: new GraphQLNonNull(Point),
           args: { job: { type: GraphQLString } },
-          resolve: (event: object) => event,
+          // A number stands for an event made for one subscriber only (not an object: never shared).
+          resolve: (event: unknown) => (typeof event === "number" ? { step: event } : event),
           subscribe: () => {
-            const queue: object[] = [];
+            const queue: unknown[] = [];
             let wake: (() => void) | undefined;
-            const listener = (event: object) => {
+            const listener = (event: unknown) => {
               queue.push(event);
               wake?.();
             };
             listeners.add(listener);
-            const iterator: AsyncIterableIterator<object> = {
+            const iterator: AsyncIterableIterator<unknown> = {
               next: async () => {
                 while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
                 return { value: queue.shift()!, done: false };
@@ -53,7 +63,7 @@ function harness() {
   });
   return {
     schema,
-    emit: (event: object) => listeners.forEach((l) => l(event)),
+    emit: (event: unknown) => listeners.forEach((l) => l(event)),
     executions: () => executions,
   };
 }
@@ -78,5 +88,35 @@ describe("subscribeShared", () => {
     expect(ra.value).toBe(rb.value); // one execution, shared
     expect(executions()).toBe(2); // j1 once, j2 once
     await Promise.all([a.return?.(), b.return?.(), c.return?.()]);
+  });
+
+  it("serialises a shared result once, as graphql-ws would, and leaves errors and unshared results alone", async () => {
+    const { schema, emit } = harness();
+    const document = parse(`subscription { points { step } }`);
+    const open = () =>
+      subscribeShared({ schema, document }) as Promise<AsyncIterableIterator<ExecutionResult>>;
+    const [a, b] = await Promise.all([open(), open()]);
+    const next = async () => {
+      const [ra, rb] = await Promise.all([a.next(), b.next()]);
+      return [ra.value as ExecutionResult, rb.value as ExecutionResult];
+    };
+
+    emit({ step: 3 });
+    const [shared, same] = await next();
+    const json = sharedResultJson(shared);
+    expect(json).toBe(JSON.stringify({ data: { points: { step: 3 } } }));
+    expect(sharedResultJson(same)).toBe(json); // the same string, not made again
+
+    emit({ step: -1 });
+    const [failed] = await next();
+    expect(failed.errors?.map((e) => e.message)).toEqual(["a negative step"]);
+    expect(sharedResultJson(failed)).toBeUndefined();
+
+    emit(4);
+    const [own, other] = await next();
+    expect(own).not.toBe(other);
+    expect(own.data).toEqual({ points: { step: 4 } });
+    expect(sharedResultJson(own)).toBeUndefined();
+    await Promise.all([a.return?.(), b.return?.()]);
   });
 });

@@ -70,10 +70,42 @@ function executeShared(
   }
   let result = byQuestion.get(key);
   if (!result) {
-    result = execute({ ...args, rootValue: root });
+    const executing = execute({ ...args, rootValue: root });
+    result = isPromise(executing) ? executing.then(markShared) : markShared(executing);
     byQuestion.set(key, result);
   }
   return result;
+}
+
+/**
+ * Shared results, with their JSON once it was asked for (null until then). A point's result goes to every
+ * subscriber of its job as one object; its JSON is made once for all of them (see `sharedResultJson`).
+ */
+const serialised = new WeakMap<ExecutionResult, string | null>();
+
+function markShared(result: ExecutionResult): ExecutionResult {
+  serialised.set(result, null);
+  return result;
+}
+
+/**
+ * The JSON of a result that `subscribeShared` shares between subscriptions, made on the first call and kept
+ * for as long as the result object lives: exactly what graphql-ws writes as the payload of a `next` message
+ * for a result without errors. Undefined for a result that is not shared, or has errors (those are formatted per
+ * subscriber).
+ */
+export function sharedResultJson(result: ExecutionResult): string | undefined {
+  const json = serialised.get(result);
+  if (json === undefined || result.errors) return undefined;
+  if (json !== null) return json;
+  const { errors: _errors, ...payload } = result;
+  const fresh = JSON.stringify(payload);
+  serialised.set(result, fresh);
+  return fresh;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

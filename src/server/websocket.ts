@@ -7,6 +7,7 @@ import {
   validate,
   type DocumentNode,
   type ExecutionArgs,
+  type FormattedExecutionResult,
   type GraphQLSchema,
   type ValidationRule,
 } from "graphql";
@@ -17,7 +18,7 @@ import type { GatewayContext } from "../auth/context";
 import type { TokenVerifier } from "../auth/jwt";
 import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
-import { subscribeShared } from "./shared-execution";
+import { sharedResultJson, subscribeShared } from "./shared-execution";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 
 export interface WebSocketOptions {
@@ -93,10 +94,16 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         return args;
       },
       onError: (_ctx, _id, _payload, errors) => format(errors),
-      onNext: (_ctx, _id, _payload, args, result) =>
-        result.errors
-          ? { ...result, errors: format(result.errors, (args.contextValue as GatewayContext).requestId) }
-          : undefined,
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (result.errors)
+          return {
+            ...result,
+            errors: format(result.errors, (args.contextValue as GatewayContext).requestId),
+          };
+        const json = sharedResultJson(result);
+        // Cast: graphql-ws only hands the payload to JSON.stringify.
+        return json === undefined ? undefined : (new SerialisedPayload(json) as FormattedExecutionResult);
+      },
     },
     wsServer,
     // Keep-alive: a ping every 12 s; a client that does not answer is dropped.
@@ -110,6 +117,37 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
   };
 }
 
+/**
+ * A `next` payload whose JSON is already made (a point's result shared by all its subscribers, see
+ * `sharedResultJson`). graphql-ws serialises every message itself, and each subscriber's differs by its `id`:
+ * this payload serialises as `PLACEHOLDER`, and the socket's `send` (see `coalesceWrites`) puts the JSON in its
+ * place, so a subscriber costs one string concatenation instead of a `JSON.stringify` of the point. graphql-ws
+ * calls `send` right after `JSON.stringify`, in the same synchronous step, so the payload serialised last is the
+ * one that message carries.
+ */
+class SerialisedPayload {
+  constructor(private readonly json: string) {}
+
+  toJSON(): string {
+    lastSerialised = this.json;
+    return PLACEHOLDER;
+  }
+}
+
+const PLACEHOLDER = "\u0000traingate:serialised-payload";
+/** How a `next` message with a `SerialisedPayload` ends: the placeholder, then the message's closing brace. */
+const PLACEHOLDER_END = `${JSON.stringify(PLACEHOLDER)}}`;
+let lastSerialised: string | undefined;
+
+/** `data` with the payload serialised last in place of its placeholder; `data` itself for any other message. */
+function withSerialisedPayload(data: unknown): unknown {
+  const json = lastSerialised;
+  if (json === undefined) return data;
+  lastSerialised = undefined;
+  if (typeof data !== "string" || !data.endsWith(PLACEHOLDER_END)) return data;
+  return `${data.slice(0, -PLACEHOLDER_END.length)}${json}}`;
+}
+
 /** Bytes a socket may hold unsent before a sender has to wait for the network (see `coalesceWrites`). */
 const SOCKET_BUFFER_BYTES = 256 * 1024;
 
@@ -121,7 +159,7 @@ const SOCKET_BUFFER_BYTES = 256 * 1024;
  * iteration (`setImmediate`, after the microtasks that deliver the batch), and the callback is answered at
  * once while the socket holds less than `SOCKET_BUFFER_BYTES`. Past that the sender waits for the real write,
  * as before: a subscriber that does not read cannot make the server buffer more than that per socket (its
- * subscriptions' own bounded queues take the rest).
+ * subscriptions' own bounded queues take the rest). Every frame also passes `withSerialisedPayload` first.
  */
 function coalesceWrites(socket: WebSocket, transport: Duplex): void {
   const send = socket.send.bind(socket) as (...args: unknown[]) => void;
@@ -131,6 +169,7 @@ function coalesceWrites(socket: WebSocket, transport: Duplex): void {
     transport.uncork();
   };
   socket.send = ((...args: unknown[]) => {
+    args[0] = withSerialisedPayload(args[0]);
     if (!corked && transport.writable) {
       corked = true;
       transport.cork();
