@@ -1,24 +1,35 @@
 /**
- * Metric ingest in production mode (PostgreSQL + Redis), against a bare node:http ceiling in the same run.
+ * Metric ingest in production mode (PostgreSQL + Redis), against two ceilings measured in the same run: the
+ * storage ceiling (the same rows upserted by PostgreSQL alone, batch for batch) and a bare node:http server.
  *
- *   node -r ./test/support/register-ts.js bench/ingest.ts [--duration 15] [--warmup 3] [--connections 50]
- *        [--jobs 50] [--batches 10,1,50] [--profile] [--pg postgres://…/postgres] [--redis redis://…]
+ *   node -r ./test/support/register-ts.js bench/ingest.ts [--duration 15] [--warmup 3] [--connections 16]
+ *        [--jobs 50] [--batches 1,10,50] [--profile] [--pg postgres://…/postgres] [--redis redis://…]
  *
  * N simulated pods (one job and job token each) POST `{"metrics":[…]}` batches as fast as `--connections`
  * keep-alive connections allow (autocannon, closed loop), every point with a fresh step, for a fixed time. The
  * same load generator, payloads, concurrency and duration then drive a bare node:http server that parses the
  * JSON and answers 200. After each gateway run every acknowledged point is looked up in training_metrics:
- * lost = acknowledged − found (must be 0). The first batch size is the one judged against the target
- * (>= 5,000 points/s persisted and >= 50 % of the bare server's request rate); the others are reported beside it.
+ * lost = acknowledged − found (must be 0). Batch 10 is judged against the points/s target, batches 1 and 10
+ * against >= 70 % of the storage ceiling's rows/s, and batch 1 against >= 3x the generic peer's writes/s at a p99
+ * no worse than its own (>= 5,000 points/s persisted and 0 lost at batch 10); batch 50 is reported beside them.
+ *
+ * The storage ceiling: `--connections` writers, each sending the gateway's own write statement
+ * (`MetricIngestService`, bench/lib/storage.ts) one at a time with one request's points, without HTTP and
+ * without Redis. The peer: PostGraphile 5 on the same PostgreSQL (a mutation that upserts a point), 16 writers
+ * of one point per request, measured beside the gateway on this machine for issue 15 (not run here: it is not a
+ * dependency of this repository): 2,290 writes/s, p99 21 ms.
  * --profile records a V8 CPU profile of the gateway over each measured window and prints its hot spots.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { openDatabase } from "../src/db/data-source";
+import { ENTITIES } from "../src/server/entities";
 import { REPO_ROOT, startServer, type ChildHandle } from "./lib/children";
 import { createBenchDatabase, createJobs, SERVICE_OPTIONS, type BenchJob } from "./lib/db";
-import { runBench } from "./lib/lifecycle";
+import { onCleanup, runBench } from "./lib/lifecycle";
+import { upsert } from "./lib/storage";
 import { printProfile, summarizeProfile, type ProfileSummary } from "./lib/profile";
 import { CpuMeter, describeCpu, type CpuShares } from "./lib/proc";
 import { fmt, header, RESULTS_DIR, round, verdict, writeResult, type Verdict } from "./lib/report";
@@ -28,9 +39,9 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: "string", default: "15" },
     warmup: { type: "string", default: "3" },
-    connections: { type: "string", default: "50" },
+    connections: { type: "string", default: "16" },
     jobs: { type: "string", default: "50" },
-    batches: { type: "string", default: "10,1,50" },
+    batches: { type: "string", default: "1,10,50" },
     profile: { type: "boolean", default: false },
     ...SERVICE_OPTIONS,
   },
@@ -41,7 +52,10 @@ const CONNECTIONS = Number(args.connections);
 const JOBS = Number(args.jobs);
 const BATCHES = args.batches.split(",").map(Number);
 const TARGET_POINTS_PER_SECOND = 5_000;
-const TARGET_RATIO = 0.5;
+/** Share of the storage ceiling's rows/s the gateway should reach. */
+const TARGET_STORAGE_RATIO = 0.7;
+/** PostGraphile 5 on the same PostgreSQL, 16 writers, one point per request (issue 15's measurement). */
+const PEER = { writesPerSecond: 2_290, p99Ms: 21 };
 
 /** One point as a trainer posts it to the metrics callback, with every key present. */
 const point = (step: number) =>
@@ -191,7 +205,10 @@ async function verify(
 }
 
 runBench("ingest", async () => {
-  header("ingest", "metric POSTs, production mode (PostgreSQL + Redis), vs a bare node:http server");
+  header(
+    "ingest",
+    "metric POSTs, production mode (PostgreSQL + Redis), vs PostgreSQL alone and a bare node:http server",
+  );
   console.log(
     `    ${JOBS} jobs, ${CONNECTIONS} connections, ${DURATION} s per run (+${WARMUP} s warm-up), batches ${BATCHES.join(", ")}`,
   );
@@ -207,6 +224,10 @@ runBench("ingest", async () => {
   const gatewayMeter = new CpuMeter({ gateway: gateway.pid });
   const bareMeter = new CpuMeter({ bare: bare.pid }, {});
   const nextStep = jobs.map(() => 0);
+  const jobIds = jobs.map((job) => job.jobId);
+  // The storage ceiling's own pool: a connection per writer, as the load generator has a connection per writer.
+  const storageDb = await openDatabase({ entities: ENTITIES, databaseUrl: bench.url, poolSize: CONNECTIONS });
+  onCleanup("close the storage ceiling's pool", () => storageDb.close());
   const bareSteps = jobs.map(() => 0);
   const runs: Record<string, unknown>[] = [];
   const verdicts: Verdict[] = [];
@@ -251,6 +272,9 @@ runBench("ingest", async () => {
     console.log(`\n  batch of ${batch} point(s) per request`);
     await drive(bare.url, jobs, bareSteps, batch, WARMUP, bareMeter);
     const ceiling = await drive(bare.url, jobs, bareSteps, batch, DURATION, bareMeter);
+    // The storage ceiling: fresh steps after the gateway's, so no row is an update of another run's.
+    const storageFrom = Math.max(...nextStep) + 1_000_000;
+    const storage = await upsert(storageDb, jobIds, batch, storageFrom, CONNECTIONS, DURATION);
     const { run, check, profileFile } = await measureStoring(
       gateway.url,
       gatewayMeter,
@@ -258,40 +282,58 @@ runBench("ingest", async () => {
       args.profile ? gateway : undefined,
     );
     const ratio = run.requestsPerSecond / ceiling.requestsPerSecond;
+    const storageRatio = run.pointsPerSecond / storage.rowsPerSecond;
     show("bare", ceiling, "bare");
+    console.log(
+      `    storage  ${fmt(storage.statementsPerSecond).padStart(7)} stmt/s ${fmt(storage.rowsPerSecond).padStart(8)} rows/s` +
+        `     latency p50 ${storage.statementMs.p50} ms p99 ${storage.statementMs.p99} ms; ${describeCpu(storage.cpu)}`,
+    );
     show("gateway", run, "gateway");
     if (profileFile) {
       const summary = summarizeProfile(profileFile, REPO_ROOT);
       printProfile(summary);
       profiles.push({ batch, ...summary });
     }
-    console.log(`    gateway/bare request rate ${(ratio * 100).toFixed(1)} %`);
+    console.log(
+      `    gateway/storage points ${(storageRatio * 100).toFixed(1)} %, gateway/bare request rate ${(ratio * 100).toFixed(1)} %`,
+    );
     describeCheck("gateway", check);
-    const judged = batch === BATCHES[0];
-    const label = judged ? "" : " (informational)";
+    // Batch 10 (a trainer's usual post) is judged on points/s, batch 1 against the peer; batch 50 is reported.
+    const label = batch <= 10 ? "" : " (informational)";
     verdicts.push(
       verdict(
-        `points/s persisted, batch ${batch}${label}`,
+        `points/s persisted, batch ${batch}${batch === 10 ? "" : " (informational)"}`,
         `${fmt(run.pointsPerSecond)} points/s (${check.lost} lost)`,
         `bare server ${fmt(ceiling.pointsPerSecond)} points/s`,
         `>= ${fmt(TARGET_POINTS_PER_SECOND)} points/s, 0 lost`,
         run.pointsPerSecond >= TARGET_POINTS_PER_SECOND && check.lost === 0,
       ),
       verdict(
-        `request rate vs bare node:http, batch ${batch}${label}`,
-        `${fmt(run.requestsPerSecond)} req/s = ${(ratio * 100).toFixed(1)} %`,
-        `bare ${fmt(ceiling.requestsPerSecond)} req/s`,
-        `>= ${TARGET_RATIO * 100} %`,
-        ratio >= TARGET_RATIO,
+        `points/s vs the storage ceiling, batch ${batch}${label}`,
+        `${fmt(run.pointsPerSecond)} points/s = ${(storageRatio * 100).toFixed(1)} %`,
+        `PostgreSQL alone ${fmt(storage.rowsPerSecond)} rows/s (p99 ${storage.statementMs.p99} ms)`,
+        `>= ${TARGET_STORAGE_RATIO * 100} %`,
+        storageRatio >= TARGET_STORAGE_RATIO,
       ),
     );
+    if (batch === 1)
+      verdicts.push(
+        verdict(
+          `single-point writes/s and p99 vs the generic peer, ${CONNECTIONS} writers${label}`,
+          `${fmt(run.requestsPerSecond)} writes/s = ${(run.requestsPerSecond / PEER.writesPerSecond).toFixed(1)}x, p99 ${run.latencyMs.p99} ms`,
+          `PostGraphile 5: ${fmt(PEER.writesPerSecond)} writes/s, p99 ${PEER.p99Ms} ms (issue 15, 16 writers)`,
+          `>= 3x, p99 <= ${PEER.p99Ms} ms`,
+          run.requestsPerSecond >= 3 * PEER.writesPerSecond && run.latencyMs.p99 <= PEER.p99Ms,
+        ),
+      );
     const strip = ({ accepted: _accepted, ...rest }: LoadResult) => rest;
     runs.push({
       batch,
-      judged,
       gateway: { ...strip(run), cpuPerRequestUs: round(cpuPerRequestUs(run, "gateway")) },
       bare: { ...strip(ceiling), cpuPerRequestUs: round(cpuPerRequestUs(ceiling, "bare")) },
+      storage,
       ratio: round(ratio, 3),
+      storageRatio: round(storageRatio, 3),
       check,
     });
   }

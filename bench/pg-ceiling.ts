@@ -18,16 +18,13 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import pino from "pino";
 import { openDatabase, type Database } from "../src/db/data-source";
-import { MetricIngestService } from "../src/metrics/metric-ingest.service";
-import type { MetricPoint } from "../src/metrics/metric-payload";
-import type { EventBus } from "../src/pubsub/event-bus";
 import { ENTITIES } from "../src/server/entities";
 import { createBenchDatabase, createJobsInBulk, SERVICE_OPTIONS } from "./lib/db";
 import { runBench } from "./lib/lifecycle";
-import { CpuMeter, describeCpu, type CpuShares } from "./lib/proc";
-import { fmt, header, round, summarize, writeResult, type Summary } from "./lib/report";
+import { upsert, type UpsertResult } from "./lib/storage";
+import { describeCpu } from "./lib/proc";
+import { fmt, header, round, writeResult } from "./lib/report";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,80 +43,6 @@ const ROWS = args.rows.split(",").map(Number);
 const DURATION = Number(args.duration);
 const DISK_ROWS = Number(args["disk-rows"]);
 const PARTITION_SQL = path.join(__dirname, "partition-training-metrics.sql");
-
-/** A bus that takes the committed points and drops them: this bench measures PostgreSQL alone. */
-const DROPPING_BUS: EventBus = {
-  publish: () => Promise.resolve(),
-  listen: () => Promise.resolve(() => Promise.resolve()),
-  onInterrupted: () => () => undefined,
-  ping: () => Promise.resolve(true),
-  close: () => Promise.resolve(),
-};
-
-const point = (step: number): MetricPoint => ({
-  step,
-  epoch: 0.5,
-  loss: 2.34,
-  evalLoss: null,
-  learningRate: 0.0002,
-  gradNorm: 1.1,
-  samplesPerSecond: 8.2,
-  elapsedSeconds: 300,
-  remainingSeconds: 900,
-  progress: 25.5,
-  gpuMemoryAllocatedGb: 12.3,
-  gpuMemoryReservedGb: 14,
-  gpuUtilizationPercent: 97,
-});
-
-interface UpsertResult {
-  rowsPerStatement: number;
-  seconds: number;
-  rows: number;
-  rowsPerSecond: number;
-  statementsPerSecond: number;
-  statementMs: Summary;
-  cpu: CpuShares;
-}
-
-/** `CONNECTIONS` writers, each upserting `rows` fresh steps of its own jobs per statement, one at a time. */
-async function upsert(db: Database, jobIds: readonly string[], rows: number, firstStep: number) {
-  const logger = pino({ level: "silent" });
-  const meter = new CpuMeter({});
-  const times: number[] = [];
-  let committed = 0;
-  meter.start();
-  const started = performance.now();
-  const end = started + DURATION * 1000;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, w) => {
-      const ingest = new MetricIngestService(db.dataSource, DROPPING_BUS, logger);
-      const mine = jobIds.filter((_, j) => j % CONNECTIONS === w);
-      for (let n = 0; performance.now() < end; n++) {
-        const jobId = mine[n % mine.length];
-        const first = firstStep + Math.floor(n / mine.length) * rows;
-        const t = performance.now();
-        await ingest.submit(
-          jobId,
-          Array.from({ length: rows }, (_, k) => point(first + k)),
-        );
-        times.push(performance.now() - t);
-        committed += rows;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = meter.stop();
-  return {
-    rowsPerStatement: rows,
-    seconds: round(seconds),
-    rows: committed,
-    rowsPerSecond: Math.round(committed / seconds),
-    statementsPerSecond: Math.round(times.length / seconds),
-    statementMs: summarize(times),
-    cpu,
-  } satisfies UpsertResult;
-}
 
 interface DiskResult {
   rows: number;
@@ -210,7 +133,7 @@ runBench("pg-ceiling", async () => {
     const measure = async (label: string) => {
       const upserts: UpsertResult[] = [];
       for (const rows of ROWS) {
-        const result = await upsert(db, jobIds, rows, step);
+        const result = await upsert(db, jobIds, rows, step, CONNECTIONS, DURATION);
         step += result.rows + 1_000_000;
         showUpsert(label, result);
         upserts.push(result);

@@ -178,7 +178,7 @@ export class MetricIngestService {
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let rows = 0;
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const next = this.queue[i];
       if (this.writing.has(next.jobId)) {
         i += 1;
@@ -254,7 +254,8 @@ export class MetricIngestService {
     let late = 0;
     for (const point of ready) {
       // The same step committed twice while held: the later write is what the table holds.
-      if (points.length > 0 && points[points.length - 1].step === point.step) points[points.length - 1] = point;
+      if (points.length > 0 && points[points.length - 1].step === point.step)
+        points[points.length - 1] = point;
       else if (point.step <= lane.published) late += 1;
       else points.push(point);
     }
