@@ -97,7 +97,7 @@ describe("trainingMetrics", () => {
     expect(steps).toEqual(Array.from({ length: last - 99 }, (_, i) => 100 + i));
   });
 
-  it("still delivers a step lower than one already sent: a resumed run", async () => {
+  it("delivers the steps a resumed run redoes once it reports running again, and no lower step before that", async () => {
     const rows = await newDeployment(db, "sub-resume");
     await post(rows, [1, 2, 3, 4, 5]);
     const received = collect(
@@ -107,8 +107,20 @@ describe("trainingMetrics", () => {
       pickPoint,
     );
     await received.until((v) => v.length === 5);
+    // A late resend of step 3 is stored, not delivered: the subscriber has seen step 5.
+    await post(rows, [3], t.url, { loss: 0.75 });
+    await post(rows, [6]);
+    await received.until((v) => v.length === 6);
+    expect(received.values.map((v) => v.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The run restarts from its checkpoint at step 2 and says so: its redone steps go out live.
+    const status = await fetch(`${t.url}/api/training/jobs/${rows.job.id}/status`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${rows.jobToken}` },
+      body: JSON.stringify({ status: "running" }),
+    });
+    expect(status.status).toBe(200);
     await post(rows, [3], t.url, { loss: 0.5 });
-    const values = await received.until((v) => v.length === 6);
+    const values = await received.until((v) => v.length === 7);
     expect(values.at(-1)).toMatchObject({ step: 3, loss: 0.5 });
   });
 
