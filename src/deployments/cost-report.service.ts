@@ -5,53 +5,103 @@ import { percentOf } from "../costs/money";
 import { runningMicrosPerHour } from "../costs/pricing";
 import { projectCost } from "../costs/projection";
 import type { GpuType } from "../runpod/gpu-catalogue";
-import type { CostReport } from "./cost-report.types";
+import type { CostReport, DeploymentCost } from "./cost-report.types";
 import { Deployment } from "./deployment.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
 import { deploymentErrors } from "./deployment.errors";
 
 /** The longest range a report covers (its byDay has a row per day). */
 const MAX_RANGE_DAYS = 400;
+/** The most deployments `CostReport.deployments(first)` lists. */
+export const MAX_FIRST = 1_000;
 const UNIT = USD_UNIT_MICROS;
 const toUsd = unitsToUsd;
 
 /**
- * Each deployment's cost in the range, prorated when its billing window straddles an edge: the window runs
- * from creation to the last time its cost was brought up to date, and cost is taken as spread evenly over it.
- * Per UTC day and per GPU type the same way. All in SQL over the user's deployments; `numeric` keeps it exact.
+ * A deployment's cost in the range is its cost spread evenly over its billing window (from creation to the last
+ * time its cost was brought up to date) and prorated at the range's edges; the same per UTC day. The windows
+ * come from `cost_windows` (see the CostRollup migration), one index range of the user's.
  */
-const COSTS_SQL = `
-WITH windows AS (
-  SELECT d.id, d.gpu_type, d.gpu_count, d.actual_cost, d.uptime_seconds,
-         d.created_at AS s, GREATEST(d.created_at, COALESCE(d.last_observed_at, d.created_at)) AS e
-  FROM cloud_deployments d
-  WHERE d.user_id = $1 AND d.created_at < $3 AND COALESCE(d.last_observed_at, d.created_at) >= $2
+const WINDOWS = `
+  SELECT c.deployment_id AS id, c.gpu_type, c.micros, c.gpu_seconds, c.starts_at AS s,
+         GREATEST(c.starts_at, c.ends_at) AS e
+  FROM cost_windows c
+  WHERE c.user_id = $1 AND c.starts_at < $3 AND c.ends_at >= $2`;
+
+/** A window's share of its cost inside [$2, $3): 1 when it lies inside, a zero-length one inside counting whole. */
+const SHARE = `
+  CASE WHEN w.s >= $2 AND w.e <= $3 THEN 1
+       WHEN w.e = w.s THEN 0
+       ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)))::numeric
+            / EXTRACT(EPOCH FROM w.e - w.s)::numeric END`;
+
+/**
+ * Each deployment's exact micro-dollars and GPU-seconds in the range (as float8: the same doubles as reading the
+ * `numeric` text), the total in API units (rounded half up), and each deployment's units by largest remainder
+ * (`apportion`, in SQL: floors, then one more unit to the largest remainders). Answers the `$4` deployments that
+ * cost most (ties: the newer first), the units and GPU-seconds per GPU type, and the total with the count of
+ * deployments that cost anything.
+ */
+const DEPLOYMENTS_SQL = `
+WITH w AS (${WINDOWS}),
+x AS (
+  SELECT w.id, w.gpu_type, w.s, w.micros, w.gpu_seconds, (w.s >= $2 AND w.e <= $3) AS inside, ${SHARE} AS share
+  FROM w
 ),
-shares AS (
-  SELECT w.*,
-         CASE WHEN w.e = w.s THEN (CASE WHEN w.s >= $2 AND w.s < $3 THEN 1 ELSE 0 END)::numeric
-              ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)))::numeric
-                   / EXTRACT(EPOCH FROM w.e - w.s)::numeric
-         END AS share
-  FROM windows w
+amounts AS (
+  SELECT id, gpu_type, s,
+         CASE WHEN inside THEN micros::float8 ELSE (micros::numeric * share)::float8 END AS m,
+         CASE WHEN inside THEN gpu_seconds::float8 ELSE (gpu_seconds::numeric * share)::float8 END AS gs
+  FROM x WHERE share > 0
+),
+sums AS (
+  SELECT floor(COALESCE(SUM(m), 0) / ${UNIT} + 0.5) AS total, COALESCE(SUM(GREATEST(m, 0) / ${UNIT}), 0) AS units,
+         COUNT(*) FILTER (WHERE m > 0) AS n
+  FROM amounts
+),
+scaled AS (
+  SELECT a.*, CASE WHEN t.units = 0 OR t.total <= 0 THEN 0
+                   ELSE (GREATEST(a.m, 0) / ${UNIT} * t.total) / t.units END AS v
+  FROM amounts a CROSS JOIN sums t
+),
+floors AS (SELECT s2.*, floor(s2.v) AS fl, SUM(floor(s2.v)) OVER () AS fl_sum FROM scaled s2),
+apportioned AS (
+  SELECT f.id, f.gpu_type, f.s, f.m, f.gs,
+         (f.fl + CASE WHEN row_number() OVER (ORDER BY f.v - f.fl DESC, f.id) <= t.total - f.fl_sum
+                      THEN 1 ELSE 0 END)::int AS units
+  FROM floors f CROSS JOIN sums t
 )
-SELECT 'deployment' AS kind, id::text AS key, (actual_cost * 1000000 * share)::text AS micros,
-       (uptime_seconds * gpu_count * share)::text AS gpu_seconds
-FROM shares WHERE share > 0
+SELECT 'deployment' AS kind, top.id::text AS key, top.units, NULL::float8 AS gpu_seconds
+FROM (SELECT id, units FROM apportioned WHERE m > 0 ORDER BY units DESC, s DESC, id LIMIT $4) top
 UNION ALL
-SELECT 'day', to_char(day, 'YYYY-MM-DD'),
-       SUM(actual_cost * 1000000 *
-           CASE WHEN e = s THEN 1
-                ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(e, $3, day + interval '1 day') - GREATEST(s, $2, day)))::numeric
-                     / EXTRACT(EPOCH FROM e - s)::numeric END)::text,
-       NULL::text
-FROM shares
-CROSS JOIN LATERAL generate_series(
-  date_trunc('day', GREATEST(s, $2) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-  LEAST(e, $3 - interval '1 millisecond'),
-  interval '1 day') AS day
-WHERE share > 0
-GROUP BY day`;
+SELECT 'gpu', gpu_type, SUM(units)::int, SUM(gs) FROM apportioned GROUP BY gpu_type
+UNION ALL
+SELECT 'total', NULL, total::int, n::float8 FROM sums`;
+
+/** Midnight UTC of the day holding `$n`. */
+const dayOf = (param: string) => `date_trunc('day', ${param} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+
+/**
+ * The exact micro-dollars per UTC day: a whole day inside the range is its `cost_user_days` sum; the first day
+ * and the last (which the range may cut) are summed afresh over the deployments touching them (`cost_days`).
+ */
+const DAYS_SQL = `
+WITH edges AS (SELECT ${dayOf("$2::timestamptz")} AS first_day,
+                      ${dayOf("($3::timestamptz - interval '1 millisecond')")} AS last_day)
+SELECT to_char(u.day, 'YYYY-MM-DD') AS key, u.micros::text AS micros
+FROM cost_user_days u, edges
+WHERE u.user_id = $1 AND u.day > edges.first_day AND u.day < edges.last_day AND u.deployments > 0
+UNION ALL
+SELECT to_char(d.day, 'YYYY-MM-DD'),
+       SUM(w.micros::numeric *
+           CASE WHEN w.e = w.s THEN 1
+                ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3, d.day + interval '1 day') - GREATEST(w.s, $2, d.day)))::numeric
+                     / EXTRACT(EPOCH FROM w.e - w.s)::numeric END)::text
+FROM edges
+JOIN cost_days d ON d.user_id = $1 AND d.day IN (edges.first_day, edges.last_day)
+JOIN LATERAL (${WINDOWS.replace("WHERE", "WHERE c.deployment_id = d.deployment_id AND")}) w ON true
+WHERE ${SHARE} > 0
+GROUP BY d.day`;
 
 export class CostReportService {
   constructor(private readonly db: DataSource) {}
@@ -70,51 +120,28 @@ export class CostReportService {
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
       throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
-    const rows = await this.db.query<
-      { kind: "deployment" | "day"; key: string; micros: string; gpu_seconds: string | null }[]
-    >(COSTS_SQL, [userId, start, end]);
-    const perDeployment = rows.filter((r) => r.kind === "deployment");
-    const perDay = rows.filter((r) => r.kind === "day").sort((a, b) => a.key.localeCompare(b.key));
-    const exact = perDeployment.map((r) => Number(r.micros));
-    const totalUnits = Math.round(exact.reduce((sum, v) => sum + v, 0) / UNIT);
-
-    const deployments = perDeployment.length
-      ? await this.db.getRepository(Deployment).findBy({ id: In(perDeployment.map((r) => r.key)) })
-      : [];
-    const byId = new Map(deployments.map((d) => [d.id, d]));
-    const deploymentUnits = apportion(exact, totalUnits);
-    const deploymentCosts = perDeployment
-      .map((row, i) => {
-        const deployment = byId.get(row.key)!;
-        return {
-          deployment,
-          costUsd: toUsd(deploymentUnits[i]),
-          budgetLimitUsd: deployment.budgetLimitUsd,
-          budgetUsedPercent: percentOf(deploymentUnits[i] * UNIT, deployment.budgetLimitMicros),
-        };
-      })
-      .sort(
-        (a, b) =>
-          b.costUsd - a.costUsd || b.deployment.createdAt.getTime() - a.deployment.createdAt.getTime(),
-      );
-
-    // By GPU type: the deployments' apportioned units summed, so this partition adds up to the total as well.
-    const gpu = new Map<GpuType, { units: number; gpuSeconds: number }>();
-    perDeployment.forEach((row, i) => {
-      const type = byId.get(row.key)!.gpuType;
-      const entry = gpu.get(type) ?? { units: 0, gpuSeconds: 0 };
-      entry.units += deploymentUnits[i];
-      entry.gpuSeconds += Number(row.gpu_seconds ?? 0);
-      gpu.set(type, entry);
-    });
+    const [rows, perDay, active] = await Promise.all([
+      this.db.query<
+        {
+          kind: "deployment" | "gpu" | "total";
+          key: string | null;
+          units: number;
+          gpu_seconds: number | null;
+        }[]
+      >(DEPLOYMENTS_SQL, [userId, start, end, MAX_FIRST]),
+      this.db.query<{ key: string; micros: string }[]>(DAYS_SQL, [userId, start, end]),
+      this.db.getRepository(Deployment).find({
+        where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
+      }),
+    ]);
+    const totals = rows.find((r) => r.kind === "total")!;
+    const totalUnits = totals.units;
+    perDay.sort((a, b) => a.key.localeCompare(b.key));
     const dayUnits = apportion(
       perDay.map((r) => Number(r.micros)),
       totalUnits,
     );
 
-    const active = await this.db.getRepository(Deployment).find({
-      where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
-    });
     const remaining = await this.remainingSeconds(active.map((d) => d.jobId));
     let burnMicros = 0;
     let stillToSpend = 0;
@@ -139,16 +166,47 @@ export class CostReportService {
       totalUsd: toUsd(totalUnits),
       activeBurnRateUsdPerHour: toUsd(Math.round(burnMicros / UNIT)),
       projectedUsd: toUsd(totalUnits + Math.round(stillToSpend / UNIT)),
-      deployments: deploymentCosts,
-      byGpuType: [...gpu.entries()]
-        .map(([gpuType, v]) => ({
-          gpuType,
-          gpuHours: Math.round((v.gpuSeconds / 3600) * 10_000) / 10_000,
-          costUsd: toUsd(v.units),
+      ranked: rows
+        .filter((r) => r.kind === "deployment")
+        .map((r) => ({ id: r.key!, units: Number(r.units) })),
+      deploymentCount: Number(totals.gpu_seconds),
+      // The deployments' apportioned units summed per type, so this partition adds up to the total as well.
+      byGpuType: rows
+        .filter((r) => r.kind === "gpu")
+        .map((r) => ({
+          gpuType: r.key as GpuType,
+          gpuHours: Math.round((Number(r.gpu_seconds) / 3600) * 10_000) / 10_000,
+          costUsd: toUsd(Number(r.units)),
         }))
-        .sort((a, b) => b.costUsd - a.costUsd),
+        .sort((a, b) => b.costUsd - a.costUsd || a.gpuType.localeCompare(b.gpuType)),
       byDay: perDay.map((r, i) => ({ day: r.key, costUsd: toUsd(dayUnits[i]) })),
     };
+  }
+
+  /**
+   * The `first` deployments of a report that cost most (ties: the newer first), with their entities. `first`
+   * is 0 to MAX_FIRST.
+   */
+  async deployments(report: CostReport, first: number): Promise<DeploymentCost[]> {
+    if (!Number.isInteger(first) || first < 0 || first > MAX_FIRST) {
+      throw deploymentErrors.badInput("first", `must be between 0 and ${MAX_FIRST}`);
+    }
+    const page = report.ranked.slice(0, first);
+    if (page.length === 0) return [];
+    const entities = await this.db.getRepository(Deployment).findBy({ id: In(page.map((r) => r.id)) });
+    const byId = new Map(entities.map((d) => [d.id, d]));
+    return page.flatMap(({ id, units }) => {
+      const deployment = byId.get(id);
+      if (!deployment) return [];
+      return [
+        {
+          deployment,
+          costUsd: toUsd(units),
+          budgetLimitUsd: deployment.budgetLimitUsd,
+          budgetUsedPercent: percentOf(units * UNIT, deployment.budgetLimitMicros),
+        },
+      ];
+    });
   }
 
   /** The remaining seconds each job's trainer last reported. */
