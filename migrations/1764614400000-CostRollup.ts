@@ -30,7 +30,7 @@ export class CostRollup1764614400000 implements MigrationInterface {
     // The report scans a user's windows ending in or after its range, from the index alone.
     await queryRunner.query(
       `CREATE INDEX "idx_cost_windows_user_ends" ON "cost_windows" ("user_id", "ends_at")
-       INCLUDE ("starts_at", "micros", "gpu_seconds", "gpu_type")`,
+       INCLUDE ("starts_at", "micros", "gpu_seconds", "gpu_type", "deployment_id")`,
     );
     await queryRunner.query(`
       CREATE TABLE "cost_days" (

@@ -37,46 +37,48 @@ const SHARE = `
 
 /**
  * Each deployment's exact micro-dollars and GPU-seconds in the range (as float8: the same doubles as reading the
- * `numeric` text), the total in API units (rounded half up), and each deployment's units by largest remainder
- * (`apportion`, in SQL: floors, then one more unit to the largest remainders). Answers the `$4` deployments that
- * cost most (ties: the newer first), the units and GPU-seconds per GPU type, and the total with the count of
- * deployments that cost anything.
+ * `numeric` text; a window inside the range counts whole, so no division), the total in API units (rounded half
+ * up), and each deployment's units by largest remainder as `apportion` gives them: its floor of
+ * units x total / sum, plus one for the `left` largest remainders (ties: by id), `cut` being the last of those.
+ * Answers the `$4` deployments that cost most (ties: the newer first), the units and GPU-seconds per GPU type, and
+ * the total with the count of deployments that cost anything.
  */
 const DEPLOYMENTS_SQL = `
-WITH w AS (${WINDOWS}),
-x AS (
-  SELECT w.id, w.gpu_type, w.s, w.micros, w.gpu_seconds, (w.s >= $2 AND w.e <= $3) AS inside, ${SHARE} AS share
-  FROM w
+WITH f AS MATERIALIZED (
+  SELECT w.id, w.gpu_type, w.s,
+         CASE WHEN w.inside THEN w.micros::float8 ELSE (w.micros::numeric * w.share)::float8 END AS m,
+         CASE WHEN w.inside THEN w.gpu_seconds::float8 ELSE (w.gpu_seconds::numeric * w.share)::float8 END AS gs
+  FROM (SELECT w.*, w.s >= $2 AND w.e <= $3 AS inside, ${SHARE} AS share FROM (${WINDOWS}) w) w
+  WHERE w.share > 0
 ),
-amounts AS (
-  SELECT id, gpu_type, s,
-         CASE WHEN inside THEN micros::float8 ELSE (micros::numeric * share)::float8 END AS m,
-         CASE WHEN inside THEN gpu_seconds::float8 ELSE (gpu_seconds::numeric * share)::float8 END AS gs
-  FROM x WHERE share > 0
-),
-sums AS (
+t AS (
   SELECT floor(COALESCE(SUM(m), 0) / ${UNIT} + 0.5) AS total, COALESCE(SUM(GREATEST(m, 0) / ${UNIT}), 0) AS units,
          COUNT(*) FILTER (WHERE m > 0) AS n
-  FROM amounts
+  FROM f
 ),
-scaled AS (
-  SELECT a.*, CASE WHEN t.units = 0 OR t.total <= 0 THEN 0
-                   ELSE (GREATEST(a.m, 0) / ${UNIT} * t.total) / t.units END AS v
-  FROM amounts a CROSS JOIN sums t
-),
-floors AS (SELECT s2.*, floor(s2.v) AS fl, SUM(floor(s2.v)) OVER () AS fl_sum FROM scaled s2),
-apportioned AS (
+v AS NOT MATERIALIZED (
   SELECT f.id, f.gpu_type, f.s, f.m, f.gs,
-         (f.fl + CASE WHEN row_number() OVER (ORDER BY f.v - f.fl DESC, f.id) <= t.total - f.fl_sum
-                      THEN 1 ELSE 0 END)::int AS units
-  FROM floors f CROSS JOIN sums t
+         CASE WHEN t.units = 0 OR t.total <= 0 THEN 0 ELSE (GREATEST(f.m, 0) / ${UNIT} * t.total) / t.units END AS v
+  FROM f, t
+),
+k AS (SELECT t.total - (SELECT COALESCE(SUM(floor(v)), 0) FROM v) AS left_units FROM t),
+cut AS (
+  SELECT v - floor(v) AS frac, id FROM v
+  ORDER BY v - floor(v) DESC, id LIMIT (SELECT GREATEST(left_units, 0) FROM k)
+),
+last_cut AS (SELECT frac, id FROM cut ORDER BY frac, id DESC LIMIT 1),
+u AS NOT MATERIALIZED (
+  SELECT v.id, v.gpu_type, v.s, v.m, v.gs,
+         (floor(v.v) + CASE WHEN c.frac IS NOT NULL AND (v.v - floor(v.v) > c.frac OR (v.v - floor(v.v) = c.frac AND v.id <= c.id))
+                            THEN 1 ELSE 0 END)::int AS units
+  FROM v LEFT JOIN last_cut c ON true
 )
 SELECT 'deployment' AS kind, top.id::text AS key, top.units, NULL::float8 AS gpu_seconds
-FROM (SELECT id, units FROM apportioned WHERE m > 0 ORDER BY units DESC, s DESC, id LIMIT $4) top
+FROM (SELECT id, units FROM u WHERE m > 0 ORDER BY units DESC, s DESC, id LIMIT $4) top
 UNION ALL
-SELECT 'gpu', gpu_type, SUM(units)::int, SUM(gs) FROM apportioned GROUP BY gpu_type
+SELECT 'gpu', gpu_type, SUM(units)::int, SUM(gs) FROM u GROUP BY gpu_type
 UNION ALL
-SELECT 'total', NULL, total::int, n::float8 FROM sums`;
+SELECT 'total', NULL, total::int, n::float8 FROM t`;
 
 /** Midnight UTC of the day holding `$n`. */
 const dayOf = (param: string) => `date_trunc('day', ${param} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
