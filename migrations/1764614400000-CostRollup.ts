@@ -8,8 +8,10 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  *   by (user, ends_at). Its billing window runs from `starts_at` to GREATEST(starts_at, ends_at).
  * - `cost_days`: one row per deployment and UTC day its window touches (from the day it starts to its end, a window
  *   ending at midnight touching that day too): the exact `numeric` share of its cost spread evenly over the window.
- *   A growing window moves every share, so a deployment's rows are rewritten whenever its window or cost changes.
+ *   `carried`: the deployment was created before that day. A growing window moves every share, so a deployment's rows are rewritten whenever its window or cost changes.
  * - `cost_user_days`: per user and day, the sum of those shares and how many deployments touch the day.
+ * - `cost_user_created_days`: per user, UTC day of creation and GPU type, the deployments' whole costs, GPU-seconds,
+ *   how many there are and how many cost anything: a report sums the days its range holds whole.
  * Numeric addition is exact, so a day's sum is the same number as summing its shares afresh.
  */
 export class CostRollup1764614400000 implements MigrationInterface {
@@ -38,9 +40,12 @@ export class CostRollup1764614400000 implements MigrationInterface {
         "user_id" text NOT NULL,
         "day" TIMESTAMP WITH TIME ZONE NOT NULL,
         "micros" numeric NOT NULL,
+        "carried" boolean NOT NULL,
         CONSTRAINT "pk_cost_days" PRIMARY KEY ("deployment_id", "day")
       )`);
-    await queryRunner.query(`CREATE INDEX "idx_cost_days_user_day" ON "cost_days" ("user_id", "day")`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_cost_days_user_day" ON "cost_days" ("user_id", "day", "carried") INCLUDE ("deployment_id")`,
+    );
     await queryRunner.query(`
       CREATE TABLE "cost_user_days" (
         "user_id" text NOT NULL,
@@ -49,8 +54,38 @@ export class CostRollup1764614400000 implements MigrationInterface {
         "deployments" integer NOT NULL,
         CONSTRAINT "pk_cost_user_days" PRIMARY KEY ("user_id", "day")
       )`);
+    await queryRunner.query(`
+      CREATE TABLE "cost_user_created_days" (
+        "user_id" text NOT NULL,
+        "day" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "gpu_type" text NOT NULL,
+        "micros" bigint NOT NULL,
+        "gpu_seconds" bigint NOT NULL,
+        "deployments" integer NOT NULL,
+        "costing" integer NOT NULL,
+        CONSTRAINT "pk_cost_user_created_days" PRIMARY KEY ("user_id", "day", "gpu_type")
+      )`);
+    // A report's dearest deployments created on the days its range holds whole.
+    await queryRunner.query(
+      `CREATE INDEX "idx_cost_windows_user_micros" ON "cost_windows" ("user_id", "micros" DESC, "starts_at" DESC)
+       INCLUDE ("ends_at", "deployment_id")`,
+    );
     // Rewrites the rollup of the given deployments from their rows (a deleted one: its rollup goes). The user-day
     // rows are changed in (user, day) order, so concurrent rewrites of one user's deployments cannot deadlock.
+    // Adds (sign 1) or takes away (sign -1) the given deployments' windows to their users' creation days.
+    await queryRunner.query(`
+      CREATE FUNCTION cost_rollup_created_days(ids uuid[], direction integer) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO cost_user_created_days (user_id, day, gpu_type, micros, gpu_seconds, deployments, costing)
+        SELECT user_id, date_trunc('day', starts_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, gpu_type,
+               direction * SUM(micros), direction * SUM(gpu_seconds), direction * COUNT(*), direction * COUNT(*) FILTER (WHERE micros > 0)
+        FROM cost_windows WHERE deployment_id = ANY(ids)
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (user_id, day, gpu_type) DO UPDATE
+          SET micros = cost_user_created_days.micros + EXCLUDED.micros,
+              gpu_seconds = cost_user_created_days.gpu_seconds + EXCLUDED.gpu_seconds,
+              deployments = cost_user_created_days.deployments + EXCLUDED.deployments,
+              costing = cost_user_created_days.costing + EXCLUDED.costing
+      $$`);
     await queryRunner.query(`
       CREATE FUNCTION cost_rollup_rebuild(ids uuid[]) RETURNS void LANGUAGE plpgsql AS $$
       BEGIN
@@ -60,14 +95,16 @@ export class CostRollup1764614400000 implements MigrationInterface {
         ON CONFLICT (user_id, day) DO UPDATE
           SET micros = cost_user_days.micros + EXCLUDED.micros,
               deployments = cost_user_days.deployments + EXCLUDED.deployments;
+        PERFORM cost_rollup_created_days(ids, -1);
         DELETE FROM cost_windows WHERE deployment_id = ANY(ids);
         INSERT INTO cost_windows (deployment_id, user_id, gpu_type, starts_at, ends_at, micros, gpu_seconds)
         SELECT id, user_id, gpu_type, created_at, COALESCE(last_observed_at, created_at),
                (actual_cost * 1000000)::bigint, uptime_seconds::bigint * gpu_count
         FROM cloud_deployments WHERE id = ANY(ids);
+        PERFORM cost_rollup_created_days(ids, 1);
         WITH new AS (
-          INSERT INTO cost_days (deployment_id, user_id, day, micros)
-          SELECT w.deployment_id, w.user_id, day,
+          INSERT INTO cost_days (deployment_id, user_id, day, carried, micros)
+          SELECT w.deployment_id, w.user_id, day, day > w.s,
                  w.micros::numeric *
                  CASE WHEN w.e = w.s THEN 1
                       ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, day + interval '1 day') - GREATEST(w.s, day)))::numeric
@@ -115,6 +152,8 @@ export class CostRollup1764614400000 implements MigrationInterface {
     await queryRunner.query(`DROP TRIGGER "trg_cloud_deployments_cost_rollup_insert" ON "cloud_deployments"`);
     await queryRunner.query(`DROP FUNCTION cost_rollup_row()`);
     await queryRunner.query(`DROP FUNCTION cost_rollup_rebuild(uuid[])`);
+    await queryRunner.query(`DROP FUNCTION cost_rollup_created_days(uuid[], integer)`);
+    await queryRunner.query(`DROP TABLE "cost_user_created_days"`);
     await queryRunner.query(`DROP TABLE "cost_user_days"`);
     await queryRunner.query(`DROP TABLE "cost_days"`);
     await queryRunner.query(`DROP TABLE "cost_windows"`);

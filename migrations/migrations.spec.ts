@@ -10,6 +10,7 @@ const TABLES = [
   "budget_alerts",
   "cloud_deployments",
   "cost_days",
+  "cost_user_created_days",
   "cost_user_days",
   "cost_windows",
   "deployment_events",

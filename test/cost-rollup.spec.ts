@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { apportion } from "../src/costs/apportion";
 import { Deployment } from "../src/deployments/deployment.entity";
 import { DeploymentStatus } from "../src/deployments/deployment.enums";
 import { GpuType } from "../src/runpod/gpu-catalogue";
@@ -60,14 +61,29 @@ async function report(userId: string, from: Date, to: Date, first = 1_000) {
   return res.data!.costs;
 }
 
-/** What the report must say: the old computation's figures, listing the deployments that cost anything. */
+/**
+ * What the report must say: the old computation's total, days and GPU-hours; each deployment that cost anything,
+ * dearest first (ties: the newer), at its exact cost rounded; each GPU type's exact cost apportioned like the days.
+ */
 function expected(old: OracleReport) {
-  const listed = old.deployments.filter((d) => old.exactMicros.get(d.id)! > 0);
+  const listed = old.exact
+    .filter((d) => d.micros > 0)
+    .sort((a, b) => b.micros - a.micros || b.createdAt.getTime() - a.createdAt.getTime());
+  const types = old.byGpuType.map((g) => g.gpuType);
+  const typeMicros = types.map((type) =>
+    old.exact.filter((d) => d.gpuType === type).reduce((sum, d) => sum + d.micros, 0),
+  );
+  const typeUnits = apportion(typeMicros, Math.round(old.totalUsd * 10_000));
   return {
     totalUsd: old.totalUsd,
     deploymentCount: listed.length,
-    deployments: listed.map((d) => ({ deployment: { id: d.id }, costUsd: d.costUsd })),
-    byGpuType: old.byGpuType,
+    deployments: listed.map((d) => ({
+      deployment: { id: d.id },
+      costUsd: Math.round(d.micros / 100) / 10_000,
+    })),
+    byGpuType: old.byGpuType
+      .map((g, i) => ({ ...g, costUsd: typeUnits[i] / 10_000 }))
+      .sort((a, b) => b.costUsd - a.costUsd || a.gpuType.localeCompare(b.gpuType)),
     byDay: old.byDay,
   };
 }
@@ -185,6 +201,28 @@ describe("costs from the rollup", () => {
     // A range holding only the cheap one.
     const early = await report(user, from, at(0.75));
     expect(early).toMatchObject({ deploymentCount: 1, deployments: [{ deployment: { id: made.cheap } }] });
+  });
+
+  it("leaves out a run that ended exactly at the midnight the range starts", async () => {
+    const user = "rollup-ended";
+    const midnight = new Date(NOV_1 + 9 * DAY);
+    await newDeployment(db, user, {
+      status: DeploymentStatus.COMPLETED,
+      createdAt: new Date(midnight.getTime() - 4 * 3_600_000),
+      lastObservedAt: midnight,
+      actualCostMicros: 3_000_000,
+    });
+    const after = await report(user, midnight, new Date(midnight.getTime() + 2 * DAY));
+    expect(after).toEqual(
+      expected(await oracleReport(db, user, midnight, new Date(midnight.getTime() + 2 * DAY))),
+    );
+    expect(after).toMatchObject({ totalUsd: 0, deploymentCount: 0, byDay: [], byGpuType: [] });
+    const before = await report(user, new Date(midnight.getTime() - DAY), midnight);
+    expect(before).toMatchObject({
+      totalUsd: 3,
+      deploymentCount: 1,
+      byDay: [{ day: "2026-11-09", costUsd: 3 }],
+    });
   });
 
   it("refuses `first` over 1,000 or below 0, naming the field", async () => {

@@ -17,92 +17,120 @@ export const MAX_FIRST = 1_000;
 const UNIT = USD_UNIT_MICROS;
 const toUsd = unitsToUsd;
 
+/** Midnight UTC of the day holding a timestamp. */
+const dayOf = (ts: string) => `date_trunc('day', ${ts} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+
+/**
+ * The range's whole UTC days are [lo, hi); the day it starts in when that is not at midnight (`first_partial`) and
+ * the day it ends in when that is not at midnight (`last_partial`) it cuts. The rollup tables (see the CostRollup
+ * migration) answer for whole days; what a cut day or the range's edges touch is computed afresh.
+ */
+const BOUNDS = `bounds AS (
+  SELECT b.lo, b.hi, CASE WHEN $2 < b.lo THEN ${dayOf("$2::timestamptz")} END AS first_partial,
+         CASE WHEN $3 > b.hi THEN b.hi END AS last_partial
+  FROM (SELECT ${dayOf("($2::timestamptz + interval '1 day' - interval '1 microsecond')")} AS lo,
+               ${dayOf("$3::timestamptz")} AS hi) b
+)`;
+
 /**
  * A deployment's cost in the range is its cost spread evenly over its billing window (from creation to the last
- * time its cost was brought up to date) and prorated at the range's edges; the same per UTC day. The windows
- * come from `cost_windows` (see the CostRollup migration), one index range of the user's.
+ * time its cost was brought up to date) and prorated at the range's edges. `touching`: every deployment overlapping
+ * the range but the ones created on a whole day and ending before `hi` (those count whole): the ones touching a cut
+ * day, and the ones created before the whole day they touch at either end. Each with its exact micro-dollars and
+ * GPU-seconds in the range and whether it was created on a whole day.
  */
-const WINDOWS = `
-  SELECT c.deployment_id AS id, c.gpu_type, c.micros, c.gpu_seconds, c.starts_at AS s,
-         GREATEST(c.starts_at, c.ends_at) AS e
-  FROM cost_windows c
-  WHERE c.user_id = $1 AND c.starts_at < $3 AND c.ends_at >= $2`;
-
-/** A window's share of its cost inside [$2, $3): 1 when it lies inside, a zero-length one inside counting whole. */
-const SHARE = `
-  CASE WHEN w.s >= $2 AND w.e <= $3 THEN 1
-       WHEN w.e = w.s THEN 0
-       ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)))::numeric
-            / EXTRACT(EPOCH FROM w.e - w.s)::numeric END`;
-
-/**
- * Each deployment's exact micro-dollars and GPU-seconds in the range (as float8: the same doubles as reading the
- * `numeric` text; a window inside the range counts whole, so no division), the total in API units (rounded half
- * up), and each deployment's units by largest remainder as `apportion` gives them: its floor of
- * units x total / sum, plus one for the `left` largest remainders (ties: by id), `cut` being the last of those.
- * Answers the `$4` deployments that cost most (ties: the newer first), the units and GPU-seconds per GPU type, and
- * the total with the count of deployments that cost anything.
- */
-const DEPLOYMENTS_SQL = `
-WITH f AS MATERIALIZED (
-  SELECT w.id, w.gpu_type, w.s,
-         CASE WHEN w.inside THEN w.micros::float8 ELSE (w.micros::numeric * w.share)::float8 END AS m,
-         CASE WHEN w.inside THEN w.gpu_seconds::float8 ELSE (w.gpu_seconds::numeric * w.share)::float8 END AS gs
-  FROM (SELECT w.*, w.s >= $2 AND w.e <= $3 AS inside, ${SHARE} AS share FROM (${WINDOWS}) w) w
+const TOUCHING = `
+touching AS (
+  SELECT w.id, w.gpu_type, w.s, w.micros, w.gpu_seconds, w.s >= bounds.lo AND w.s < bounds.hi AS created_inside,
+         w.micros::numeric * w.share AS m, w.gpu_seconds::numeric * w.share AS gs
+  FROM bounds,
+       LATERAL (
+         SELECT v.*,
+                CASE WHEN v.s >= $2 AND v.e <= $3 THEN 1
+                     WHEN v.e = v.s THEN 0
+                     ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(v.e, $3) - GREATEST(v.s, $2)))::numeric
+                          / EXTRACT(EPOCH FROM v.e - v.s)::numeric END AS share
+         FROM (SELECT c.deployment_id AS id, c.gpu_type, c.micros, c.gpu_seconds, c.starts_at AS s,
+                      GREATEST(c.starts_at, c.ends_at) AS e
+               FROM cost_windows c
+               WHERE c.deployment_id = ANY(ARRAY(
+                       SELECT d.deployment_id FROM cost_days d
+                       WHERE d.user_id = $1
+                         AND (d.day IN (bounds.first_partial, bounds.last_partial)
+                              OR (d.carried AND d.day IN (bounds.lo, bounds.hi)))))
+                 AND c.starts_at < $3 AND c.ends_at >= $2) v
+       ) w
   WHERE w.share > 0
-),
-t AS (
-  SELECT floor(COALESCE(SUM(m), 0) / ${UNIT} + 0.5) AS total, COALESCE(SUM(GREATEST(m, 0) / ${UNIT}), 0) AS units,
-         COUNT(*) FILTER (WHERE m > 0) AS n
-  FROM f
-),
-v AS NOT MATERIALIZED (
-  SELECT f.id, f.gpu_type, f.s, f.m, f.gs,
-         CASE WHEN t.units = 0 OR t.total <= 0 THEN 0 ELSE (GREATEST(f.m, 0) / ${UNIT} * t.total) / t.units END AS v
-  FROM f, t
-),
-k AS (SELECT t.total - (SELECT COALESCE(SUM(floor(v)), 0) FROM v) AS left_units FROM t),
-cut AS (
-  SELECT v - floor(v) AS frac, id FROM v
-  ORDER BY v - floor(v) DESC, id LIMIT (SELECT GREATEST(left_units, 0) FROM k)
-),
-last_cut AS (SELECT frac, id FROM cut ORDER BY frac, id DESC LIMIT 1),
-u AS NOT MATERIALIZED (
-  SELECT v.id, v.gpu_type, v.s, v.m, v.gs,
-         (floor(v.v) + CASE WHEN c.frac IS NOT NULL AND (v.v - floor(v.v) > c.frac OR (v.v - floor(v.v) = c.frac AND v.id <= c.id))
-                            THEN 1 ELSE 0 END)::int AS units
-  FROM v LEFT JOIN last_cut c ON true
-)
-SELECT 'deployment' AS kind, top.id::text AS key, top.units, NULL::float8 AS gpu_seconds
-FROM (SELECT id, units FROM u WHERE m > 0 ORDER BY units DESC, s DESC, id LIMIT $4) top
-UNION ALL
-SELECT 'gpu', gpu_type, SUM(units)::int, SUM(gs) FROM u GROUP BY gpu_type
-UNION ALL
-SELECT 'total', NULL, total::int, n::float8 FROM t`;
-
-/** Midnight UTC of the day holding `$n`. */
-const dayOf = (param: string) => `date_trunc('day', ${param} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+)`;
 
 /**
- * The exact micro-dollars per UTC day: a whole day inside the range is its `cost_user_days` sum; the first day
- * and the last (which the range may cut) are summed afresh over the deployments touching them (`cost_days`).
+ * Per GPU type: the exact micro-dollars and GPU-seconds in the range, and how many deployments cost anything. The
+ * deployments created on the whole days come summed from `cost_user_created_days` at their whole cost; those of
+ * them among `touching` (running on past hi) are taken back out and added prorated.
+ */
+const BY_GPU_TYPE_SQL = `
+WITH ${BOUNDS}, ${TOUCHING}
+SELECT gpu_type, SUM(micros)::text AS micros, SUM(gpu_seconds)::text AS gpu_seconds, SUM(costing)::int AS costing
+FROM (
+  SELECT c.gpu_type, c.micros::numeric AS micros, c.gpu_seconds::numeric AS gpu_seconds, c.costing
+  FROM cost_user_created_days c, bounds
+  WHERE c.user_id = $1 AND c.day >= bounds.lo AND c.day < bounds.hi AND c.deployments <> 0
+  UNION ALL
+  SELECT gpu_type, m, gs, (m > 0)::int FROM touching
+  UNION ALL
+  SELECT gpu_type, -micros, -gpu_seconds, -(micros > 0)::int FROM touching WHERE created_inside
+) parts
+GROUP BY gpu_type`;
+
+/**
+ * The `$4` deployments that cost most in the range (ties: the newer first), with their exact micro-dollars: the
+ * dearest created on a whole day and ending before hi (inside the range, at their whole cost: an index walk), and
+ * `touching`.
+ */
+const DEAREST_SQL = `
+WITH ${BOUNDS}, ${TOUCHING}
+SELECT id::text AS id, m::float8 AS micros
+FROM (
+  SELECT id, s, m FROM touching WHERE m > 0
+  UNION ALL
+  (SELECT c.deployment_id, c.starts_at, c.micros::numeric
+   FROM cost_windows c, bounds
+   WHERE c.user_id = $1 AND c.micros > 0 AND c.starts_at >= bounds.lo AND c.starts_at < bounds.hi
+     AND c.ends_at < bounds.hi
+   ORDER BY c.micros DESC, c.starts_at DESC
+   LIMIT $4)
+) candidates
+ORDER BY m DESC, s DESC, id
+LIMIT $4`;
+
+/**
+ * The exact micro-dollars per UTC day: a whole day is its `cost_user_days` sum (on the range's first midnight,
+ * less the deployments that end exactly there: they cost nothing in the range); a cut day is summed afresh over
+ * the deployments touching it.
  */
 const DAYS_SQL = `
-WITH edges AS (SELECT ${dayOf("$2::timestamptz")} AS first_day,
-                      ${dayOf("($3::timestamptz - interval '1 millisecond')")} AS last_day)
+WITH ${BOUNDS}
 SELECT to_char(u.day, 'YYYY-MM-DD') AS key, u.micros::text AS micros
-FROM cost_user_days u, edges
-WHERE u.user_id = $1 AND u.day > edges.first_day AND u.day < edges.last_day AND u.deployments > 0
+FROM cost_user_days u, bounds
+WHERE u.user_id = $1 AND u.day >= bounds.lo AND u.day < bounds.hi
+  AND u.deployments > CASE WHEN u.day = $2 THEN (
+        SELECT COUNT(*) FROM cost_days d JOIN cost_windows c ON c.deployment_id = d.deployment_id
+        WHERE d.user_id = $1 AND d.day = u.day AND d.carried AND GREATEST(c.starts_at, c.ends_at) = u.day)
+      ELSE 0 END
 UNION ALL
 SELECT to_char(d.day, 'YYYY-MM-DD'),
        SUM(w.micros::numeric *
            CASE WHEN w.e = w.s THEN 1
                 ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3, d.day + interval '1 day') - GREATEST(w.s, $2, d.day)))::numeric
                      / EXTRACT(EPOCH FROM w.e - w.s)::numeric END)::text
-FROM edges
-JOIN cost_days d ON d.user_id = $1 AND d.day IN (edges.first_day, edges.last_day)
-JOIN LATERAL (${WINDOWS.replace("WHERE", "WHERE c.deployment_id = d.deployment_id AND")}) w ON true
-WHERE ${SHARE} > 0
+FROM bounds
+JOIN cost_days d ON d.user_id = $1 AND d.day IN (bounds.first_partial, bounds.last_partial)
+JOIN LATERAL (SELECT c.micros, c.starts_at AS s, GREATEST(c.starts_at, c.ends_at) AS e
+              FROM cost_windows c
+              WHERE c.deployment_id = d.deployment_id AND c.starts_at < $3 AND c.ends_at >= $2) w ON true
+WHERE CASE WHEN w.s >= $2 AND w.e <= $3 THEN true
+           WHEN w.e = w.s THEN false
+           ELSE EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)) > 0 END
 GROUP BY d.day`;
 
 export class CostReportService {
@@ -122,27 +150,24 @@ export class CostReportService {
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
       throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
-    const [rows, perDay, active] = await Promise.all([
-      this.db.query<
-        {
-          kind: "deployment" | "gpu" | "total";
-          key: string | null;
-          units: number;
-          gpu_seconds: number | null;
-        }[]
-      >(DEPLOYMENTS_SQL, [userId, start, end, MAX_FIRST]),
+    const [perType, perDay, active] = await Promise.all([
+      this.db.query<{ gpu_type: GpuType; micros: string; gpu_seconds: string; costing: number }[]>(
+        BY_GPU_TYPE_SQL,
+        [userId, start, end],
+      ),
       this.db.query<{ key: string; micros: string }[]>(DAYS_SQL, [userId, start, end]),
       this.db.getRepository(Deployment).find({
         where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
       }),
     ]);
-    const totals = rows.find((r) => r.kind === "total")!;
-    const totalUnits = totals.units;
+    const typeMicros = perType.map((r) => Number(r.micros));
+    const totalUnits = Math.round(typeMicros.reduce((sum, v) => sum + v, 0) / UNIT);
     perDay.sort((a, b) => a.key.localeCompare(b.key));
     const dayUnits = apportion(
       perDay.map((r) => Number(r.micros)),
       totalUnits,
     );
+    const typeUnits = apportion(typeMicros, totalUnits);
 
     const remaining = await this.remainingSeconds(active.map((d) => d.jobId));
     let burnMicros = 0;
@@ -168,17 +193,14 @@ export class CostReportService {
       totalUsd: toUsd(totalUnits),
       activeBurnRateUsdPerHour: toUsd(Math.round(burnMicros / UNIT)),
       projectedUsd: toUsd(totalUnits + Math.round(stillToSpend / UNIT)),
-      ranked: rows
-        .filter((r) => r.kind === "deployment")
-        .map((r) => ({ id: r.key!, units: Number(r.units) })),
-      deploymentCount: Number(totals.gpu_seconds),
-      // The deployments' apportioned units summed per type, so this partition adds up to the total as well.
-      byGpuType: rows
-        .filter((r) => r.kind === "gpu")
-        .map((r) => ({
-          gpuType: r.key as GpuType,
+      userId,
+      deploymentCount: perType.reduce((sum, r) => sum + Number(r.costing), 0),
+      // Apportioned by largest remainder like the days, so this partition adds up to the total as well.
+      byGpuType: perType
+        .map((r, i) => ({
+          gpuType: r.gpu_type,
           gpuHours: Math.round((Number(r.gpu_seconds) / 3600) * 10_000) / 10_000,
-          costUsd: toUsd(Number(r.units)),
+          costUsd: toUsd(typeUnits[i]),
         }))
         .sort((a, b) => b.costUsd - a.costUsd || a.gpuType.localeCompare(b.gpuType)),
       byDay: perDay.map((r, i) => ({ day: r.key, costUsd: toUsd(dayUnits[i]) })),
@@ -186,20 +208,27 @@ export class CostReportService {
   }
 
   /**
-   * The `first` deployments of a report that cost most (ties: the newer first), with their entities. `first`
-   * is 0 to MAX_FIRST.
+   * The `first` deployments of a report that cost most (ties: the newer first), with their entities; each one's
+   * cost is its exact cost in the range rounded to the API's 4 decimals. `first` is 0 to MAX_FIRST.
    */
   async deployments(report: CostReport, first: number): Promise<DeploymentCost[]> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_FIRST) {
       throw deploymentErrors.badInput("first", `must be between 0 and ${MAX_FIRST}`);
     }
-    const page = report.ranked.slice(0, first);
+    if (first === 0) return [];
+    const page = await this.db.query<{ id: string; micros: number }[]>(DEAREST_SQL, [
+      report.userId,
+      report.from,
+      report.to,
+      first,
+    ]);
     if (page.length === 0) return [];
     const entities = await this.db.getRepository(Deployment).findBy({ id: In(page.map((r) => r.id)) });
     const byId = new Map(entities.map((d) => [d.id, d]));
-    return page.flatMap(({ id, units }) => {
+    return page.flatMap(({ id, micros }) => {
       const deployment = byId.get(id);
       if (!deployment) return [];
+      const units = Math.round(micros / UNIT);
       return [
         {
           deployment,

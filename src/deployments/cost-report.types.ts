@@ -59,8 +59,8 @@ export class CostReport {
   @Field(() => [DeploymentCost], { description: "highest cost first; first at most 1,000" })
   deployments?: DeploymentCost[];
 
-  /** The deployments that cost anything, highest first, up to MAX_FIRST: `deployments(first)` loads a page of them. */
-  ranked: { id: string; units: number }[];
+  /** Whose report it is: `deployments(first)` reads that user's deployments. */
+  userId: string;
 
   @Field(() => Int, { description: "how many deployments cost anything in the range" })
   deploymentCount: number;

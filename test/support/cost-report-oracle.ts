@@ -50,8 +50,8 @@ export interface OracleReport {
   deployments: { id: string; costUsd: number }[];
   byGpuType: { gpuType: string; gpuHours: number; costUsd: number }[];
   byDay: { day: string; costUsd: number }[];
-  /** The exact micro-dollars of each deployment in the range. */
-  exactMicros: Map<string, number>;
+  /** Each deployment in the range: its exact micro-dollars there, its GPU type, its creation. */
+  exact: { id: string; micros: number; gpuType: string; createdAt: Date }[];
 }
 
 export async function oracleReport(
@@ -105,6 +105,11 @@ export async function oracleReport(
       }))
       .sort((a, b) => b.costUsd - a.costUsd || a.gpuType.localeCompare(b.gpuType)),
     byDay: perDay.map((r, i) => ({ day: r.key, costUsd: unitsToUsd(dayUnits[i]) })),
-    exactMicros: new Map(perDeployment.map((r, i) => [r.key, exact[i]])),
+    exact: perDeployment.map((r, i) => ({
+      id: r.key,
+      micros: exact[i],
+      gpuType: meta.get(r.key)!.gpu_type,
+      createdAt: meta.get(r.key)!.created_at,
+    })),
   };
 }
