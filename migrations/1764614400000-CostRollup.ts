@@ -124,6 +124,12 @@ export class CostRollup1764614400000 implements MigrationInterface {
     await queryRunner.query(`
       CREATE FUNCTION cost_rollup_row() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
+        -- One rewrite per user at a time, to the end of the transaction: the user-day rows of one user's
+        -- deployments are then never locked by two transactions in opposite orders.
+        PERFORM pg_advisory_xact_lock(hashtext('cost_rollup'), hashtext(u))
+        FROM (SELECT DISTINCT u FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.user_id END,
+                                                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.user_id END]) AS u
+              WHERE u IS NOT NULL ORDER BY u) users;
         PERFORM cost_rollup_rebuild(ARRAY[CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END]);
         RETURN NULL;
       END $$`);

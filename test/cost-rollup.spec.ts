@@ -225,6 +225,40 @@ describe("costs from the rollup", () => {
     });
   });
 
+  it("stays right under concurrent accruals of one user's deployments, each in its own transaction", async () => {
+    const user = "rollup-concurrent";
+    const start = NOV_1 + 12 * DAY;
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { deployment } = await newDeployment(db, user, {
+        createdAt: new Date(start + i * 3_600_000),
+        lastObservedAt: new Date(start + i * 3_600_000 + 60_000),
+        actualCostMicros: 10_001,
+      });
+      ids.push(deployment.id);
+    }
+    // Every window grows over the same days at once, as the supervisor's looks at each pod do.
+    for (let round = 1; round <= 3; round++) {
+      await Promise.all(
+        ids.map((id, i) =>
+          db.transaction(async (tx) => {
+            await tx.query(`SELECT id FROM cloud_deployments WHERE id = $1 FOR UPDATE`, [id]);
+            await tx.getRepository(Deployment).update(
+              { id },
+              {
+                lastObservedAt: new Date(start + i * 3_600_000 + round * 0.7 * DAY),
+                actualCostMicros: 10_001 + round * 1_234_567 + i,
+              },
+            );
+          }),
+        ),
+      );
+    }
+    const from = new Date(start + 0.5 * DAY);
+    const to = new Date(start + 3 * DAY);
+    expect(await report(user, from, to)).toEqual(expected(await oracleReport(db, user, from, to)));
+  });
+
   it("refuses `first` over 1,000 or below 0, naming the field", async () => {
     for (const first of [1_001, -1]) {
       const res = await t.gql<Report>("rollup-first", REPORT, { first });
