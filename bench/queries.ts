@@ -1,6 +1,7 @@
 /**
  * Query latency at scale, against the targets: `deployments(first: 50)` and `costs` p99 < 25 ms with 100,000 deployments
- * and 10,000,000 metric rows; `metrics(maxPoints: 500)` over a 1,000,000-point job < 100 ms. Production mode
+ * and 10,000,000 metric rows (`costs` for a 100-deployment user < 10 ms); `metrics(maxPoints: 500)` over a
+ * 1,000,000-point job < 100 ms. Production mode
  * (PostgreSQL + Redis), the gateway in a child process, queried over HTTP one at a time.
  *
  *   node -r ./test/support/register-ts.js bench/queries.ts [--deployments 100000] [--metric-rows 10000000]
@@ -75,14 +76,20 @@ const HEAVY_USER = "bench-heavy";
 const SMALL_USER = "bench-user-0";
 const PAGE_JOB_POINTS = 2_000;
 
-const COSTS = `query Costs {
-  costs {
-    from to totalUsd activeBurnRateUsdPerHour projectedUsd
-    deployments { deployment { id status gpuType } costUsd budgetLimitUsd budgetUsedPercent }
+/** The dashboard's cost view: the 100 dearest deployments, how many cost anything, the totals by GPU type and day. */
+const COSTS = `query Costs($from: DateTime) {
+  costs(from: $from) {
+    from to totalUsd activeBurnRateUsdPerHour projectedUsd deploymentCount
+    deployments(first: 100) { deployment { id status gpuType } costUsd budgetLimitUsd budgetUsedPercent }
     byGpuType { gpuType gpuHours costUsd }
     byDay { day costUsd }
   }
 }`;
+/**
+ * The costs range: from the UTC midnight 30 days before the bench starts, to now. The heavy user's deployments
+ * are one a minute and its newest is 10,000 minutes old, so about 33,000 of them fall in it (a month's worth).
+ */
+const COSTS_FROM = new Date(Math.floor((Date.now() - 30 * 86_400_000) / 86_400_000) * 86_400_000);
 const METRICS = `query Metrics($id: ID!) {
   trainingJob(id: $id) {
     id
@@ -192,6 +199,8 @@ async function seed(url: string, templateJobId: string): Promise<Seeded> {
       `ALTER TABLE training_metrics ADD CONSTRAINT pk_training_metrics PRIMARY KEY (job_id, step)`,
     );
     await client.query(`SET session_replication_role = origin`);
+    // The load ran with triggers off: the cost report's rollup is built as the migration's backfill builds it.
+    await step("cost rollup", `SELECT cost_rollup_rebuild(ARRAY(SELECT id FROM cloud_deployments))`);
     await step("VACUUM ANALYZE", `VACUUM ANALYZE`);
     const [{ id: bigJobId }] = (
       await client.query<{ id: string }>(`SELECT id FROM seed_jobs WHERE g = $1`, [heavy])
@@ -286,15 +295,19 @@ runBench("queries", async () => {
   logger.take();
   await metricQueries.downsampled(seeded.bigJobId, null, 500);
   const metricsSql = logger.take().map((st) => [st]);
-  /** The cost report's statements, or null while `costs` is not implemented. */
+  /**
+   * The cost report's statements and its first 100 deployments' (the report sends its first three together), or
+   * null while `costs` is not implemented.
+   */
   const captureCosts = async (userId: string): Promise<Statement[][] | null> => {
     logger.take();
     try {
-      await costReports.report(userId, null, null);
+      await costReports.deployments(await costReports.report(userId, COSTS_FROM, null), 100);
     } catch {
       return null;
     }
-    return logger.take().map((st) => [st]);
+    const [first, second, third, ...rest] = logger.take();
+    return [[first, second, third], ...rest.map((st) => [st])];
   };
   const costsHeavySql = await captureCosts(HEAVY_USER);
   const costsSmallSql = await captureCosts(SMALL_USER);
@@ -364,7 +377,8 @@ runBench("queries", async () => {
   };
 
   // Does `costs` answer yet?
-  const probe = await gql(tokens.small, COSTS);
+  const costsVariables = { from: COSTS_FROM.toISOString() };
+  const probe = await gql(tokens.small, COSTS, costsVariables);
   const costsError = probe.body.errors?.[0];
   const costsImplemented = probe.status === 200 && !costsError;
   const costsNote = costsImplemented
@@ -400,12 +414,12 @@ runBench("queries", async () => {
     work.push(
       {
         label: "costs, heavy user",
-        gateway: () => checked(tokens.heavy, COSTS),
+        gateway: () => checked(tokens.heavy, COSTS, costsVariables),
         ...(costsHeavySql ? { sql: () => replay(costsHeavySql) } : {}),
       },
       {
         label: "costs, 100-deployment user",
-        gateway: () => checked(tokens.small, COSTS),
+        gateway: () => checked(tokens.small, COSTS, costsVariables),
         ...(costsSmallSql ? { sql: () => replay(costsSmallSql) } : {}),
       },
     );
@@ -484,7 +498,7 @@ runBench("queries", async () => {
     ),
     judge("deployments(first: 50) p99, user with 100 deployments", find("deployments(first: 50), 100"), 25),
     judge("costs p99, heavy user", find("costs, heavy"), 25),
-    judge("costs p99, user with 100 deployments", find("costs, 100"), 25),
+    judge("costs p99, user with 100 deployments", find("costs, 100"), 10),
     judge(
       `metrics(maxPoints: 500) over ${fmt(BIG_JOB_POINTS)} points p99`,
       metricsRow,

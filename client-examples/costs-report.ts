@@ -29,6 +29,7 @@ interface CostReport {
   projectedUsd: number;
   byGpuType: { gpuType: string; gpuHours: number; costUsd: number }[];
   byDay: { day: string; costUsd: number }[];
+  deploymentCount: number;
   deployments: {
     costUsd: number;
     budgetLimitUsd: number;
@@ -44,7 +45,7 @@ interface CostReport {
 }
 
 const COSTS = gql`
-  query Costs($from: DateTime, $to: DateTime) {
+  query Costs($from: DateTime, $to: DateTime, $first: Int) {
     costs(from: $from, to: $to) {
       from
       to
@@ -60,7 +61,8 @@ const COSTS = gql`
         day
         costUsd
       }
-      deployments {
+      deploymentCount
+      deployments(first: $first) {
         costUsd
         budgetLimitUsd
         budgetUsedPercent
@@ -90,6 +92,8 @@ async function main(): Promise<number> {
     ({ costs: report } = await graphqlClient(settings).request<{ costs: CostReport }>(COSTS, {
       from: range.from.toISOString(),
       to: range.to.toISOString(),
+      // The report lists at most 1,000 deployments.
+      first: Math.min(top, 1_000),
     }));
   } catch (error) {
     throw new Failure(describeError(error, settings));
@@ -195,7 +199,7 @@ function render(report: CostReport, top: number): string[] {
 
   if (top > 0 && report.deployments.length > 0) {
     const shown = [...report.deployments].sort((a, b) => b.costUsd - a.costUsd).slice(0, top);
-    out.push(`Deployments (${shown.length} of ${report.deployments.length}, most expensive first)`);
+    out.push(`Deployments (${shown.length} of ${report.deploymentCount}, most expensive first)`);
     out.push(
       ...table(
         ["deployment", "config", "GPU", "status", "USD", "budget", "used"],

@@ -1,6 +1,12 @@
 import { Init1764355200000 } from "./1764355200000-Init";
 import { PodLifecycleAndAccrual1764441600000 } from "./1764441600000-PodLifecycleAndAccrual";
 import { Artifacts1764527400000 } from "./1764527400000-Artifacts";
+import { CostRollup1764614400000 } from "./1764614400000-CostRollup";
 
 /** Every migration, in order. Listed explicitly so the same list works from sources and from `dist/`. */
-export const MIGRATIONS = [Init1764355200000, PodLifecycleAndAccrual1764441600000, Artifacts1764527400000];
+export const MIGRATIONS = [
+  Init1764355200000,
+  PodLifecycleAndAccrual1764441600000,
+  Artifacts1764527400000,
+  CostRollup1764614400000,
+];

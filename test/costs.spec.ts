@@ -173,7 +173,8 @@ describe("costs", () => {
       new Date("2026-12-01T00:00:00Z"),
     );
     expect(report.totalUsd).toBe(14);
-    expect(report.deployments.map((d) => d.deployment.id)).toEqual([h100, a4000]);
+    const listed = await module.costReports.deployments(report, 100);
+    expect(listed.map((d) => d.deployment.id)).toEqual([h100, a4000]);
   });
 
   it("shows another user nothing of these", async () => {

@@ -1,9 +1,9 @@
-import { Arg, Authorized, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, FieldResolver, Int, Query, Resolver, Root } from "type-graphql";
 import { CurrentUser } from "../auth/context";
 import type { CostReportService } from "./cost-report.service";
-import { CostReport } from "./cost-report.types";
+import { CostReport, DeploymentCost } from "./cost-report.types";
 
-@Resolver()
+@Resolver(() => CostReport)
 export class CostResolver {
   constructor(private readonly reports: CostReportService) {}
 
@@ -18,5 +18,13 @@ export class CostResolver {
     @Arg("to", () => Date, { nullable: true }) to: Date | null,
   ): Promise<CostReport> {
     return this.reports.report(userId, from, to);
+  }
+
+  @FieldResolver(() => [DeploymentCost])
+  deployments(
+    @Root() report: CostReport,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
+  ): Promise<DeploymentCost[]> {
+    return this.reports.deployments(report, first ?? 100);
   }
 }

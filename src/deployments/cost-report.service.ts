@@ -5,53 +5,133 @@ import { percentOf } from "../costs/money";
 import { runningMicrosPerHour } from "../costs/pricing";
 import { projectCost } from "../costs/projection";
 import type { GpuType } from "../runpod/gpu-catalogue";
-import type { CostReport } from "./cost-report.types";
+import type { CostReport, DeploymentCost } from "./cost-report.types";
 import { Deployment } from "./deployment.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
 import { deploymentErrors } from "./deployment.errors";
 
 /** The longest range a report covers (its byDay has a row per day). */
 const MAX_RANGE_DAYS = 400;
+/** The most deployments `CostReport.deployments(first)` lists. */
+export const MAX_FIRST = 1_000;
 const UNIT = USD_UNIT_MICROS;
 const toUsd = unitsToUsd;
 
+/** Midnight UTC of the day holding a timestamp. */
+const dayOf = (ts: string) => `date_trunc('day', ${ts} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+
 /**
- * Each deployment's cost in the range, prorated when its billing window straddles an edge: the window runs
- * from creation to the last time its cost was brought up to date, and cost is taken as spread evenly over it.
- * Per UTC day and per GPU type the same way. All in SQL over the user's deployments; `numeric` keeps it exact.
+ * The range's whole UTC days are [lo, hi); the day it starts in when that is not at midnight (`first_partial`) and
+ * the day it ends in when that is not at midnight (`last_partial`) it cuts. The rollup tables (see the CostRollup
+ * migration) answer for whole days; what a cut day or the range's edges touch is computed afresh.
  */
-const COSTS_SQL = `
-WITH windows AS (
-  SELECT d.id, d.gpu_type, d.gpu_count, d.actual_cost, d.uptime_seconds,
-         d.created_at AS s, GREATEST(d.created_at, COALESCE(d.last_observed_at, d.created_at)) AS e
-  FROM cloud_deployments d
-  WHERE d.user_id = $1 AND d.created_at < $3 AND COALESCE(d.last_observed_at, d.created_at) >= $2
-),
-shares AS (
-  SELECT w.*,
-         CASE WHEN w.e = w.s THEN (CASE WHEN w.s >= $2 AND w.s < $3 THEN 1 ELSE 0 END)::numeric
-              ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)))::numeric
-                   / EXTRACT(EPOCH FROM w.e - w.s)::numeric
-         END AS share
-  FROM windows w
-)
-SELECT 'deployment' AS kind, id::text AS key, (actual_cost * 1000000 * share)::text AS micros,
-       (uptime_seconds * gpu_count * share)::text AS gpu_seconds
-FROM shares WHERE share > 0
+const BOUNDS = `bounds AS (
+  SELECT b.lo, b.hi, CASE WHEN $2 < b.lo THEN ${dayOf("$2::timestamptz")} END AS first_partial,
+         CASE WHEN $3 > b.hi THEN b.hi END AS last_partial
+  FROM (SELECT ${dayOf("($2::timestamptz + interval '1 day' - interval '1 microsecond')")} AS lo,
+               ${dayOf("$3::timestamptz")} AS hi) b
+)`;
+
+/**
+ * A deployment's cost in the range is its cost spread evenly over its billing window (from creation to the last
+ * time its cost was brought up to date) and prorated at the range's edges. `touching`: every deployment overlapping
+ * the range but the ones created on a whole day and ending before `hi` (those count whole): the ones touching a cut
+ * day, and the ones created before the whole day they touch at either end. Each with its exact micro-dollars and
+ * GPU-seconds in the range and whether it was created on a whole day.
+ */
+const TOUCHING = `
+touching AS (
+  SELECT w.id, w.gpu_type, w.s, w.micros, w.gpu_seconds, w.s >= bounds.lo AND w.s < bounds.hi AS created_inside,
+         w.micros::numeric * w.share AS m, w.gpu_seconds::numeric * w.share AS gs
+  FROM bounds,
+       LATERAL (
+         SELECT v.*,
+                CASE WHEN v.s >= $2 AND v.e <= $3 THEN 1
+                     WHEN v.e = v.s THEN 0
+                     ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(v.e, $3) - GREATEST(v.s, $2)))::numeric
+                          / EXTRACT(EPOCH FROM v.e - v.s)::numeric END AS share
+         FROM (SELECT c.deployment_id AS id, c.gpu_type, c.micros, c.gpu_seconds, c.starts_at AS s,
+                      GREATEST(c.starts_at, c.ends_at) AS e
+               FROM cost_windows c
+               WHERE c.deployment_id = ANY(ARRAY(
+                       SELECT d.deployment_id FROM cost_days d
+                       WHERE d.user_id = $1
+                         AND (d.day IN (bounds.first_partial, bounds.last_partial)
+                              OR (d.carried AND d.day IN (bounds.lo, bounds.hi)))))
+                 AND c.starts_at < $3 AND c.ends_at >= $2) v
+       ) w
+  WHERE w.share > 0
+)`;
+
+/**
+ * Per GPU type: the exact micro-dollars and GPU-seconds in the range, and how many deployments cost anything. The
+ * deployments created on the whole days come summed from `cost_user_created_days` at their whole cost; those of
+ * them among `touching` (running on past hi) are taken back out and added prorated.
+ */
+const BY_GPU_TYPE_SQL = `
+WITH ${BOUNDS}, ${TOUCHING}
+SELECT gpu_type, SUM(micros)::text AS micros, SUM(gpu_seconds)::text AS gpu_seconds, SUM(costing)::int AS costing
+FROM (
+  SELECT c.gpu_type, c.micros::numeric AS micros, c.gpu_seconds::numeric AS gpu_seconds, c.costing
+  FROM cost_user_created_days c, bounds
+  WHERE c.user_id = $1 AND c.day >= bounds.lo AND c.day < bounds.hi AND c.deployments <> 0
+  UNION ALL
+  SELECT gpu_type, m, gs, (m > 0)::int FROM touching
+  UNION ALL
+  SELECT gpu_type, -micros, -gpu_seconds, -(micros > 0)::int FROM touching WHERE created_inside
+) parts
+GROUP BY gpu_type`;
+
+/**
+ * The `$4` deployments that cost most in the range (ties: the newer first), with their exact micro-dollars: the
+ * dearest created on a whole day and ending before hi (inside the range, at their whole cost: an index walk), and
+ * `touching`.
+ */
+const DEAREST_SQL = `
+WITH ${BOUNDS}, ${TOUCHING}
+SELECT id::text AS id, m::float8 AS micros
+FROM (
+  SELECT id, s, m FROM touching WHERE m > 0
+  UNION ALL
+  (SELECT c.deployment_id, c.starts_at, c.micros::numeric
+   FROM cost_windows c, bounds
+   WHERE c.user_id = $1 AND c.micros > 0 AND c.starts_at >= bounds.lo AND c.starts_at < bounds.hi
+     AND c.ends_at < bounds.hi
+   ORDER BY c.micros DESC, c.starts_at DESC
+   LIMIT $4)
+) candidates
+ORDER BY m DESC, s DESC, id
+LIMIT $4`;
+
+/**
+ * The exact micro-dollars per UTC day: a whole day is its `cost_user_days` sum (on the range's first midnight,
+ * less the deployments that end exactly there: they cost nothing in the range); a cut day is summed afresh over
+ * the deployments touching it.
+ */
+const DAYS_SQL = `
+WITH ${BOUNDS}
+SELECT to_char(u.day, 'YYYY-MM-DD') AS key, u.micros::text AS micros
+FROM cost_user_days u, bounds
+WHERE u.user_id = $1 AND u.day >= bounds.lo AND u.day < bounds.hi
+  AND u.deployments > CASE WHEN u.day = $2 THEN (
+        SELECT COUNT(*) FROM cost_days d JOIN cost_windows c ON c.deployment_id = d.deployment_id
+        WHERE d.user_id = $1 AND d.day = u.day AND d.carried AND GREATEST(c.starts_at, c.ends_at) = u.day)
+      ELSE 0 END
 UNION ALL
-SELECT 'day', to_char(day, 'YYYY-MM-DD'),
-       SUM(actual_cost * 1000000 *
-           CASE WHEN e = s THEN 1
-                ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(e, $3, day + interval '1 day') - GREATEST(s, $2, day)))::numeric
-                     / EXTRACT(EPOCH FROM e - s)::numeric END)::text,
-       NULL::text
-FROM shares
-CROSS JOIN LATERAL generate_series(
-  date_trunc('day', GREATEST(s, $2) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-  LEAST(e, $3 - interval '1 millisecond'),
-  interval '1 day') AS day
-WHERE share > 0
-GROUP BY day`;
+SELECT to_char(d.day, 'YYYY-MM-DD'),
+       SUM(w.micros::numeric *
+           CASE WHEN w.e = w.s THEN 1
+                ELSE GREATEST(0, EXTRACT(EPOCH FROM LEAST(w.e, $3, d.day + interval '1 day') - GREATEST(w.s, $2, d.day)))::numeric
+                     / EXTRACT(EPOCH FROM w.e - w.s)::numeric END)::text
+FROM bounds
+JOIN cost_days d ON d.user_id = $1 AND d.day IN (bounds.first_partial, bounds.last_partial)
+JOIN LATERAL (SELECT c.micros, c.starts_at AS s, GREATEST(c.starts_at, c.ends_at) AS e
+              FROM cost_windows c
+              WHERE c.deployment_id = d.deployment_id AND c.starts_at < $3 AND c.ends_at >= $2) w ON true
+WHERE CASE WHEN w.s >= $2 AND w.e <= $3 THEN true
+           WHEN w.e = w.s THEN false
+           ELSE EXTRACT(EPOCH FROM LEAST(w.e, $3) - GREATEST(w.s, $2)) > 0 END
+GROUP BY d.day`;
 
 export class CostReportService {
   constructor(private readonly db: DataSource) {}
@@ -70,51 +150,25 @@ export class CostReportService {
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
       throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
-    const rows = await this.db.query<
-      { kind: "deployment" | "day"; key: string; micros: string; gpu_seconds: string | null }[]
-    >(COSTS_SQL, [userId, start, end]);
-    const perDeployment = rows.filter((r) => r.kind === "deployment");
-    const perDay = rows.filter((r) => r.kind === "day").sort((a, b) => a.key.localeCompare(b.key));
-    const exact = perDeployment.map((r) => Number(r.micros));
-    const totalUnits = Math.round(exact.reduce((sum, v) => sum + v, 0) / UNIT);
-
-    const deployments = perDeployment.length
-      ? await this.db.getRepository(Deployment).findBy({ id: In(perDeployment.map((r) => r.key)) })
-      : [];
-    const byId = new Map(deployments.map((d) => [d.id, d]));
-    const deploymentUnits = apportion(exact, totalUnits);
-    const deploymentCosts = perDeployment
-      .map((row, i) => {
-        const deployment = byId.get(row.key)!;
-        return {
-          deployment,
-          costUsd: toUsd(deploymentUnits[i]),
-          budgetLimitUsd: deployment.budgetLimitUsd,
-          budgetUsedPercent: percentOf(deploymentUnits[i] * UNIT, deployment.budgetLimitMicros),
-        };
-      })
-      .sort(
-        (a, b) =>
-          b.costUsd - a.costUsd || b.deployment.createdAt.getTime() - a.deployment.createdAt.getTime(),
-      );
-
-    // By GPU type: the deployments' apportioned units summed, so this partition adds up to the total as well.
-    const gpu = new Map<GpuType, { units: number; gpuSeconds: number }>();
-    perDeployment.forEach((row, i) => {
-      const type = byId.get(row.key)!.gpuType;
-      const entry = gpu.get(type) ?? { units: 0, gpuSeconds: 0 };
-      entry.units += deploymentUnits[i];
-      entry.gpuSeconds += Number(row.gpu_seconds ?? 0);
-      gpu.set(type, entry);
-    });
+    const [perType, perDay, active] = await Promise.all([
+      this.db.query<{ gpu_type: GpuType; micros: string; gpu_seconds: string; costing: number }[]>(
+        BY_GPU_TYPE_SQL,
+        [userId, start, end],
+      ),
+      this.db.query<{ key: string; micros: string }[]>(DAYS_SQL, [userId, start, end]),
+      this.db.getRepository(Deployment).find({
+        where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
+      }),
+    ]);
+    const typeMicros = perType.map((r) => Number(r.micros));
+    const totalUnits = Math.round(typeMicros.reduce((sum, v) => sum + v, 0) / UNIT);
+    perDay.sort((a, b) => a.key.localeCompare(b.key));
     const dayUnits = apportion(
       perDay.map((r) => Number(r.micros)),
       totalUnits,
     );
+    const typeUnits = apportion(typeMicros, totalUnits);
 
-    const active = await this.db.getRepository(Deployment).find({
-      where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
-    });
     const remaining = await this.remainingSeconds(active.map((d) => d.jobId));
     let burnMicros = 0;
     let stillToSpend = 0;
@@ -139,16 +193,51 @@ export class CostReportService {
       totalUsd: toUsd(totalUnits),
       activeBurnRateUsdPerHour: toUsd(Math.round(burnMicros / UNIT)),
       projectedUsd: toUsd(totalUnits + Math.round(stillToSpend / UNIT)),
-      deployments: deploymentCosts,
-      byGpuType: [...gpu.entries()]
-        .map(([gpuType, v]) => ({
-          gpuType,
-          gpuHours: Math.round((v.gpuSeconds / 3600) * 10_000) / 10_000,
-          costUsd: toUsd(v.units),
+      userId,
+      deploymentCount: perType.reduce((sum, r) => sum + Number(r.costing), 0),
+      // Apportioned by largest remainder like the days, so this partition adds up to the total as well.
+      byGpuType: perType
+        .map((r, i) => ({
+          gpuType: r.gpu_type,
+          gpuHours: Math.round((Number(r.gpu_seconds) / 3600) * 10_000) / 10_000,
+          costUsd: toUsd(typeUnits[i]),
         }))
-        .sort((a, b) => b.costUsd - a.costUsd),
+        .sort((a, b) => b.costUsd - a.costUsd || a.gpuType.localeCompare(b.gpuType)),
       byDay: perDay.map((r, i) => ({ day: r.key, costUsd: toUsd(dayUnits[i]) })),
     };
+  }
+
+  /**
+   * The `first` deployments of a report that cost most (ties: the newer first), with their entities; each one's
+   * cost is its exact cost in the range rounded to the API's 4 decimals. `first` is 0 to MAX_FIRST.
+   */
+  async deployments(report: CostReport, first: number): Promise<DeploymentCost[]> {
+    if (!Number.isInteger(first) || first < 0 || first > MAX_FIRST) {
+      throw deploymentErrors.badInput("first", `must be between 0 and ${MAX_FIRST}`);
+    }
+    if (first === 0) return [];
+    const page = await this.db.query<{ id: string; micros: number }[]>(DEAREST_SQL, [
+      report.userId,
+      report.from,
+      report.to,
+      first,
+    ]);
+    if (page.length === 0) return [];
+    const entities = await this.db.getRepository(Deployment).findBy({ id: In(page.map((r) => r.id)) });
+    const byId = new Map(entities.map((d) => [d.id, d]));
+    return page.flatMap(({ id, micros }) => {
+      const deployment = byId.get(id);
+      if (!deployment) return [];
+      const units = Math.round(micros / UNIT);
+      return [
+        {
+          deployment,
+          costUsd: toUsd(units),
+          budgetLimitUsd: deployment.budgetLimitUsd,
+          budgetUsedPercent: percentOf(units * UNIT, deployment.budgetLimitMicros),
+        },
+      ];
+    });
   }
 
   /** The remaining seconds each job's trainer last reported. */

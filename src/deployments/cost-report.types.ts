@@ -1,4 +1,4 @@
-import { Field, Float, ObjectType } from "type-graphql";
+import { Field, Float, Int, ObjectType } from "type-graphql";
 import { GpuType } from "../runpod/gpu-catalogue";
 import { Deployment } from "./deployment.entity";
 
@@ -55,8 +55,15 @@ export class CostReport {
   @Field(() => Float, { description: "total + what running deployments will still spend by their ETA" })
   projectedUsd: number;
 
-  @Field(() => [DeploymentCost])
-  deployments: DeploymentCost[];
+  /** Resolved by `CostResolver.deployments(first)` from `ranked`. */
+  @Field(() => [DeploymentCost], { description: "highest cost first; first at most 1,000" })
+  deployments?: DeploymentCost[];
+
+  /** Whose report it is: `deployments(first)` reads that user's deployments. */
+  userId: string;
+
+  @Field(() => Int, { description: "how many deployments cost anything in the range" })
+  deploymentCount: number;
 
   @Field(() => [GpuTypeCost])
   byGpuType: GpuTypeCost[];
