@@ -121,34 +121,56 @@ export class CostRollup1764614400000 implements MigrationInterface {
           SET micros = cost_user_days.micros + EXCLUDED.micros,
               deployments = cost_user_days.deployments + EXCLUDED.deployments;
       END $$`);
+    // Statement-level: a statement that writes many deployments (the supervisor accrues a page of them in one
+    // UPDATE) rewrites their rollup in one pass. One rewrite per user at a time, to the end of the transaction
+    // (users locked in order): the user-day rows of one user's deployments are then never locked by two
+    // transactions in opposite orders.
     await queryRunner.query(`
-      CREATE FUNCTION cost_rollup_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION cost_rollup_rewrite(ids uuid[], users text[]) RETURNS void LANGUAGE plpgsql AS $$
       BEGIN
-        -- One rewrite per user at a time, to the end of the transaction: the user-day rows of one user's
-        -- deployments are then never locked by two transactions in opposite orders.
+        IF cardinality(ids) = 0 THEN RETURN; END IF;
         PERFORM pg_advisory_xact_lock(hashtext('cost_rollup'), hashtext(u))
-        FROM (SELECT DISTINCT u FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.user_id END,
-                                                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.user_id END]) AS u
-              WHERE u IS NOT NULL ORDER BY u) users;
-        PERFORM cost_rollup_rebuild(ARRAY[CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END]);
+        FROM (SELECT DISTINCT u FROM unnest(users) AS u WHERE u IS NOT NULL ORDER BY u) locked;
+        PERFORM cost_rollup_rebuild(ids);
+      END $$`);
+    await queryRunner.query(`
+      CREATE FUNCTION cost_rollup_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM cost_rollup_rewrite(ARRAY(SELECT id FROM new_rows), ARRAY(SELECT user_id FROM new_rows));
+        RETURN NULL;
+      END $$`);
+    await queryRunner.query(`
+      CREATE FUNCTION cost_rollup_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM cost_rollup_rewrite(ARRAY(SELECT id FROM old_rows), ARRAY(SELECT user_id FROM old_rows));
+        RETURN NULL;
+      END $$`);
+    // Only the rows whose cost, window, GPU or owner changed are rewritten.
+    await queryRunner.query(`
+      CREATE FUNCTION cost_rollup_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        ids uuid[];
+        users text[];
+      BEGIN
+        SELECT array_agg(n.id), array_agg(n.user_id) || array_agg(o.user_id) INTO ids, users
+        FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE o.user_id IS DISTINCT FROM n.user_id OR o.gpu_type IS DISTINCT FROM n.gpu_type
+           OR o.gpu_count IS DISTINCT FROM n.gpu_count OR o.actual_cost IS DISTINCT FROM n.actual_cost
+           OR o.uptime_seconds IS DISTINCT FROM n.uptime_seconds OR o.created_at IS DISTINCT FROM n.created_at
+           OR o.last_observed_at IS DISTINCT FROM n.last_observed_at;
+        IF ids IS NOT NULL THEN PERFORM cost_rollup_rewrite(ids, users); END IF;
         RETURN NULL;
       END $$`);
     await queryRunner.query(`
       CREATE TRIGGER "trg_cloud_deployments_cost_rollup_insert" AFTER INSERT ON "cloud_deployments"
-      FOR EACH ROW EXECUTE FUNCTION cost_rollup_row()`);
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cost_rollup_inserted()`);
     await queryRunner.query(`
-      CREATE TRIGGER "trg_cloud_deployments_cost_rollup_update"
-      AFTER UPDATE OF "user_id", "gpu_type", "gpu_count", "actual_cost", "uptime_seconds", "created_at",
-                      "last_observed_at" ON "cloud_deployments"
-      FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.gpu_type IS DISTINCT FROM NEW.gpu_type
-                         OR OLD.gpu_count IS DISTINCT FROM NEW.gpu_count OR OLD.actual_cost IS DISTINCT FROM NEW.actual_cost
-                         OR OLD.uptime_seconds IS DISTINCT FROM NEW.uptime_seconds
-                         OR OLD.created_at IS DISTINCT FROM NEW.created_at
-                         OR OLD.last_observed_at IS DISTINCT FROM NEW.last_observed_at)
-      EXECUTE FUNCTION cost_rollup_row()`);
+      CREATE TRIGGER "trg_cloud_deployments_cost_rollup_update" AFTER UPDATE ON "cloud_deployments"
+      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+      EXECUTE FUNCTION cost_rollup_updated()`);
     await queryRunner.query(`
       CREATE TRIGGER "trg_cloud_deployments_cost_rollup_delete" AFTER DELETE ON "cloud_deployments"
-      FOR EACH ROW EXECUTE FUNCTION cost_rollup_row()`);
+      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cost_rollup_deleted()`);
     await queryRunner.query(`SELECT cost_rollup_rebuild(ARRAY(SELECT id FROM cloud_deployments))`);
   }
 
@@ -156,7 +178,10 @@ export class CostRollup1764614400000 implements MigrationInterface {
     await queryRunner.query(`DROP TRIGGER "trg_cloud_deployments_cost_rollup_delete" ON "cloud_deployments"`);
     await queryRunner.query(`DROP TRIGGER "trg_cloud_deployments_cost_rollup_update" ON "cloud_deployments"`);
     await queryRunner.query(`DROP TRIGGER "trg_cloud_deployments_cost_rollup_insert" ON "cloud_deployments"`);
-    await queryRunner.query(`DROP FUNCTION cost_rollup_row()`);
+    await queryRunner.query(`DROP FUNCTION cost_rollup_updated()`);
+    await queryRunner.query(`DROP FUNCTION cost_rollup_deleted()`);
+    await queryRunner.query(`DROP FUNCTION cost_rollup_inserted()`);
+    await queryRunner.query(`DROP FUNCTION cost_rollup_rewrite(uuid[], text[])`);
     await queryRunner.query(`DROP FUNCTION cost_rollup_rebuild(uuid[])`);
     await queryRunner.query(`DROP FUNCTION cost_rollup_created_days(uuid[], integer)`);
     await queryRunner.query(`DROP TABLE "cost_user_created_days"`);

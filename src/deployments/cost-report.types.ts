@@ -56,7 +56,11 @@ export class CostReport {
   projectedUsd: number;
 
   /** Resolved by `CostResolver.deployments(first)` from `ranked`. */
-  @Field(() => [DeploymentCost], { description: "highest cost first; first at most 1,000" })
+  @Field(() => [DeploymentCost], {
+    description:
+      "highest cost first; first at most 1,000. Each is its own cost in the range rounded to $0.0001, so the list " +
+      "need not add up to totalUsd (byGpuType and byDay do)",
+  })
   deployments?: DeploymentCost[];
 
   /** Whose report it is: `deployments(first)` reads that user's deployments. */
