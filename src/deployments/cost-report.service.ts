@@ -150,7 +150,7 @@ export class CostReportService {
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
       throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
-    const [perType, perDay, active] = await Promise.all([
+    const [perType, perDay, active, remaining] = await Promise.all([
       this.db.query<{ gpu_type: GpuType; micros: string; gpu_seconds: string; costing: number }[]>(
         BY_GPU_TYPE_SQL,
         [userId, start, end],
@@ -159,6 +159,7 @@ export class CostReportService {
       this.db.getRepository(Deployment).find({
         where: { userId, status: In([...ACTIVE_DEPLOYMENT_STATUSES]) },
       }),
+      this.remainingSeconds(userId),
     ]);
     const typeMicros = perType.map((r) => Number(r.micros));
     const totalUnits = Math.round(typeMicros.reduce((sum, v) => sum + v, 0) / UNIT);
@@ -169,7 +170,6 @@ export class CostReportService {
     );
     const typeUnits = apportion(typeMicros, totalUnits);
 
-    const remaining = await this.remainingSeconds(active.map((d) => d.jobId));
     let burnMicros = 0;
     let stillToSpend = 0;
     for (const d of active) {
@@ -240,16 +240,15 @@ export class CostReportService {
     });
   }
 
-  /** The remaining seconds each job's trainer last reported. */
-  private async remainingSeconds(jobIds: string[]): Promise<Map<string, number>> {
-    if (jobIds.length === 0) return new Map();
+  /** The remaining seconds the trainer of each of the user's active jobs last reported. */
+  private async remainingSeconds(userId: string): Promise<Map<string, number>> {
     // The latest point of each job by one backward index probe (see MetricQueryService.latest).
     const rows = await this.db.query<{ job_id: string; remaining_seconds: number | null }[]>(
-      `SELECT j.id AS job_id,
-              (SELECT m.remaining_seconds FROM training_metrics m WHERE m.job_id = j.id ORDER BY m.step DESC LIMIT 1)
+      `SELECT d.job_id,
+              (SELECT m.remaining_seconds FROM training_metrics m WHERE m.job_id = d.job_id ORDER BY m.step DESC LIMIT 1)
                 AS remaining_seconds
-       FROM unnest($1::uuid[]) AS j(id)`,
-      [jobIds],
+       FROM cloud_deployments d WHERE d.user_id = $1 AND d.status = ANY($2::text[])`,
+      [userId, ACTIVE_DEPLOYMENT_STATUSES],
     );
     return new Map(
       rows.filter((r) => r.remaining_seconds !== null).map((r) => [r.job_id, r.remaining_seconds!]),

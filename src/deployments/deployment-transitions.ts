@@ -150,12 +150,15 @@ export class DeploymentTransitions {
       ).map((row) => row.id),
     );
     const accrued: Deployment[] = [];
+    const announced: Promise<void>[] = [];
     for (const { deployment, update } of candidates) {
       if (!written.has(deployment.id)) continue;
       const costMoved = update.actualCostMicros !== deployment.actualCostMicros;
       accrued.push(Object.assign(deployment, update));
-      if (costMoved) await this.publishToSubscribers(deployment);
+      // Sent together: the bus pipelines them in one round trip instead of one per deployment.
+      if (costMoved) announced.push(this.publishToSubscribers(deployment));
     }
+    await Promise.all(announced);
     return { accrued, moving };
   }
 
