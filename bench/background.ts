@@ -7,8 +7,8 @@
  *        [--profile] [--pg postgres://…/postgres] [--redis redis://…]
  *
  * For each size, that many RUNNING deployments (`--per-user` per account, each account with its RunPod key)
- * hold a pod in a RunPod simulator run by this process (its pods run no trainer; they only exist, bill and
- * answer), so the pod supervisor has real work: one listing per account, every deployment observed, its cost
+ * hold a pod in a RunPod simulator run as a process of its own (bench/runpod-simulator-entry.ts: its pods run no
+ * trainer; they only exist, bill and answer), so the pod supervisor has real work: one listing per account, every deployment observed, its cost
  * accrued and its budget judged. The gateway then runs twice, with the loops off and with them on at their
  * defaults (WATCHDOG_INTERVAL_MS 15 s, SYNC_INTERVAL_MS 30 s: a 30 s window holds three supervisor passes):
  *
@@ -29,7 +29,6 @@ import autocannon from "autocannon";
 import { signDevToken } from "../src/auth/jwt";
 import { loadConfig } from "../src/config/env";
 import { RunpodGraphqlClient } from "../src/runpod/runpod-graphql-client";
-import { startRunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 import { ProviderSecretService } from "../src/secrets/provider-secret.service";
 import { Provider } from "../src/secrets/provider";
 import { SecretBox } from "../src/secrets/secret-box";
@@ -38,7 +37,7 @@ import { REPO_ROOT, startServer, type ChildHandle } from "./lib/children";
 import { createBenchDatabase, createJobsInBulk, SERVICE_OPTIONS } from "./lib/db";
 import { BENCH_ENCRYPTION_KEY, BENCH_JWT_SECRET, startProfile } from "./lib/gateway";
 import { connectGqlWs, connectMany, stepOf, TRAINING_METRICS_SUBSCRIPTION } from "./lib/gql-ws";
-import { onCleanup, runBench, sleep } from "./lib/lifecycle";
+import { runBench, sleep } from "./lib/lifecycle";
 import { printProfile, summarizeProfile } from "./lib/profile";
 import { CpuMeter, describeCpu } from "./lib/proc";
 import {
@@ -126,13 +125,7 @@ runBench("background", async () => {
     `ingest and fan-out with ${SIZES.join(" and ")} active deployments, background loops off and on`,
   );
   const bench = await createBenchDatabase(args.pg, "background");
-  const sim = await startRunpodSimulator({
-    trainer: false,
-    startupSeconds: 1,
-    tickMs: 1_000,
-    autoAccountPrefix: "sim_",
-  });
-  onCleanup("close the RunPod simulator", () => sim.close());
+  const sim = await startServer("runpod simulator", "bench/runpod-simulator-entry.ts", {});
   const runpod = new RunpodGraphqlClient({ url: sim.url });
   const config = loadConfig({
     NODE_ENV: "production",

@@ -3,7 +3,8 @@
  * storage ceiling (the same rows upserted by PostgreSQL alone, batch for batch) and a bare node:http server.
  *
  *   node -r ./test/support/register-ts.js bench/ingest.ts [--duration 15] [--warmup 3] [--connections 16]
- *        [--jobs 50] [--batches 1,10,50] [--profile] [--pg postgres://…/postgres] [--redis redis://…]
+ *        [--jobs 50] [--batches 1,10,50] [--concurrent-writes N] [--profile] [--pg postgres://…/postgres]
+ *        [--redis redis://…]
  *
  * N simulated pods (one job and job token each) POST `{"metrics":[…]}` batches as fast as `--connections`
  * keep-alive connections allow (autocannon, closed loop), every point with a fresh step, for a fixed time. The
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "16" },
     jobs: { type: "string", default: "50" },
     batches: { type: "string", default: "1,10,50" },
+    "concurrent-writes": { type: "string", default: "" },
     profile: { type: "boolean", default: false },
     ...SERVICE_OPTIONS,
   },
@@ -219,6 +221,10 @@ runBench("ingest", async () => {
   // 50 jobs at full speed would exceed the default 20 requests/s per job: lift the limit, measure ingest.
   const gateway = await startGateway("gateway", bench.url, args.redis, {
     metricsRoutes: { ratePerSecond: 1e9, burst: 1e9 },
+    // The group commit's writes in flight at once, when given (default: the product's).
+    ...(args["concurrent-writes"]
+      ? { ingest: { maxConcurrentWrites: Number(args["concurrent-writes"]) } }
+      : {}),
   });
   const bare = await startServer("bare http", "bench/bare-http-server.ts", { PORT: "0" });
   const gatewayMeter = new CpuMeter({ gateway: gateway.pid });

@@ -15,6 +15,8 @@ export function startGateway(
   redisUrl: string,
   options: BenchGatewayOptions = {},
   nodeArgs: string[] = [],
+  /** More environment for the child (e.g. a lifted per-user rate limit). */
+  env: Record<string, string> = {},
 ): Promise<ChildHandle & { url: string }> {
   return startServer(
     label,
@@ -28,6 +30,7 @@ export function startGateway(
       ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
       LOG_LEVEL: "warn",
       BENCH_GATEWAY_OPTIONS: JSON.stringify(options),
+      ...env,
     },
     nodeArgs,
   );
