@@ -4,6 +4,7 @@ import { DeploymentStatus, StopReason } from "../src/deployments/deployment.enum
 import { JobStatus } from "../src/jobs/training-job.enums";
 import { deploymentTopics } from "../src/deployments/deployment-stream";
 import { metricTopics } from "../src/metrics/metric.topics";
+import { MetricIngestService } from "../src/metrics/metric-ingest.service";
 import { parseMetricsBody } from "../src/metrics/metric-payload";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
@@ -280,6 +281,21 @@ describe("the order subscribers see a job's points in", () => {
       await post(rows, "metrics", { metrics: [point(11), point(12)] });
     });
     expect(seen).toEqual([20, 11, 12]);
+  });
+
+  it("keeps each job's order with two writes in flight: another job's write runs beside, the job's own waits", async () => {
+    const [a, b] = [await newDeployment(db, "order-two-a"), await newDeployment(db, "order-two-b")];
+    const { gateway } = t;
+    const two = new MetricIngestService(db, gateway.bus, gateway.logger, { maxConcurrentWrites: 2 });
+    const seenA = published(a.job.id, 3, async () => {
+      const first = two.submit(a.job.id, parsed(7));
+      const other = two.submit(b.job.id, parsed(1)); // a second write, beside the first
+      const lower = two.submit(a.job.id, parsed(3)); // job a is in a write: waits for the next
+      const lowest = two.submit(a.job.id, parsed(2));
+      await Promise.all([first, other, lower, lowest]);
+    });
+    expect(await seenA).toEqual([2, 3, 7]);
+    expect((await stored(b.job.id)).map((r) => r.step)).toEqual([1]);
   });
 
   it("never delivers a lower step after a higher one to a subscriber, whatever order concurrent posts arrive in", async () => {
