@@ -60,17 +60,86 @@ describe("HTTP server", () => {
     expect(res.status).toBe(413);
   });
 
-  it("keeps CSRF prevention on: a simple cross-site GET is refused", async () => {
+  it("keeps CSRF prevention on: a GET without a token or a preflight header is refused with BAD_REQUEST", async () => {
     const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent("{ me { id } }")}`);
     expect(res.status).toBe(400);
-    expect(await res.text()).toMatch(/CSRF/i);
+    const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0].message).toMatch(/CSRF/i);
+    expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
   });
 
-  it("serves GET queries from clients that say so", async () => {
+  it("serves GET queries that carry a bearer token, as urql and graphql-request send them", async () => {
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent("{ me { id } }")}`, {
+      headers: { authorization: `Bearer ${await t.token("getter")}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { me: { id: "getter" } } });
+  });
+
+  it("serves GET queries from clients that send the preflight header", async () => {
     const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent("{ me { id } }")}`, {
       headers: { "apollo-require-preflight": "true", authorization: `Bearer ${await t.token("getter")}` },
     });
     expect(await res.json()).toEqual({ data: { me: { id: "getter" } } });
+  });
+
+  it("never runs a mutation sent with GET", async () => {
+    const mutation = `mutation { deleteTrainingConfig(id: "00000000-0000-4000-8000-000000000000") }`;
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent(mutation)}`, {
+      headers: { authorization: `Bearer ${await t.token("getter")}` },
+    });
+    expect(res.status).toBe(405);
+    const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
+  });
+});
+
+describe("request errors", () => {
+  async function post(query: string, accept: string, variables?: Record<string, unknown>) {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept,
+        authorization: `Bearer ${await t.token("request-errors")}`,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+    return { status: res.status, code: body.errors?.[0]?.extensions.code, hasData: "data" in body };
+  }
+
+  it("codes a document that does not parse GRAPHQL_PARSE_FAILED", async () => {
+    expect(await post("{ me { id }", "application/json")).toEqual({
+      status: 200,
+      code: "GRAPHQL_PARSE_FAILED",
+      hasData: false,
+    });
+    expect(await post("{ me { id }", "application/graphql-response+json")).toMatchObject({
+      status: 400,
+      code: "GRAPHQL_PARSE_FAILED",
+    });
+  });
+
+  it("codes a document that does not validate GRAPHQL_VALIDATION_FAILED, and a wrong variable BAD_USER_INPUT", async () => {
+    expect(await post("{ me { nope } }", "application/json")).toMatchObject({
+      status: 200,
+      code: "GRAPHQL_VALIDATION_FAILED",
+    });
+    expect(await post("{ me { nope } }", "application/graphql-response+json")).toMatchObject({
+      status: 400,
+      code: "GRAPHQL_VALIDATION_FAILED",
+    });
+    const query = "query($id: ID!) { deployment(id: $id) { id } }";
+    expect(await post(query, "application/json", { id: { not: "an id" } })).toMatchObject({
+      status: 200,
+      code: "BAD_USER_INPUT",
+    });
+    expect(await post(query, "application/graphql-response+json", { id: { not: "an id" } })).toMatchObject({
+      status: 400,
+      code: "BAD_USER_INPUT",
+    });
   });
 });
 

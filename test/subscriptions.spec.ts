@@ -238,7 +238,7 @@ describe("deploymentUpdated", () => {
 
   it("answers a subscription sent over HTTP with a clear error", async () => {
     const res = await t.gql("upd-http", `subscription { budgetAlerts { thresholdPercent } }`);
-    expect(res.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(res.errors?.[0]).toMatchObject({ extensions: { code: "BAD_REQUEST" } });
     expect(res.errors?.[0].message).toMatch(/WebSocket/);
   });
 });

@@ -17,6 +17,12 @@ export enum ErrorCode {
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
   /** The database or pub/sub is down: HTTP 503 with Retry-After; the caller retries. */
   SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE",
+  /** The document does not parse (Apollo's own code). */
+  GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED",
+  /** The document does not validate against the schema (Apollo's own code); BAD_USER_INPUT is for values. */
+  GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED",
+  /** A request the transport refuses: the CSRF guard, an operation that cannot be chosen, a GET mutation. */
+  BAD_REQUEST = "BAD_REQUEST",
 }
 
 export interface AppErrorDetails {

@@ -31,7 +31,13 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
     introspection: true,
     // main.ts owns SIGTERM/SIGINT and closes everything in order; Apollo's own handler would stop it twice.
     stopOnTerminationSignals: false,
-    csrfPrevention: true,
+    // Apollo's CSRF guard refuses a request a browser could send cross-site without a preflight. One that carries
+    // `Authorization` cannot be such a request, and the gateway authenticates with bearer tokens only (no cookies):
+    // a GET with a token runs (urql and graphql-request send queries that way); one without it still needs
+    // `apollo-require-preflight` or `x-apollo-operation-name`. GET never runs a mutation.
+    csrfPrevention: {
+      requestHeaders: ["x-apollo-operation-name", "apollo-require-preflight", "authorization"],
+    },
     persistedQueries: false,
     includeStacktraceInErrorResponses: false,
     validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
@@ -63,7 +69,7 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
               if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
                 throw new GraphQLError(
                   "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP",
-                  { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } },
+                  { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
                 );
               }
               return Promise.resolve();

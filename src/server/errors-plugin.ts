@@ -22,6 +22,13 @@ export function logHiddenErrors(errors: readonly GraphQLError[], logger: Logger,
   }
 }
 
+/** Errors of the request itself, which an `application/json` answer reports with status 200. */
+const REQUEST_ERROR_CODES = new Set<string>([
+  ErrorCode.GRAPHQL_PARSE_FAILED,
+  ErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ErrorCode.BAD_USER_INPUT,
+]);
+
 /**
  * Unknown errors are hidden and logged with the request id, in one place: each hidden error is logged, its
  * answer names the request id, and the HTTP status says what the codes say (503 with Retry-After while the
@@ -35,9 +42,20 @@ export function errorsPlugin(logger: Logger): ApolloServerPlugin<GatewayContext>
           logHiddenErrors(errors, logger, contextValue.requestId);
           return Promise.resolve();
         },
-        willSendResponse: ({ response, contextValue }) => {
+        willSendResponse: ({ request, response, contextValue }) => {
           if (response.body.kind !== "single") return Promise.resolve();
           const errors = response.body.singleResult.errors ?? [];
+          // GraphQL over HTTP: an `application/json` answer to a well-formed request is 200 even when the document
+          // does not parse or validate or a variable is wrong (only `application/graphql-response+json` says 400).
+          const accept = request.http?.headers.get("accept") ?? "";
+          if (
+            errors.length > 0 &&
+            !("data" in response.body.singleResult) &&
+            !accept.includes("application/graphql-response+json") &&
+            errors.every((error) => REQUEST_ERROR_CODES.has(String(error.extensions?.code)))
+          ) {
+            response.http.status = 200;
+          }
           if (errors.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
             response.http.status = 503;
             response.http.headers.set("retry-after", String(SERVICE_RETRY_AFTER_SECONDS));

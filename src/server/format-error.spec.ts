@@ -50,12 +50,17 @@ describe("formatError", () => {
     expect(lines.join("")).toContain("unexpected error");
   });
 
-  it("maps graphql-js request errors to BAD_USER_INPUT", () => {
-    const out = formatError(
-      { message: "Cannot query field", extensions: { code: "GRAPHQL_VALIDATION_FAILED" } },
-      new GraphQLError("x"),
-    );
-    expect(out.extensions).toEqual({ code: "BAD_USER_INPUT" });
+  it("keeps Apollo's codes for a document that does not parse or validate, and answers transport refusals BAD_REQUEST", () => {
+    const code = (given: string) =>
+      formatError({ message: "x", extensions: { code: given } }, new GraphQLError("x")).extensions;
+    expect(code("GRAPHQL_VALIDATION_FAILED")).toEqual({ code: "GRAPHQL_VALIDATION_FAILED" });
+    expect(code("GRAPHQL_PARSE_FAILED")).toEqual({ code: "GRAPHQL_PARSE_FAILED" });
+    expect(code("BAD_REQUEST")).toEqual({ code: "BAD_REQUEST" });
+    expect(code("OPERATION_RESOLUTION_FAILURE")).toEqual({ code: "BAD_REQUEST" });
+    // A graphql-js error with no code of its own is a value's fault.
+    expect(formatError({ message: "x" }, new GraphQLError("x")).extensions).toEqual({
+      code: "BAD_USER_INPUT",
+    });
   });
 
   it.each([

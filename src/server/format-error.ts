@@ -30,14 +30,18 @@ function publicDetails(details: Record<string, unknown>): Record<string, unknown
   return Object.fromEntries(Object.entries(details).filter(([key]) => PUBLIC_DETAILS.includes(key)));
 }
 
-/** Codes graphql-js and Apollo use for a request that is wrong in itself; all are the caller's input. */
-const REQUEST_ERROR_CODES = new Set([
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "BAD_REQUEST",
-  "OPERATION_RESOLUTION_FAILURE",
-  "PERSISTED_QUERY_NOT_SUPPORTED",
-  "PERSISTED_QUERY_NOT_FOUND",
+/**
+ * Codes Apollo uses for a request that is wrong in itself, and the contract's code each is answered with: a
+ * document that does not parse or validate keeps Apollo's own code (clients know them); what the transport
+ * refuses is BAD_REQUEST.
+ */
+const REQUEST_ERROR_CODES = new Map<string, ErrorCode>([
+  ["GRAPHQL_PARSE_FAILED", ErrorCode.GRAPHQL_PARSE_FAILED],
+  ["GRAPHQL_VALIDATION_FAILED", ErrorCode.GRAPHQL_VALIDATION_FAILED],
+  ["BAD_REQUEST", ErrorCode.BAD_REQUEST],
+  ["OPERATION_RESOLUTION_FAILURE", ErrorCode.BAD_REQUEST],
+  ["PERSISTED_QUERY_NOT_SUPPORTED", ErrorCode.BAD_REQUEST],
+  ["PERSISTED_QUERY_NOT_FOUND", ErrorCode.BAD_REQUEST],
 ]);
 
 /**
@@ -84,7 +88,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       ...base,
       // A variable's coercion error keeps its reason as the cause (Apollo's UserInputError).
       message: stripEchoedValues(formatted.message, cause?.message),
-      extensions: { code: PUBLIC_CODES.has(code) ? code : ErrorCode.BAD_USER_INPUT },
+      extensions: { code: REQUEST_ERROR_CODES.get(code) ?? code },
     };
   }
   if (original instanceof GraphQLError && original.originalError === undefined && !code) {

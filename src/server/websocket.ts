@@ -15,6 +15,7 @@ import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { GatewayContext } from "../auth/context";
+import { ErrorCode } from "../errors/app-error";
 import type { TokenVerifier } from "../auth/jwt";
 import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
@@ -204,16 +205,40 @@ class DocumentCache {
     const hit = this.entries.get(query);
     if (hit) return hit;
     let entry: { document?: DocumentNode; errors: readonly GraphQLError[] };
+    // Coded as Apollo codes them over HTTP; a limit rule's own code (QUERY_TOO_COMPLEX) is kept.
     try {
       const document = parse(query, { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens });
-      entry = { document, errors: validate(this.schema, document, this.rules) };
+      entry = {
+        document,
+        errors: validate(this.schema, document, this.rules).map((error) =>
+          withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
+        ),
+      };
     } catch (error) {
       entry = {
-        errors: [error instanceof GraphQLError ? error : new GraphQLError("the query could not be parsed")],
+        errors: [
+          withCode(
+            error instanceof GraphQLError ? error : new GraphQLError("the query could not be parsed"),
+            ErrorCode.GRAPHQL_PARSE_FAILED,
+          ),
+        ],
       };
     }
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(query, entry);
     return entry;
   }
+}
+
+/** `error` with `code` when it has none of its own. */
+function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
+  if (error.extensions.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code },
+  });
 }
