@@ -192,4 +192,14 @@ describe("costs", () => {
     });
     expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "from" });
   });
+
+  it("names the argument the caller gave when a range is longer than 400 days", async () => {
+    const fromOnly = await t.gql<Report>("cost-user", REPORT, { from: "2020-01-01T00:00:00Z" });
+    expect(fromOnly.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "from" });
+    const both = await t.gql<Report>("cost-user", REPORT, {
+      from: "2020-01-01T00:00:00Z",
+      to: "2026-01-01T00:00:00Z",
+    });
+    expect(both.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "to" });
+  });
 });

@@ -52,6 +52,23 @@ describe("the public contract (test/fixtures/api-contract.graphql)", () => {
     }
   });
 
+  it("lists every field's arguments in the contract's order, as SDL, introspection and GraphiQL show them", () => {
+    for (const type of Object.values<GraphQLNamedType>(contract.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith("__")) continue;
+      const actual = emitted.getType(type.name);
+      if (!isObjectType(actual)) continue;
+      for (const [name, field] of Object.entries(type.getFields())) {
+        const declared = field.args.map((a) => a.name);
+        const shown = (actual.getFields()[name]?.args ?? [])
+          .map((a) => a.name)
+          .filter((a) => declared.includes(a));
+        expect(`${type.name}.${name}(${shown.join(", ")})`).toBe(
+          `${type.name}.${name}(${declared.join(", ")})`,
+        );
+      }
+    }
+  });
+
   it("gives input fields the same types and defaults", () => {
     for (const type of Object.values<GraphQLNamedType>(contract.getTypeMap())) {
       if (!isInputObjectType(type) || type.name.startsWith("__")) continue;

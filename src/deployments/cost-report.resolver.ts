@@ -1,6 +1,6 @@
 import { Arg, Authorized, FieldResolver, Int, Query, Resolver, Root } from "type-graphql";
 import { CurrentUser } from "../auth/context";
-import type { CostReportService } from "./cost-report.service";
+import { MAX_FIRST, type CostReportService } from "./cost-report.service";
 import { CostReport, DeploymentCost } from "./cost-report.types";
 
 @Resolver(() => CostReport)
@@ -23,7 +23,8 @@ export class CostResolver {
   @FieldResolver(() => [DeploymentCost])
   deployments(
     @Root() report: CostReport,
-    @Arg("first", () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 100, description: `how many, 0..${MAX_FIRST}` })
+    first: number | null,
   ): Promise<DeploymentCost[]> {
     return this.reports.deployments(report, first ?? 100);
   }

@@ -148,7 +148,8 @@ export class CostReportService {
       throw deploymentErrors.badInput("from", "must be before to");
     }
     if (end.getTime() - start.getTime() > MAX_RANGE_DAYS * 86_400_000) {
-      throw deploymentErrors.badInput("to", `a report covers at most ${MAX_RANGE_DAYS} days`);
+      // The argument the caller gave is the one to move: `from` when `to` is the default (now).
+      throw deploymentErrors.badInput(to ? "to" : "from", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
     const [perType, perDay, active, remaining] = await Promise.all([
       this.db.query<{ gpu_type: GpuType; micros: string; gpu_seconds: string; costing: number }[]>(

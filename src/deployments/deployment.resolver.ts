@@ -23,7 +23,7 @@ import { isActive } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { remainingSecondsByJobId } from "./deployment.loaders";
-import type { DeploymentQueryService } from "./deployment-query.service";
+import { MAX_PAGE_SIZE, type DeploymentQueryService } from "./deployment-query.service";
 import type { DeploymentService } from "./deployment.service";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
 import { DeployTrainingInput, DeploymentConnection, DeploymentFilter, GpuOffer } from "./deployment.types";
@@ -41,7 +41,12 @@ export class DeploymentResolver {
   deployments(
     @CurrentUser() userId: string,
     @Arg("filter", () => DeploymentFilter, { nullable: true }) filter: DeploymentFilter | null,
-    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Arg("first", () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: `page size, 0..${MAX_PAGE_SIZE}`,
+    })
+    first: number | null,
     @Arg("after", () => String, { nullable: true }) after: string | null,
   ): Promise<DeploymentConnection> {
     return this.queries.list(userId, filter, first, after);

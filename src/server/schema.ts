@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { GraphQLDateTime } from "graphql-scalars";
 import { printSchema, type GraphQLSchema } from "graphql";
-import { buildSchema } from "type-graphql";
+import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
 // registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs; queries:
@@ -61,6 +61,7 @@ export class ResolverRegistry implements ResolverLookup {
  * instantiated when something is resolved).
  */
 export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQLSchema> {
+  declareArgumentsInOrder();
   return buildSchema({
     resolvers: [...RESOLVER_CLASSES],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
@@ -84,6 +85,17 @@ export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQ
       },
     },
   });
+}
+
+/**
+ * Parameter decorators run last parameter first, and type-graphql lists a field's arguments in the order it
+ * recorded them: `costs(to, from)` where the code (and the contract) says `costs(from, to)`. Its records, sorted
+ * by parameter position (a stable sort: each method's own records end up in declaration order), make the SDL and
+ * introspection list arguments as declared. Execution is unaffected: arguments are passed by position.
+ */
+function declareArgumentsInOrder(): void {
+  const storage = getMetadataStorage() as unknown as { params: { index: number }[] };
+  storage.params.sort((a, b) => a.index - b.index);
 }
 
 /** The SDL committed as `schema/schema.graphql`. */
