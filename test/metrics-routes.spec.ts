@@ -246,6 +246,17 @@ describe("the order subscribers see a job's points in", () => {
     return seen;
   }
 
+  it("gives each point an id made of its job and step, the same in every answer (a cache key)", async () => {
+    const rows = await newDeployment(db, "order-id");
+    await ingest().submit(rows.job.id, parsed(4));
+    const res = await t.gql<{ trainingJob: { metrics: { id: string; step: number }[] } }>(
+      "order-id",
+      `query($id: ID!) { trainingJob(id: $id) { metrics { id step } } }`,
+      { id: rows.job.id },
+    );
+    expect(res.data?.trainingJob.metrics).toEqual([{ id: `${rows.job.id}:4`, step: 4 }]);
+  });
+
   it("holds a higher step back while a lower one of the same job is still being written", async () => {
     const rows = await newDeployment(db, "order-held");
     // The first request starts a write at once; the second, of the same job, waits for the next write.

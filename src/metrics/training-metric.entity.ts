@@ -6,6 +6,12 @@ import { TrainingJob } from "../jobs/training-job.entity";
 @ObjectType()
 @Entity("training_metrics")
 export class TrainingMetric {
+  /** A point's identity for normalised client caches: its job and its step (not a column). */
+  @Field(() => ID, { name: "id", description: "the job and the step, `<jobId>:<step>`" })
+  get key(): string {
+    return `${this.jobId}:${this.step}`;
+  }
+
   @Field(() => ID)
   @PrimaryColumn({ type: "uuid", primaryKeyConstraintName: "pk_training_metrics" })
   jobId: string;
