@@ -95,6 +95,44 @@ describe("HTTP server", () => {
   });
 });
 
+describe("batched requests", () => {
+  async function batch(operations: { query: string }[]) {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await t.token("batcher")}` },
+      body: JSON.stringify(operations),
+    });
+    return { status: res.status, body: (await res.json()) as unknown };
+  }
+
+  it("answers a batch with one result per operation, in order", async () => {
+    const res = await batch([{ query: "{ me { id } }" }, { query: "{ a: me { id } }" }]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual([{ data: { me: { id: "batcher" } } }, { data: { a: { id: "batcher" } } }]);
+  });
+
+  it("refuses a batch of more than 10 operations with BAD_REQUEST", async () => {
+    const res = await batch(Array.from({ length: 11 }, () => ({ query: "{ me { id } }" })));
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      errors: [
+        {
+          message: "a batch holds at most 10 operations (this one has 11)",
+          extensions: { code: "BAD_REQUEST" },
+        },
+      ],
+    });
+  });
+
+  it("applies the query limits to each operation of a batch", async () => {
+    const aliased = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(" ")} }`;
+    const res = await batch([{ query: "{ me { id } }" }, { query: aliased }]);
+    const [ok, refused] = res.body as { data?: unknown; errors?: { extensions: { code: string } }[] }[];
+    expect(ok).toEqual({ data: { me: { id: "batcher" } } });
+    expect(refused.errors?.[0].extensions.code).toBe("QUERY_TOO_COMPLEX");
+  });
+});
+
 describe("request errors", () => {
   async function post(query: string, accept: string, variables?: Record<string, unknown>) {
     const res = await fetch(`${t.url}/graphql`, {

@@ -39,6 +39,9 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
       requestHeaders: ["x-apollo-operation-name", "apollo-require-preflight", "authorization"],
     },
     persistedQueries: false,
+    // Batches (Apollo Client's BatchHttpLink): at most MAX_BATCH_OPERATIONS, checked before Apollo sees them
+    // (http-front.ts); each operation passes the same validation limits and counts against the caller's rate.
+    allowBatchedHttpRequests: true,
     includeStacktraceInErrorResponses: false,
     validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
     parseOptions: { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens },

@@ -15,6 +15,10 @@ import type { GatewayContext } from "../auth/context";
 import type { RawRoute } from "../composition/gateway-module";
 import { guardRequests, requestIdOf } from "./http-guard";
 import type { ContextFactory } from "./request-context";
+import { ErrorCode } from "../errors/app-error";
+
+/** Operations one batched HTTP request may hold (more: 400 BAD_REQUEST, nothing run). */
+export const MAX_BATCH_OPERATIONS = 10;
 
 export interface HttpFront {
   readonly app: Express;
@@ -66,9 +70,21 @@ export function mountExpressRoutes(
   app.use(
     "/graphql",
     express.json({ limit: "1mb" }),
+    (req: Request, res: Response, next: NextFunction) => {
+      const body: unknown = req.body;
+      if (!Array.isArray(body) || body.length <= MAX_BATCH_OPERATIONS) return next();
+      res.status(400).json({
+        errors: [
+          {
+            message: `a batch holds at most ${MAX_BATCH_OPERATIONS} operations (this one has ${body.length})`,
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          },
+        ],
+      });
+    },
     expressMiddleware(deps.apollo, {
       context: ({ req, res }) => {
-        // A batch (should batching ever be allowed) counts each of its operations.
+        // A batch counts each of its operations against the caller's rate.
         const body: unknown = req.body;
         return deps.contextFor(
           req.header("authorization"),
