@@ -102,7 +102,7 @@ describe("batched requests", () => {
       headers: { "content-type": "application/json", authorization: `Bearer ${await t.token("batcher")}` },
       body: JSON.stringify(operations),
     });
-    return { status: res.status, body: (await res.json()) as unknown };
+    return { status: res.status, body: await res.json() };
   }
 
   it("answers a batch with one result per operation, in order", async () => {
