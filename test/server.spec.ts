@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
@@ -130,6 +131,43 @@ describe("batched requests", () => {
     const [ok, refused] = res.body as { data?: unknown; errors?: { extensions: { code: string } }[] }[];
     expect(ok).toEqual({ data: { me: { id: "batcher" } } });
     expect(refused.errors?.[0].extensions.code).toBe("QUERY_TOO_COMPLEX");
+  });
+});
+
+describe("automatic persisted queries", () => {
+  it("runs a document by its SHA-256 once it has been sent, over POST and GET", async () => {
+    const query = "{ me { id } }";
+    const sha256Hash = createHash("sha256").update(query).digest("hex");
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+    const headers = { "content-type": "application/json", authorization: `Bearer ${await t.token("apq")}` };
+    const send = async (body: Record<string, unknown>) =>
+      (await fetch(`${t.url}/graphql`, { method: "POST", headers, body: JSON.stringify(body) })).json();
+
+    const unknown = (await send({ extensions })) as {
+      errors: { message: string; extensions: { code: string } }[];
+    };
+    expect(unknown.errors[0]).toMatchObject({
+      message: "PersistedQueryNotFound",
+      extensions: { code: "PERSISTED_QUERY_NOT_FOUND" },
+    });
+    expect(await send({ query, extensions })).toEqual({ data: { me: { id: "apq" } } });
+    expect(await send({ extensions })).toEqual({ data: { me: { id: "apq" } } });
+    const get = await fetch(`${t.url}/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, {
+      headers: { authorization: headers.authorization },
+    });
+    expect(await get.json()).toEqual({ data: { me: { id: "apq" } } });
+  });
+
+  it("refuses a document whose hash does not match", async () => {
+    const extensions = { persistedQuery: { version: 1, sha256Hash: "0".repeat(64) } };
+    const res = await fetch(`${t.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await t.token("apq")}` },
+      body: JSON.stringify({ query: "{ me { id } }", extensions }),
+    });
+    const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
   });
 });
 

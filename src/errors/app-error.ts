@@ -23,6 +23,8 @@ export enum ErrorCode {
   GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED",
   /** A request the transport refuses: the CSRF guard, an operation that cannot be chosen, a GET mutation. */
   BAD_REQUEST = "BAD_REQUEST",
+  /** A persisted query's hash this replica does not know: the client sends the document with it (APQ). */
+  PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND",
 }
 
 export interface AppErrorDetails {

@@ -38,7 +38,10 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
     csrfPrevention: {
       requestHeaders: ["x-apollo-operation-name", "apollo-require-preflight", "authorization"],
     },
-    persistedQueries: false,
+    // Automatic persisted queries (the hash protocol of Apollo Client and urql): a document is sent once, then
+    // by its SHA-256 only. Cached per replica in memory (bounded LRU, 15 min): a replica that has not seen a
+    // hash answers PERSISTED_QUERY_NOT_FOUND and the client sends the document again.
+    persistedQueries: { ttl: 900 },
     // Batches (Apollo Client's BatchHttpLink): at most MAX_BATCH_OPERATIONS, checked before Apollo sees them
     // (http-front.ts); each operation passes the same validation limits and counts against the caller's rate.
     allowBatchedHttpRequests: true,

@@ -5,6 +5,9 @@ import { AppError, ErrorCode, serviceUnavailable } from "../errors/app-error";
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
+/** Apollo's message for an automatic persisted query whose document does not have the hash sent with it. */
+const APQ_HASH_MISMATCH = "provided sha does not match query";
+
 /** What an unexpected error says; the errors plugin adds the request id. */
 export const INTERNAL_MESSAGE = "Internal server error";
 
@@ -41,7 +44,8 @@ const REQUEST_ERROR_CODES = new Map<string, ErrorCode>([
   ["BAD_REQUEST", ErrorCode.BAD_REQUEST],
   ["OPERATION_RESOLUTION_FAILURE", ErrorCode.BAD_REQUEST],
   ["PERSISTED_QUERY_NOT_SUPPORTED", ErrorCode.BAD_REQUEST],
-  ["PERSISTED_QUERY_NOT_FOUND", ErrorCode.BAD_REQUEST],
+  // The automatic-persisted-query protocol: clients resend the document on exactly this code.
+  ["PERSISTED_QUERY_NOT_FOUND", ErrorCode.PERSISTED_QUERY_NOT_FOUND],
 ]);
 
 /**
@@ -71,6 +75,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   // INTERNAL_SERVER_ERROR is what Apollo calls every error it does not know: never trust its message.
   if (TOO_MANY_TOKENS.test(formatted.message)) {
     return { ...base, message: formatted.message, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } };
+  }
+  // Apollo's answer to a persisted query sent with a document of another hash carries no code of its own.
+  if (formatted.message === APQ_HASH_MISMATCH) {
+    return { ...base, message: formatted.message, extensions: { code: ErrorCode.BAD_REQUEST } };
   }
   if (code === String(ErrorCode.SERVICE_UNAVAILABLE)) {
     return {
