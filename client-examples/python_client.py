@@ -8,9 +8,11 @@ Commands:
     create-config   create a training config (a mutation): --name, --model, --dataset, --epochs, --method
     deploy          deploy a training config (a mutation): --config <id> [--gpu RTX_A4000] [--budget 0.5]
     deployments     list your deployments with their status and cost (a query, paginated): [--status RUNNING]
+    stop            stop a deployment (a mutation: its pod is terminated, idempotent): --deployment <id>
 
 --url and --token fall back to TRAINGATE_URL (default http://localhost:4000) and TRAINGATE_TOKEN.
 Errors print the gateway's extensions.code and message on stderr. Exit status: 0 ok, 1 error, 2 usage.
+Money is shown as the gateway keeps it, to $0.0001: a small run costs fractions of a cent.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ mutation Deploy($input: DeployTrainingInput!) {
   deployTraining(input: $input) {
     id status podId gpuType costPerHourUsd budgetLimitUsd job { id status }
   }
+}
+"""
+
+STOP = """
+mutation Stop($id: ID!) {
+  stopDeployment(id: $id) { id status stopReason actualCostUsd }
 }
 """
 
@@ -108,6 +116,11 @@ class TrainGate:
         return payload["data"]
 
 
+def usd(amount: float) -> str:
+    """Dollars to the gateway's precision ($0.0001): sub-cent costs stay visible."""
+    return "$%.4f" % amount
+
+
 def describe(error: Dict[str, Any]) -> str:
     extensions = error.get("extensions") or {}
     line = "%s: %s" % (extensions.get("code", "ERROR"), error.get("message", "(no message)"))
@@ -176,8 +189,8 @@ def list_deployments(client: TrainGate, args: argparse.Namespace) -> List[Dict[s
                 status,
                 str(metric.get("step", "-")),
                 "%.4f" % metric["loss"] if metric.get("loss") is not None else "-",
-                "$%.4f" % d["actualCostUsd"],
-                "$%.2f" % d["budgetLimitUsd"],
+                usd(d["actualCostUsd"]),
+                usd(d["budgetLimitUsd"]),
                 "%.1f%%" % d["budgetUsedPercent"],
                 d["createdAt"][:19].replace("T", " "),
             ]
@@ -186,8 +199,14 @@ def list_deployments(client: TrainGate, args: argparse.Namespace) -> List[Dict[s
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     spent = sum(d["actualCostUsd"] for d in nodes)
-    print("total spent: $%.4f" % spent)
+    print("total spent: %s" % usd(spent))
     return nodes
+
+
+def stop(client: TrainGate, args: argparse.Namespace) -> Dict[str, Any]:
+    deployment = client.execute(STOP, {"id": args.deployment})["stopDeployment"]
+    print("stopped %s: %s, cost %s" % (deployment["id"], deployment["status"], usd(deployment["actualCostUsd"])))
+    return deployment
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -216,6 +235,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     deploy_parser.add_argument("--budget", type=float, help="hard budget in USD (default: the gateway's, 5)")
     listing = commands.add_parser("deployments", help="list your deployments with status and cost")
     listing.add_argument("--status", help="comma-separated statuses, e.g. RUNNING,COMPLETED")
+    stop_parser = commands.add_parser("stop", help="stop a deployment (terminates its pod; idempotent)")
+    stop_parser.add_argument("--deployment", required=True, help="the deployment id")
 
     args = parser.parse_args(argv)
     if args.command is None:  # no command: the demo, with its defaults
@@ -235,6 +256,8 @@ def main(argv: List[str]) -> int:
             deploy(client, args)
         elif args.command == "deployments":
             list_deployments(client, args)
+        elif args.command == "stop":
+            stop(client, args)
         else:
             create_config(client, args)
             print()

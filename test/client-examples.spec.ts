@@ -391,9 +391,33 @@ describe("python_client.py", () => {
     expect(result.stdout).toContain(`${listed.data?.deployments.totalCount} deployment(s)`);
     expect(result.stdout).toMatch(/^ID +CONFIG +GPU +STATUS +STEP +LOSS +COST +BUDGET +USED +CREATED$/m);
     expect(result.stdout).toMatch(
-      /^[0-9a-f-]{36} +TinyLlama chat LoRA \(demo\) +RTX_A4000 x1 +COMPLETED +40 +\d+\.\d{4} +\$\d+\.\d{4} +\$1\.00 /m,
+      /^[0-9a-f-]{36} +TinyLlama chat LoRA \(demo\) +RTX_A4000 x1 +COMPLETED +40 +\d+\.\d{4} +\$\d+\.\d{4} +\$1\.0000 /m,
     );
     expect(result.stdout).toMatch(/^total spent: \$\d+\.\d{4}$/m);
+  }, 30_000);
+
+  test("deploys a config and stops the deployment (mutations), showing sub-cent cost", async () => {
+    const config = await newConfig("python stop", 1);
+    const python = (...args: string[]) =>
+      run("python3", [path.join(EXAMPLES, "python_client.py"), "--url", t.url, "--token", token, ...args], {
+        env: { PYTHONDONTWRITEBYTECODE: "1" },
+      });
+    const deployed = await python("deploy", "--config", config, "--budget", "0.5");
+    expect(deployed.stderr).toBe("");
+    const id = /^deployed ([0-9a-f-]{36}): /m.exec(deployed.stdout)?.[1];
+    expect(id).toBeDefined();
+    const stopped = await python("stop", "--deployment", id!);
+    expect(stopped.stderr).toBe("");
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toMatch(new RegExp(`^stopped ${id}: STOPPED, cost \\$\\d+\\.\\d{4}$`, "m"));
+    const row = await t.gql<{ deployment: { status: string } }>(
+      USER,
+      `query($id: ID!) { deployment(id: $id) { status } }`,
+      {
+        id,
+      },
+    );
+    expect(row.data?.deployment.status).toBe("STOPPED");
   }, 30_000);
 
   test("prints extensions.code and exits 1 on an error", async () => {
