@@ -6,6 +6,7 @@ import {
   isEnumType,
   isInputObjectType,
   isObjectType,
+  isScalarType,
   type GraphQLNamedType,
   type GraphQLSchema,
 } from "graphql";
@@ -21,6 +22,13 @@ describe("schema/schema.graphql", () => {
   it("is exactly what the code emits (run `npm run schema:emit` after changing a type)", () => {
     const committed = readFileSync(path.join(root, "schema/schema.graphql"), "utf8");
     expect(printGatewaySchema(emitted)).toBe(committed);
+  });
+
+  it("says which spec each custom scalar follows (@specifiedBy), for generated clients", () => {
+    for (const name of ["DateTime", "JSONObject"]) {
+      const scalar = emitted.getType(name);
+      expect(isScalarType(scalar) && scalar.specifiedByURL).toMatch(/^https?:\/\//);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { GraphQLDateTime } from "graphql-scalars";
-import { printSchema, type GraphQLSchema } from "graphql";
+import { GraphQLScalarType, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
@@ -56,6 +56,12 @@ export class ResolverRegistry implements ResolverLookup {
   }
 }
 
+/** graphql-scalars' DateTime, saying which spec it follows (`@specifiedBy`), for generated clients. */
+const DATE_TIME = new GraphQLScalarType({
+  ...GraphQLDateTime.toConfig(),
+  specifiedByURL: "https://scalars.graphql.org/andimarek/date-time",
+});
+
 /**
  * Builds the executable schema. Without instances it can still be printed (the resolvers are only
  * instantiated when something is resolved).
@@ -64,7 +70,7 @@ export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQ
   declareArgumentsInOrder();
   return buildSchema({
     resolvers: [...RESOLVER_CLASSES],
-    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+    scalarsMap: [{ type: Date, scalar: DATE_TIME }],
     authChecker,
     authMode: "error",
     validateFn: validateInput,
