@@ -22,6 +22,32 @@ describe("schema/schema.graphql", () => {
     const committed = readFileSync(path.join(root, "schema/schema.graphql"), "utf8");
     expect(printGatewaySchema(emitted)).toBe(committed);
   });
+
+  it("describes every type, field, argument, input field and enum value, as GraphiQL's docs pane shows them", () => {
+    const missing: string[] = [];
+    const need = (what: string, description: string | null | undefined): void => {
+      if (!description?.trim()) missing.push(what);
+    };
+    for (const type of Object.values(emitted.getTypeMap())) {
+      if (type.name.startsWith("__") || ["String", "Int", "Float", "Boolean", "ID"].includes(type.name))
+        continue;
+      // type-graphql gives the operation roots (Query, Mutation, Subscription) no way to take a description.
+      const root = ["Query", "Mutation", "Subscription"].includes(type.name);
+      if (!root) need(type.name, type.description);
+      if (isObjectType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          need(`${type.name}.${field.name}`, field.description);
+          for (const arg of field.args) need(`${type.name}.${field.name}(${arg.name})`, arg.description);
+        }
+      } else if (isInputObjectType(type)) {
+        for (const field of Object.values(type.getFields()))
+          need(`${type.name}.${field.name}`, field.description);
+      } else if (isEnumType(type)) {
+        for (const value of type.getValues()) need(`${type.name}.${value.name}`, value.description);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
 
 describe("the public contract (test/fixtures/api-contract.graphql)", () => {
