@@ -30,6 +30,30 @@ describe("schema/schema.graphql", () => {
       expect(isScalarType(scalar) && scalar.specifiedByURL).toMatch(/^https?:\/\//);
     }
   });
+
+  it("describes every type, field, argument, input field and enum value, as GraphiQL's docs pane shows them", () => {
+    const missing: string[] = [];
+    const need = (what: string, description: string | null | undefined): void => {
+      if (!description?.trim()) missing.push(what);
+    };
+    for (const type of Object.values(emitted.getTypeMap())) {
+      if (type.name.startsWith("__") || ["String", "Int", "Float", "Boolean", "ID"].includes(type.name))
+        continue;
+      need(type.name, type.description);
+      if (isObjectType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          need(`${type.name}.${field.name}`, field.description);
+          for (const arg of field.args) need(`${type.name}.${field.name}(${arg.name})`, arg.description);
+        }
+      } else if (isInputObjectType(type)) {
+        for (const field of Object.values(type.getFields()))
+          need(`${type.name}.${field.name}`, field.description);
+      } else if (isEnumType(type)) {
+        for (const value of type.getValues()) need(`${type.name}.${value.name}`, value.description);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
 
 describe("the public contract (test/fixtures/api-contract.graphql)", () => {

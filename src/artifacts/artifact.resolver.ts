@@ -18,7 +18,10 @@ export class ArtifactResolver {
 
   @Authorized()
   @Mutation(() => Boolean, { description: "removes the stored result of one of the caller's jobs" })
-  deleteArtifact(@CurrentUser() userId: string, @Arg("jobId", () => ID) jobId: string): Promise<boolean> {
+  deleteArtifact(
+    @CurrentUser() userId: string,
+    @Arg("jobId", () => ID, { description: "the job whose result to remove" }) jobId: string,
+  ): Promise<boolean> {
     return this.artifacts.delete(userId, jobId);
   }
 }

@@ -2,10 +2,10 @@ import { Field, Float, ObjectType } from "type-graphql";
 
 @ObjectType({ description: "one file of a stored result" })
 export class ArtifactFile {
-  @Field()
+  @Field({ description: "path inside the tar" })
   name: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "size in bytes" })
   sizeBytes: number;
 }
 
@@ -14,16 +14,16 @@ export class Artifact {
   @Field({ description: "gateway://<jobId>" })
   uri: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "size of the tar, in bytes" })
   sizeBytes: number;
 
   @Field({ description: "hex SHA-256 of the tar; also its ETag" })
   sha256: string;
 
-  @Field(() => [ArtifactFile])
+  @Field(() => [ArtifactFile], { description: "the files in the tar" })
   files: ArtifactFile[];
 
-  @Field()
+  @Field({ description: "when the result was stored" })
   createdAt: Date;
 
   @Field({ description: "signed, short-lived (15 minutes); GET streams the tar (application/x-tar)" })

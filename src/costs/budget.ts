@@ -7,7 +7,15 @@ export enum BudgetAction {
   STOPPING = "STOPPING",
   STOPPED = "STOPPED",
 }
-registerEnumType(BudgetAction, { name: "BudgetAction" });
+registerEnumType(BudgetAction, {
+  description: "what the gateway did when a budget threshold was crossed",
+  valuesConfig: {
+    NOTIFIED: { description: "told the caller; the deployment keeps running" },
+    STOPPING: { description: "the budget is spent; the pod is being terminated" },
+    STOPPED: { description: "the pod was terminated for its budget" },
+  },
+  name: "BudgetAction",
+});
 
 /** Why the budget ends a run: the deployment's stop reason of the same name. */
 export type BudgetStopReason = "BUDGET_EXCEEDED" | "MAX_DURATION";

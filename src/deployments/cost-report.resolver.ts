@@ -14,8 +14,12 @@ export class CostResolver {
   })
   costs(
     @CurrentUser() userId: string,
-    @Arg("from", () => Date, { nullable: true }) from: Date | null,
-    @Arg("to", () => Date, { nullable: true }) to: Date | null,
+    @Arg("from", () => Date, {
+      description: "start of the range; default: the start of this UTC month",
+      nullable: true,
+    })
+    from: Date | null,
+    @Arg("to", () => Date, { description: "end of the range; default: now", nullable: true }) to: Date | null,
   ): Promise<CostReport> {
     return this.reports.report(userId, from, to);
   }

@@ -2,51 +2,51 @@ import { Field, Float, Int, ObjectType } from "type-graphql";
 import { GpuType } from "../runpod/gpu-catalogue";
 import { Deployment } from "./deployment.entity";
 
-@ObjectType()
+@ObjectType({ description: "one deployment's cost within a cost report's range" })
 export class DeploymentCost {
-  @Field(() => Deployment)
+  @Field(() => Deployment, { description: "the deployment" })
   deployment: Deployment;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "its cost within the range, USD, rounded to $0.0001" })
   costUsd: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "its budget, USD" })
   budgetLimitUsd: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "its whole actual cost as a percentage of its budget" })
   budgetUsedPercent: number;
 }
 
-@ObjectType()
+@ObjectType({ description: "cost and GPU hours of one GPU type within a cost report's range" })
 export class GpuTypeCost {
-  @Field(() => GpuType)
+  @Field(() => GpuType, { description: "the GPU type" })
   gpuType: GpuType;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "GPU hours used in the range (hours x GPUs)" })
   gpuHours: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "cost in the range, USD" })
   costUsd: number;
 }
 
-@ObjectType()
+@ObjectType({ description: "cost of one UTC day within a cost report's range" })
 export class DayCost {
   @Field({ description: "YYYY-MM-DD, UTC" })
   day: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "cost that day, USD" })
   costUsd: number;
 }
 
-@ObjectType()
+@ObjectType({ description: "what the caller's deployments cost over a time range, in USD" })
 export class CostReport {
-  @Field()
+  @Field({ description: "start of the range" })
   from: Date;
 
-  @Field()
+  @Field({ description: "end of the range" })
   to: Date;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "total cost in the range, USD" })
   totalUsd: number;
 
   @Field(() => Float, { description: "sum of costPerHour of running deployments" })
@@ -69,9 +69,9 @@ export class CostReport {
   @Field(() => Int, { description: "how many deployments cost anything in the range" })
   deploymentCount: number;
 
-  @Field(() => [GpuTypeCost])
+  @Field(() => [GpuTypeCost], { description: "the range's cost and GPU hours per GPU type" })
   byGpuType: GpuTypeCost[];
 
-  @Field(() => [DayCost])
+  @Field(() => [DayCost], { description: "the range's cost per UTC day" })
   byDay: DayCost[];
 }

@@ -8,7 +8,7 @@ import { Deployment } from "./deployment.entity";
 @Entity("deployment_events")
 @Index("idx_deployment_events_deployment", ["deploymentId", "id"])
 export class DeploymentEvent {
-  @Field(() => ID)
+  @Field(() => ID, { description: "the event's id" })
   @PrimaryGeneratedColumn({ type: "bigint", primaryKeyConstraintName: "pk_deployment_events" }) // int8 arrives as a string from both drivers
   id: string;
 
@@ -23,11 +23,11 @@ export class DeploymentEvent {
   @Column("text")
   kind: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "the event's data; its keys depend on kind" })
   @Column("jsonb")
   detail: Record<string, unknown>;
 
-  @Field({ name: "at" })
+  @Field({ description: "when it happened", name: "at" })
   @Column({ type: "timestamptz", precision: 3, default: () => "now()" })
   createdAt: Date;
 }

@@ -17,7 +17,11 @@ export class DeploymentStreamResolver {
   })
   deploymentUpdated(
     @Root() deployment: Deployment,
-    @Arg("id", () => ID, { nullable: true }) _id: string | null,
+    @Arg("id", () => ID, {
+      description: "the deployment to follow; omitted: all of the caller's",
+      nullable: true,
+    })
+    _id: string | null,
   ): Deployment {
     return deployment;
   }

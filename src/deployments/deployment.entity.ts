@@ -38,14 +38,14 @@ export interface DeploymentRequest {
 }
 
 /** A pod (or an attempt at one) running one training job, with its money. */
-@ObjectType()
+@ObjectType({ description: "one training run on a rented GPU pod, with its cost and budget" })
 @Entity("cloud_deployments")
 @Index("idx_cloud_deployments_user_created", ["userId", "createdAt", "id"])
 @Index("idx_cloud_deployments_status", ["status"])
 @Index("uq_cloud_deployments_job", ["jobId"], { unique: true })
 @Index("uq_cloud_deployments_user_idempotency_key", ["userId", "idempotencyKey"], { unique: true })
 export class Deployment {
-  @Field(() => ID)
+  @Field(() => ID, { description: "the deployment's id" })
   @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_cloud_deployments" })
   id: string;
 
@@ -63,7 +63,7 @@ export class Deployment {
   @JoinColumn({ name: "job_id", foreignKeyConstraintName: "fk_cloud_deployments_job" })
   job?: TrainingJob;
 
-  @Field(() => Provider)
+  @Field(() => Provider, { description: "the provider the pod runs on" })
   @Column("text", { default: Provider.RUNPOD })
   platform: Provider;
 
@@ -77,31 +77,40 @@ export class Deployment {
   })
   trainingConfig?: TrainingConfig;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    description: "the provider's pod id; null until the pod is created",
+    nullable: true,
+  })
   @Column("text", { nullable: true })
   podId: string | null;
 
-  @Field(() => DeploymentStatus)
+  @Field(() => DeploymentStatus, { description: "where the deployment is in its lifecycle" })
   @Column("text")
   status: DeploymentStatus;
 
-  @Field(() => StopReason, { nullable: true })
+  @Field(() => StopReason, { description: "why it stopped; null while it runs", nullable: true })
   @Column("text", { nullable: true })
   stopReason: StopReason | null;
 
-  @Field(() => GpuType)
+  @Field(() => GpuType, {
+    description: "the GPU type the pod got (a fallback when the first had no capacity)",
+  })
   @Column("text")
   gpuType: GpuType;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "GPUs in the pod, 1..8" })
   @Column("integer")
   gpuCount: number;
 
-  @Field(() => CloudType)
+  @Field(() => CloudType, { description: "the RunPod cloud the pod runs in" })
   @Column("text")
   cloudType: CloudType;
 
-  @Field(() => String, { name: "consoleUrl", nullable: true })
+  @Field(() => String, {
+    description: "the pod's page in the RunPod console; null until the pod is created",
+    name: "consoleUrl",
+    nullable: true,
+  })
   @Column("text", { nullable: true })
   url: string | null;
 
@@ -129,7 +138,7 @@ export class Deployment {
   })
   actualCostMicros: Micros;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "running time so far, in seconds" })
   @Column("integer", { default: 0 })
   uptimeSeconds: number;
 
@@ -154,23 +163,23 @@ export class Deployment {
   @Column("text", { nullable: true })
   idempotencyKey: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { description: "why it failed; null unless it failed", nullable: true })
   @Column("text", { nullable: true })
   errorMessage: string | null;
 
-  @Field()
+  @Field({ description: "when the deployment was requested" })
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "when the pod began running; null until then", nullable: true })
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   startedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "when it ended; null while it runs", nullable: true })
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   completedAt: Date | null;
 
-  @Field()
+  @Field({ description: "when the deployment last changed" })
   @UpdateDateColumn({ type: "timestamptz", precision: 3 })
   updatedAt: Date;
 
@@ -213,22 +222,25 @@ export class Deployment {
   @Column("bigint", { default: 0, transformer: bigintNumberTransformer })
   stoppedGbSeconds: number;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, {
+    description: "the pod's price, USD per hour; null until the pod is created",
+    nullable: true,
+  })
   get costPerHourUsd(): number | null {
     return this.costPerHourMicros == null ? null : microsToUsd(this.costPerHourMicros);
   }
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "the hard cap, USD: the pod is terminated when reached" })
   get budgetLimitUsd(): number {
     return microsToUsd(this.budgetLimitMicros);
   }
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "what it has cost so far, USD" })
   get actualCostUsd(): number {
     return microsToUsd(this.actualCostMicros);
   }
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "actualCostUsd as a percentage of budgetLimitUsd" })
   get budgetUsedPercent(): number {
     return percentOf(this.actualCostMicros, this.budgetLimitMicros);
   }

@@ -41,9 +41,38 @@ export const isActive = (status: DeploymentStatus): boolean => ACTIVE_DEPLOYMENT
 export const isFinished = (status: DeploymentStatus): boolean =>
   FINISHED_DEPLOYMENT_STATUSES.includes(status);
 
-registerEnumType(DeploymentStatus, { name: "DeploymentStatus" });
-registerEnumType(StopReason, { name: "StopReason" });
+registerEnumType(DeploymentStatus, {
+  description: "where a deployment is in its lifecycle",
+  valuesConfig: {
+    CREATING: { description: "asking the provider for a pod" },
+    STARTING: { description: "the pod exists and is booting" },
+    RUNNING: { description: "the pod is running the training" },
+    COMPLETED: { description: "training finished and the result was delivered" },
+    FAILED: { description: "the pod or the training failed; see errorMessage" },
+    STOPPED: { description: "stopped before completing; see stopReason" },
+  },
+  name: "DeploymentStatus",
+});
+registerEnumType(StopReason, {
+  description: "why a deployment stopped",
+  valuesConfig: {
+    USER: { description: "the caller stopped it (stopDeployment)" },
+    BUDGET_EXCEEDED: { description: "its cost reached budgetLimitUsd" },
+    MAX_DURATION: { description: "it ran for maxDurationMinutes" },
+    COMPLETED: { description: "training finished" },
+    FAILED: { description: "the pod or the training failed" },
+    ORPHANED: {
+      description:
+        "the gateway found its pod unowned (creation interrupted, or still up after the run) and terminated it",
+    },
+  },
+  name: "StopReason",
+});
 registerEnumType(CompletionAction, {
+  valuesConfig: {
+    TERMINATE: { description: "delete the pod and its disk" },
+    STOP: { description: "stop the pod and keep its disk (still billed)" },
+  },
   name: "CompletionAction",
   description: "STOP frees the GPU and keeps the pod's disk for download (storage is still billed)",
 });

@@ -37,24 +37,40 @@ export class DeploymentResolver {
   ) {}
 
   @Authorized()
-  @Query(() => DeploymentConnection)
+  @Query(() => DeploymentConnection, {
+    description: "the caller's deployments, newest first, one page at a time",
+  })
   deployments(
     @CurrentUser() userId: string,
-    @Arg("filter", () => DeploymentFilter, { nullable: true }) filter: DeploymentFilter | null,
+    @Arg("filter", () => DeploymentFilter, {
+      description: "only deployments matching every given condition",
+      nullable: true,
+    })
+    filter: DeploymentFilter | null,
     @Arg("first", () => Int, {
       nullable: true,
       defaultValue: 20,
       description: `page size, 0..${MAX_PAGE_SIZE}`,
     })
     first: number | null,
-    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Arg("after", () => String, {
+      description: "endCursor of the previous page; omitted: the first page",
+      nullable: true,
+    })
+    after: string | null,
   ): Promise<DeploymentConnection> {
     return this.queries.list(userId, filter, first, after);
   }
 
   @Authorized()
-  @Query(() => Deployment, { nullable: true })
-  deployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+  @Query(() => Deployment, {
+    description: "one of the caller's deployments; null when there is none with this id",
+    nullable: true,
+  })
+  deployment(
+    @CurrentUser() userId: string,
+    @Arg("id", () => ID, { description: "the deployment's id" }) id: string,
+  ): Promise<Deployment> {
     return this.queries.get(userId, id);
   }
 
@@ -62,35 +78,51 @@ export class DeploymentResolver {
   @Query(() => [GpuOffer], { description: "live prices and stock from RunPod, cached for 60 s" })
   gpuTypes(
     @CurrentUser() _userId: string,
-    @Arg("cloudType", () => CloudType, { nullable: true, defaultValue: CloudType.SECURE })
+    @Arg("cloudType", () => CloudType, {
+      description: "which RunPod cloud to price",
+      nullable: true,
+      defaultValue: CloudType.SECURE,
+    })
     cloudType: CloudType | null,
-    @Arg("gpuCount", () => Int, { nullable: true, defaultValue: 1 }) gpuCount: number | null,
+    @Arg("gpuCount", () => Int, {
+      description: "GPUs per pod the offers are priced and stocked for",
+      nullable: true,
+      defaultValue: 1,
+    })
+    gpuCount: number | null,
   ): Promise<GpuOffer[]> {
     return this.offers.list({ cloudType: cloudType ?? CloudType.SECURE, gpuCount: gpuCount ?? 1 });
   }
 
   @Authorized()
-  @Mutation(() => Deployment)
+  @Mutation(() => Deployment, { description: "rents a GPU pod and starts training with a saved config" })
   deployTraining(
     @CurrentUser() userId: string,
-    @Arg("input", () => DeployTrainingInput) input: DeployTrainingInput,
+    @Arg("input", () => DeployTrainingInput, { description: "what to run and on what" })
+    input: DeployTrainingInput,
   ): Promise<Deployment> {
     return this.commands.deploy(userId, input);
   }
 
   @Authorized()
   @Mutation(() => Deployment, { description: "terminates the pod; idempotent" })
-  stopDeployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+  stopDeployment(
+    @CurrentUser() userId: string,
+    @Arg("id", () => ID, { description: "the deployment to stop" }) id: string,
+  ): Promise<Deployment> {
     return this.commands.stop(userId, id);
   }
 
   @Authorized()
   @Mutation(() => Deployment, { description: "pulls status and cost from upstream now" })
-  refreshDeployment(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<Deployment> {
+  refreshDeployment(
+    @CurrentUser() userId: string,
+    @Arg("id", () => ID, { description: "the deployment to refresh" }) id: string,
+  ): Promise<Deployment> {
     return this.commands.refresh(userId, id);
   }
 
-  @FieldResolver(() => TrainingJob)
+  @FieldResolver(() => TrainingJob, { description: "the training job running in this deployment" })
   async job(@Root() deployment: Deployment, @Ctx() ctx: GatewayContext): Promise<TrainingJob> {
     const job = await ctx.loaders.get(jobById).load(deployment.jobId);
     if (!job) throw new Error(`deployment ${deployment.id} has no job row`);

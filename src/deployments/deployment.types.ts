@@ -16,10 +16,39 @@ import { CompletionAction, DeploymentStatus } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 
 registerEnumType(GpuType, {
+  valuesConfig: {
+    RTX_A4000: { description: "NVIDIA RTX A4000, 16 GB" },
+    RTX_A4500: { description: "NVIDIA RTX A4500, 20 GB" },
+    RTX_A5000: { description: "NVIDIA RTX A5000, 24 GB" },
+    RTX_A6000: { description: "NVIDIA RTX A6000, 48 GB" },
+    A40: { description: "NVIDIA A40, 48 GB" },
+    L4: { description: "NVIDIA L4, 24 GB" },
+    L40: { description: "NVIDIA L40, 48 GB" },
+    L40S: { description: "NVIDIA L40S, 48 GB" },
+    RTX_4000_ADA: { description: "NVIDIA RTX 4000 Ada, 20 GB" },
+    RTX_6000_ADA: { description: "NVIDIA RTX 6000 Ada, 48 GB" },
+    RTX_3090: { description: "NVIDIA GeForce RTX 3090, 24 GB" },
+    RTX_4090: { description: "NVIDIA GeForce RTX 4090, 24 GB" },
+    RTX_5090: { description: "NVIDIA GeForce RTX 5090, 32 GB" },
+    A100_PCIE_80GB: { description: "NVIDIA A100 PCIe, 80 GB" },
+    A100_SXM_80GB: { description: "NVIDIA A100 SXM, 80 GB" },
+    H100_PCIE: { description: "NVIDIA H100 PCIe, 80 GB" },
+    H100_SXM: { description: "NVIDIA H100 SXM, 80 GB" },
+    H100_NVL: { description: "NVIDIA H100 NVL, 94 GB" },
+    H200: { description: "NVIDIA H200, 141 GB" },
+    B200: { description: "NVIDIA B200, 180 GB" },
+  },
   name: "GpuType",
   description: "Our GPU names; each maps to RunPod's exact gpuTypeId (see the gpuTypes query)",
 });
-registerEnumType(CloudType, { name: "CloudType" });
+registerEnumType(CloudType, {
+  description: "which RunPod cloud a pod runs in",
+  valuesConfig: {
+    SECURE: { description: "RunPod's Secure Cloud" },
+    COMMUNITY: { description: "RunPod's Community Cloud" },
+  },
+  name: "CloudType",
+});
 
 /** Names the gateway sets itself in every pod's environment; a user's env may not override them. */
 export const RESERVED_ENV_NAMES = [
@@ -36,19 +65,19 @@ export const RESERVED_ENV_NAMES = [
 /** Prefixes of variables that RunPod or the gateway own. */
 export const RESERVED_ENV_PREFIXES = ["RUNPOD_", "TRAINGATE_"] as const;
 
-@InputType()
+@InputType({ description: "an environment variable for the pod" })
 export class EnvVarInput {
-  @Field()
+  @Field({ description: "the variable's name, [A-Z_][A-Z0-9_]*, at most 128 characters" })
   @Matches(/^[A-Z_][A-Z0-9_]*$/, { message: "name must match [A-Z_][A-Z0-9_]*" })
   @MaxLength(128)
   name: string;
 
-  @Field()
+  @Field({ description: "the variable's value, at most 32768 characters" })
   @MaxLength(32_768)
   value: string;
 }
 
-@InputType()
+@InputType({ description: "where a training run's result goes and what happens to the pod after" })
 export class OutputInput {
   @Field(() => String, {
     nullable: true,
@@ -61,7 +90,11 @@ export class OutputInput {
   @NotContains("..")
   hubRepoId?: string | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: DEPLOY_DEFAULTS.hubPrivate })
+  @Field(() => Boolean, {
+    description: "create the Hugging Face repo as private",
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.hubPrivate,
+  })
   hubPrivate?: boolean | null;
 
   @Field(() => String, {
@@ -87,12 +120,16 @@ export class OutputInput {
   onComplete?: CompletionAction | null;
 }
 
-@InputType()
+@InputType({ description: "what deployTraining runs, on what, and within which budget" })
 export class DeployTrainingInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "the saved config to train with" })
   trainingConfigId: string;
 
-  @Field(() => GpuType, { nullable: true, defaultValue: DEPLOY_DEFAULTS.gpuType })
+  @Field(() => GpuType, {
+    description: "the GPU type to try first",
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.gpuType,
+  })
   gpuType?: GpuType | null;
 
   @Field(() => [GpuType], {
@@ -112,7 +149,11 @@ export class DeployTrainingInput {
   @Max(GPU_COUNT_RANGE.max)
   gpuCount?: number | null;
 
-  @Field(() => CloudType, { nullable: true, defaultValue: DEPLOY_DEFAULTS.cloudType })
+  @Field(() => CloudType, {
+    description: "which RunPod cloud to rent from",
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.cloudType,
+  })
   cloudType?: CloudType | null;
 
   @Field(() => Float, {
@@ -139,12 +180,20 @@ export class DeployTrainingInput {
   @MaxLength(512)
   dockerImage?: string | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: DEPLOY_DEFAULTS.volumeSizeGb })
+  @Field(() => Int, {
+    description: "pod volume at /workspace, GB, 1..4000",
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.volumeSizeGb,
+  })
   @Min(1)
   @Max(4000)
   volumeSizeGb?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: DEPLOY_DEFAULTS.containerDiskGb })
+  @Field(() => Int, {
+    description: "container disk, GB, 5..2000",
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.containerDiskGb,
+  })
   @Min(5)
   @Max(2000)
   containerDiskGb?: number | null;
@@ -172,75 +221,87 @@ export class DeployTrainingInput {
   output?: OutputInput | null;
 }
 
-@InputType()
+@InputType({ description: "conditions a listed deployment must all meet" })
 export class DeploymentFilter {
-  @Field(() => [DeploymentStatus], { nullable: true })
+  @Field(() => [DeploymentStatus], { description: "any of these statuses", nullable: true })
   status?: DeploymentStatus[] | null;
 
-  @Field(() => [GpuType], { nullable: true })
+  @Field(() => [GpuType], { description: "any of these GPU types", nullable: true })
   gpuType?: GpuType[] | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "created after this time", nullable: true })
   createdAfter?: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "created before this time", nullable: true })
   createdBefore?: Date | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "where a page ends" })
 export class PageInfo {
-  @Field()
+  @Field({ description: "true when more deployments follow" })
   hasNextPage: boolean;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    description: "cursor of the page's last edge; null on an empty page",
+    nullable: true,
+  })
   endCursor: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "one deployment in a page, with its cursor" })
 export class DeploymentEdge {
-  @Field()
+  @Field({ description: "opaque position; pass as `after` to continue after this deployment" })
   cursor: string;
 
-  @Field(() => Deployment)
+  @Field(() => Deployment, { description: "the deployment" })
   node: Deployment;
 }
 
-@ObjectType()
+@ObjectType({ description: "one page of deployments" })
 export class DeploymentConnection {
-  @Field(() => [DeploymentEdge])
+  @Field(() => [DeploymentEdge], { description: "the page's deployments, each with its cursor" })
   edges: DeploymentEdge[];
 
-  @Field(() => PageInfo)
+  @Field(() => PageInfo, { description: "where the page ends and whether more follow" })
   pageInfo: PageInfo;
 
   /** Read lazily (a count is a query of its own): a promise until GraphQL resolves it. */
-  @Field(() => Int)
+  @Field(() => Int, { description: "how many deployments match the filter, over all pages" })
   totalCount: number | Promise<number>;
 }
 
-@ObjectType()
+@ObjectType({ description: "RunPod's current price and stock for one GPU type" })
 export class GpuOffer {
-  @Field(() => GpuType)
+  @Field(() => GpuType, { description: "our name for the GPU" })
   gpuType: GpuType;
 
-  @Field()
+  @Field({ description: "RunPod's exact gpuTypeId" })
   runpodGpuTypeId: string;
 
-  @Field()
+  @Field({ description: "RunPod's display name" })
   displayName: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "memory per GPU, GB" })
   memoryGb: number;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, {
+    description: "on-demand price for the pod, USD per hour; null when not offered",
+    nullable: true,
+  })
   pricePerHourUsd: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, {
+    description: "spot (interruptible) price for the pod, USD per hour; null when not offered",
+    nullable: true,
+  })
   spotPricePerHourUsd: number | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    description: "RunPod's stock level, High, Medium, Low or None as RunPod gives it; null when unknown",
+    nullable: true,
+  })
   stockStatus: string | null;
 
-  @Field()
+  @Field({ description: "true when a pod of this type can be rented now" })
   available: boolean;
 }

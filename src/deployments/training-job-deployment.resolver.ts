@@ -7,7 +7,7 @@ import { deploymentByJobId } from "./deployment.loaders";
 /** `TrainingJob.deployment`: every job has exactly one deployment, made in the same transaction. */
 @Resolver(() => TrainingJob)
 export class TrainingJobDeploymentResolver {
-  @FieldResolver(() => Deployment)
+  @FieldResolver(() => Deployment, { description: "the deployment the job runs in" })
   async deployment(@Root() job: TrainingJob, @Ctx() ctx: GatewayContext): Promise<Deployment> {
     const deployment = await ctx.loaders.get(deploymentByJobId).load(job.id);
     if (!deployment) throw new Error(`training job ${job.id} has no deployment row`);

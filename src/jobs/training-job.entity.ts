@@ -19,11 +19,11 @@ import { JobStatus } from "./training-job.enums";
  * SHA-256 hash; the config is a snapshot taken at deploy time, so later edits of the saved config do not
  * rewrite history.
  */
-@ObjectType()
+@ObjectType({ description: "the fine-tuning run inside a deployment, with its progress and result" })
 @Entity("training_jobs")
 @Index("idx_training_jobs_user_created", ["userId", "createdAt"])
 export class TrainingJob {
-  @Field(() => ID)
+  @Field(() => ID, { description: "the job's id" })
   @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_training_jobs" })
   id: string;
 
@@ -41,15 +41,15 @@ export class TrainingJob {
   @JoinColumn({ name: "training_config_id", foreignKeyConstraintName: "fk_training_jobs_training_config" })
   trainingConfig?: TrainingConfig;
 
-  @Field()
+  @Field({ description: "the Hugging Face id of the base model" })
   @Column("text")
   modelName: string;
 
-  @Field()
+  @Field({ description: "where the training data comes from" })
   @Column("text")
   datasetUrl: string;
 
-  @Field(() => JobStatus)
+  @Field(() => JobStatus, { description: "where the job is in its lifecycle" })
   @Column("text")
   status: JobStatus;
 
@@ -71,19 +71,19 @@ export class TrainingJob {
   @Column("text", { nullable: true })
   artifactUri: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { description: "why it failed; null unless it failed", nullable: true })
   @Column("text", { nullable: true })
   errorMessage: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "when training began; null until then", nullable: true })
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   startedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { description: "when training ended; null until then", nullable: true })
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   completedAt: Date | null;
 
-  @Field()
+  @Field({ description: "when the job was created" })
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;
 

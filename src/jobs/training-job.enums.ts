@@ -17,4 +17,14 @@ export const FINISHED_JOB_STATUSES: readonly JobStatus[] = [
 
 export const isJobFinished = (status: JobStatus): boolean => FINISHED_JOB_STATUSES.includes(status);
 
-registerEnumType(JobStatus, { name: "JobStatus" });
+registerEnumType(JobStatus, {
+  description: "where a training job is in its lifecycle",
+  valuesConfig: {
+    PENDING: { description: "waiting for its pod to start training" },
+    RUNNING: { description: "training" },
+    COMPLETED: { description: "training finished" },
+    FAILED: { description: "training failed; see errorMessage" },
+    CANCELLED: { description: "stopped before it finished" },
+  },
+  name: "JobStatus",
+});

@@ -12,8 +12,14 @@ export class TrainingJobResolver {
   constructor(private readonly jobs: TrainingJobService) {}
 
   @Authorized()
-  @Query(() => TrainingJob, { nullable: true })
-  trainingJob(@CurrentUser() userId: string, @Arg("id", () => ID) id: string): Promise<TrainingJob> {
+  @Query(() => TrainingJob, {
+    description: "one of the caller's training jobs; null when there is none with this id",
+    nullable: true,
+  })
+  trainingJob(
+    @CurrentUser() userId: string,
+    @Arg("id", () => ID, { description: "the job's id" }) id: string,
+  ): Promise<TrainingJob> {
     return this.jobs.get(userId, id);
   }
 }

@@ -28,8 +28,12 @@ export class MetricStreamResolver {
   })
   trainingMetrics(
     @Root() point: TrainingMetric,
-    @Arg("jobId", () => ID) _jobId: string,
-    @Arg("afterStep", () => Int, { nullable: true }) _afterStep: number | null,
+    @Arg("jobId", () => ID, { description: "the job to follow" }) _jobId: string,
+    @Arg("afterStep", () => Int, {
+      description: "replay stored points after this step first",
+      nullable: true,
+    })
+    _afterStep: number | null,
   ): TrainingMetric {
     return point;
   }

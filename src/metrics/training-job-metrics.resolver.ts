@@ -10,7 +10,10 @@ import { TrainingMetric } from "./training-metric.entity";
 export class TrainingJobMetricsResolver {
   constructor(private readonly metricQueries: MetricQueryService) {}
 
-  @FieldResolver(() => TrainingMetric, { nullable: true })
+  @FieldResolver(() => TrainingMetric, {
+    description: "the most recent metric point; null before the first",
+    nullable: true,
+  })
   async latestMetric(@Root() job: TrainingJob, @Ctx() ctx: GatewayContext): Promise<TrainingMetric | null> {
     return (await ctx.loaders.get(latestMetricByJobId).load(job.id)) ?? null;
   }
@@ -21,9 +24,19 @@ export class TrainingJobMetricsResolver {
   })
   metrics(
     @Root() job: TrainingJob,
-    @Arg("afterStep", () => Int, { nullable: true }) afterStep: number | null,
-    @Arg("limit", () => Int, { nullable: true, defaultValue: 1000 }) limit: number | null,
-    @Arg("maxPoints", () => Int, { nullable: true }) maxPoints: number | null,
+    @Arg("afterStep", () => Int, { description: "only points with a step greater than this", nullable: true })
+    afterStep: number | null,
+    @Arg("limit", () => Int, {
+      description: "at most this many points, 1..10000",
+      nullable: true,
+      defaultValue: 1000,
+    })
+    limit: number | null,
+    @Arg("maxPoints", () => Int, {
+      description: "downsample to at most this many points, 2..10000",
+      nullable: true,
+    })
+    maxPoints: number | null,
   ): Promise<TrainingMetric[]> {
     if (maxPoints != null) return this.metricQueries.downsampled(job.id, afterStep, maxPoints);
     return this.metricQueries.history(job.id, afterStep, limit);

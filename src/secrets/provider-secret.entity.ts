@@ -16,7 +16,7 @@ import { Provider } from "./provider";
  * A provider API key, encrypted at rest. Only `last4` and the metadata are GraphQL fields; the ciphertext
  * and its key version never leave the server.
  */
-@ObjectType("ProviderSecretInfo")
+@ObjectType("ProviderSecretInfo", { description: "a stored provider key, without the key itself" })
 @Entity("provider_secrets")
 @Index("uq_provider_secrets_user_provider", ["userId", "provider"], { unique: true })
 export class ProviderSecret {
@@ -30,7 +30,7 @@ export class ProviderSecret {
   @JoinColumn({ name: "user_id", foreignKeyConstraintName: "fk_provider_secrets_user" })
   user?: User;
 
-  @Field(() => Provider)
+  @Field(() => Provider, { description: "whose key it is" })
   @Column("text")
   provider: Provider;
 
@@ -40,19 +40,19 @@ export class ProviderSecret {
   @Column("text")
   keyVersion: string;
 
-  @Field()
+  @Field({ description: "the key's last 4 characters" })
   @Column("text")
   last4: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { description: "the caller's note about the key", nullable: true })
   @Column("text", { nullable: true })
   description: string | null;
 
-  @Field()
+  @Field({ description: "when the key was first stored" })
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "when the key was last replaced" })
   @UpdateDateColumn({ type: "timestamptz", precision: 3 })
   updatedAt: Date;
 }

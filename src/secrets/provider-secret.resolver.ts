@@ -10,7 +10,9 @@ import { ProviderSecretInput } from "./provider-secret.types";
 export class ProviderSecretResolver {
   constructor(private readonly secrets: ProviderSecretService) {}
 
-  @Query(() => [ProviderSecret])
+  @Query(() => [ProviderSecret], {
+    description: "the caller's stored provider keys, shown only by their last 4 characters",
+  })
   providerSecrets(@CurrentUser() userId: string): Promise<ProviderSecret[]> {
     return this.secrets.list(userId);
   }
@@ -20,7 +22,8 @@ export class ProviderSecretResolver {
   })
   setProviderSecret(
     @CurrentUser() userId: string,
-    @Arg("input", () => ProviderSecretInput) input: ProviderSecretInput,
+    @Arg("input", () => ProviderSecretInput, { description: "the provider and its key" })
+    input: ProviderSecretInput,
   ): Promise<ProviderSecret> {
     return this.secrets.set(userId, input);
   }
@@ -28,7 +31,7 @@ export class ProviderSecretResolver {
   @Mutation(() => Boolean, { description: "true when a key was deleted, false when there was none" })
   deleteProviderSecret(
     @CurrentUser() userId: string,
-    @Arg("provider", () => Provider) provider: Provider,
+    @Arg("provider", () => Provider, { description: "whose key to delete" }) provider: Provider,
   ): Promise<boolean> {
     return this.secrets.delete(userId, provider);
   }

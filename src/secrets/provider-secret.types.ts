@@ -2,9 +2,9 @@ import { Matches, MaxLength, MinLength } from "class-validator";
 import { Field, InputType } from "type-graphql";
 import { Provider } from "./provider";
 
-@InputType()
+@InputType({ description: "a provider key to store" })
 export class ProviderSecretInput {
-  @Field(() => Provider)
+  @Field(() => Provider, { description: "whose key it is" })
   provider: Provider;
 
   @Field({ description: "stored encrypted; only its last 4 characters are ever shown again" })
@@ -13,7 +13,7 @@ export class ProviderSecretInput {
   @Matches(/^[\x21-\x7e]+$/, { message: "apiKey must be printable ASCII without spaces" })
   apiKey: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { description: "a note about the key, for the caller", nullable: true })
   @MaxLength(500)
   description?: string | null;
 }

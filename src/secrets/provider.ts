@@ -8,4 +8,11 @@ export enum Provider {
   HUGGINGFACE = "HUGGINGFACE",
 }
 
-registerEnumType(Provider, { name: "Provider" });
+registerEnumType(Provider, {
+  description: "a service the gateway uses on the caller's behalf with the caller's key",
+  valuesConfig: {
+    RUNPOD: { description: "RunPod, where the GPU pods run" },
+    HUGGINGFACE: { description: "Hugging Face, for gated models, private datasets and pushing adapters" },
+  },
+  name: "Provider",
+});

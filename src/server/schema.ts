@@ -66,9 +66,9 @@ const DATE_TIME = new GraphQLScalarType({
  * Builds the executable schema. Without instances it can still be printed (the resolvers are only
  * instantiated when something is resolved).
  */
-export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQLSchema> {
+export async function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQLSchema> {
   declareArgumentsInOrder();
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [...RESOLVER_CLASSES],
     scalarsMap: [{ type: Date, scalar: DATE_TIME }],
     authChecker,
@@ -91,6 +91,13 @@ export function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<GraphQ
       },
     },
   });
+  // type-graphql has no option for the operation roots' descriptions.
+  schema.getQueryType()!.description =
+    "what the caller can read: their own deployments, jobs, configs and costs";
+  schema.getMutationType()!.description =
+    "what the caller can change: secrets, training configs, deployments, results";
+  schema.getSubscriptionType()!.description = "live events over WebSocket (graphql-transport-ws) at /graphql";
+  return schema;
 }
 
 /**

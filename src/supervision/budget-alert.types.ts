@@ -3,23 +3,23 @@ import { BudgetAction } from "../costs/budget";
 import { Deployment } from "../deployments/deployment.entity";
 
 /** A budget threshold crossing, as the `budgetAlerts` subscription sends it. */
-@ObjectType()
+@ObjectType({ description: "a deployment's cost crossed a budget threshold" })
 export class BudgetAlert {
-  @Field(() => Deployment)
+  @Field(() => Deployment, { description: "the deployment" })
   deployment: Deployment;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "the threshold crossed, percent of the budget" })
   thresholdPercent: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "its cost at the crossing, USD" })
   actualCostUsd: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "its budget, USD" })
   budgetLimitUsd: number;
 
-  @Field(() => BudgetAction)
+  @Field(() => BudgetAction, { description: "what the gateway did" })
   action: BudgetAction;
 
-  @Field()
+  @Field({ description: "when the threshold was crossed" })
   at: Date;
 }

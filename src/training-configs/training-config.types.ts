@@ -38,79 +38,127 @@ const MODULE_NAME_PATTERN = /^[A-Za-z0-9_.]{1,128}$/;
 
 @ObjectType({ description: "Hyperparameters with every default filled in." })
 export class Hyperparameters {
-  @Field(() => Int) epochs: number;
-  @Field(() => Int) batchSize: number;
-  @Field(() => Int) gradientAccumulationSteps: number;
-  @Field(() => Float) learningRate: number;
-  @Field(() => Int) maxSeqLength: number;
-  @Field(() => Float) warmupRatio: number;
-  @Field(() => Int) loggingSteps: number;
-  @Field(() => Int) saveSteps: number;
-  @Field(() => Int) loraR: number;
-  @Field(() => Int) loraAlpha: number;
-  @Field(() => Float) loraDropout: number;
+  @Field(() => Int, { description: "passes over the dataset, 1..100" }) epochs: number;
+  @Field(() => Int, { description: "samples per device per step, 1..1024" }) batchSize: number;
+  @Field(() => Int, { description: "steps whose gradients are summed before an update, 1..1024" })
+  gradientAccumulationSteps: number;
+  @Field(() => Float, { description: "peak learning rate, (0, 1]" }) learningRate: number;
+  @Field(() => Int, { description: "longest sample in tokens; longer ones are truncated, 16..131072" })
+  maxSeqLength: number;
+  @Field(() => Float, { description: "share of the steps spent warming up the learning rate, 0..0.5" })
+  warmupRatio: number;
+  @Field(() => Int, { description: "report metrics every this many steps, 1..100000" }) loggingSteps: number;
+  @Field(() => Int, { description: "save a checkpoint every this many steps, 1..1000000" }) saveSteps: number;
+  @Field(() => Int, { description: "LoRA rank, 1..1024" }) loraR: number;
+  @Field(() => Int, { description: "LoRA scaling factor, 1..4096" }) loraAlpha: number;
+  @Field(() => Float, { description: "dropout on the LoRA layers, 0..0.9" }) loraDropout: number;
   @Field(() => [String], { nullable: true, description: "null: detected from the model's architecture" })
   targetModules: string[] | null;
-  @Field(() => Quantization) quantization: Quantization;
-  @Field() gradientCheckpointing: boolean;
-  @Field(() => Float) evalSplit: number;
+  @Field(() => Quantization, { description: "how the base model is loaded" }) quantization: Quantization;
+  @Field({ description: "recompute activations to save GPU memory" }) gradientCheckpointing: boolean;
+  @Field(() => Float, { description: "share of the dataset held out for evaluation, 0..0.5" })
+  evalSplit: number;
 }
 
 // Input fields are nullable with a default, as the public schema declares them: an omitted field takes the
 // default, and so does an explicit null (graphql-js passes null through, the service fills it in).
-@InputType()
+@InputType({ description: "training hyperparameters; each omitted one takes its default" })
 export class HyperparametersInput {
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.epochs })
+  @Field(() => Int, {
+    description: "passes over the dataset, 1..100",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.epochs,
+  })
   @Min(1)
   @Max(100)
   epochs?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.batchSize })
+  @Field(() => Int, {
+    description: "samples per device per step, 1..1024",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.batchSize,
+  })
   @Min(1)
   @Max(1024)
   batchSize?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.gradientAccumulationSteps })
+  @Field(() => Int, {
+    description: "steps whose gradients are summed before an update, 1..1024",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.gradientAccumulationSteps,
+  })
   @Min(1)
   @Max(1024)
   gradientAccumulationSteps?: number | null;
 
-  @Field(() => Float, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.learningRate })
+  @Field(() => Float, {
+    description: "peak learning rate, 1e-9..1",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.learningRate,
+  })
   @Min(1e-9)
   @Max(1)
   learningRate?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.maxSeqLength })
+  @Field(() => Int, {
+    description: "longest sample in tokens; longer ones are truncated, 16..131072",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.maxSeqLength,
+  })
   @Min(16)
   @Max(131072)
   maxSeqLength?: number | null;
 
-  @Field(() => Float, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.warmupRatio })
+  @Field(() => Float, {
+    description: "share of the steps spent warming up the learning rate, 0..0.5",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.warmupRatio,
+  })
   @Min(0)
   @Max(0.5)
   warmupRatio?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.loggingSteps })
+  @Field(() => Int, {
+    description: "report metrics every this many steps, 1..100000",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.loggingSteps,
+  })
   @Min(1)
   @Max(100000)
   loggingSteps?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.saveSteps })
+  @Field(() => Int, {
+    description: "save a checkpoint every this many steps, 1..1000000",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.saveSteps,
+  })
   @Min(1)
   @Max(1000000)
   saveSteps?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.loraR })
+  @Field(() => Int, {
+    description: "LoRA rank, 1..1024",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.loraR,
+  })
   @Min(1)
   @Max(1024)
   loraR?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.loraAlpha })
+  @Field(() => Int, {
+    description: "LoRA scaling factor, 1..4096",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.loraAlpha,
+  })
   @Min(1)
   @Max(4096)
   loraAlpha?: number | null;
 
-  @Field(() => Float, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.loraDropout })
+  @Field(() => Float, {
+    description: "dropout on the LoRA layers, 0..0.9",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.loraDropout,
+  })
   @Min(0)
   @Max(0.9)
   loraDropout?: number | null;
@@ -124,21 +172,33 @@ export class HyperparametersInput {
   })
   targetModules?: string[] | null;
 
-  @Field(() => Quantization, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.quantization })
+  @Field(() => Quantization, {
+    description: "how the base model is loaded",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.quantization,
+  })
   quantization?: Quantization | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.gradientCheckpointing })
+  @Field(() => Boolean, {
+    description: "recompute activations to save GPU memory",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.gradientCheckpointing,
+  })
   gradientCheckpointing?: boolean | null;
 
-  @Field(() => Float, { nullable: true, defaultValue: HYPERPARAMETER_DEFAULTS.evalSplit })
+  @Field(() => Float, {
+    description: "share of the dataset held out for evaluation, 0..0.5",
+    nullable: true,
+    defaultValue: HYPERPARAMETER_DEFAULTS.evalSplit,
+  })
   @Min(0)
   @Max(0.5)
   evalSplit?: number | null;
 }
 
-@InputType()
+@InputType({ description: "a training config to save" })
 export class TrainingConfigInput {
-  @Field()
+  @Field({ description: "the caller's name for it, 1..200 characters" })
   @MinLength(1, { message: "name must not be empty" })
   @MaxLength(200)
   @Matches(/\S/, { message: "name must not be blank" })
@@ -158,10 +218,14 @@ export class TrainingConfigInput {
   @IsDatasetUrl()
   datasetUrl: string;
 
-  @Field(() => TrainingMethod, { nullable: true, defaultValue: TrainingMethod.LORA })
+  @Field(() => TrainingMethod, {
+    description: "how the model is fine-tuned",
+    nullable: true,
+    defaultValue: TrainingMethod.LORA,
+  })
   method?: TrainingMethod | null;
 
-  @Field(() => HyperparametersInput, { nullable: true })
+  @Field(() => HyperparametersInput, { description: "omitted ones take their defaults", nullable: true })
   @ValidateNested()
   hyperparameters?: HyperparametersInput | null;
 }

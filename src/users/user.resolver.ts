@@ -8,7 +8,7 @@ export class UserResolver {
   constructor(private readonly users: UserService) {}
 
   @Authorized()
-  @Query(() => User)
+  @Query(() => User, { description: "the authenticated caller" })
   me(@CurrentUser() userId: string): Promise<User> {
     return this.users.get(userId);
   }
