@@ -319,11 +319,4 @@ export class MetricIngestService {
       }
     }
   }
-
-  /** Jobs whose points are still on their way to the bus. */
-  get publishingJobs(): number {
-    let jobs = 0;
-    for (const lane of this.lanes.values()) if (lane.chain !== null || lane.held.length > 0) jobs += 1;
-    return jobs;
-  }
 }

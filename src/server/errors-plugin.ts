@@ -22,8 +22,8 @@ export function logHiddenErrors(errors: readonly GraphQLError[], logger: Logger,
   }
 }
 
-/** Errors of the request itself, which an `application/json` answer reports with status 200. */
-const REQUEST_ERROR_CODES = new Set<string>([
+/** Errors of the request's document or variables, which an `application/json` answer reports with status 200. */
+const DOCUMENT_OR_VALUE_ERRORS = new Set<string>([
   ErrorCode.GRAPHQL_PARSE_FAILED,
   ErrorCode.GRAPHQL_VALIDATION_FAILED,
   ErrorCode.BAD_USER_INPUT,
@@ -52,7 +52,7 @@ export function errorsPlugin(logger: Logger): ApolloServerPlugin<GatewayContext>
             errors.length > 0 &&
             !("data" in response.body.singleResult) &&
             !accept.includes("application/graphql-response+json") &&
-            errors.every((error) => REQUEST_ERROR_CODES.has(String(error.extensions?.code)))
+            errors.every((error) => DOCUMENT_OR_VALUE_ERRORS.has(String(error.extensions?.code)))
           ) {
             response.http.status = 200;
           }

@@ -72,9 +72,8 @@ export interface SupervisorReport {
   usersSkipped: number;
 }
 
-/** Deployments that may still hold a pod: what the supervisor looks at (`$1`: the active statuses). */
-const TRACKED = "pod_terminated_at IS NULL AND (status = ANY($1::text[]) OR pod_id IS NOT NULL)";
-// trackedPage says the same with the query builder.
+/** Deployments (alias `d`) that may still hold a pod: what the supervisor looks at (`active`: the active statuses). */
+const TRACKED = "d.pod_terminated_at IS NULL AND (d.status IN (:...active) OR d.pod_id IS NOT NULL)";
 
 /** Deployments read, looked at and written together; the event loop is free between two pages. */
 const PAGE_SIZE = 200;
@@ -137,11 +136,14 @@ export class PodSupervisor {
     const now = this.now().getTime();
     const sweep = this.lastSweep === undefined || now - this.lastSweep >= this.sweepIntervalMs;
     // Accounts with something active are looked at every run; the others on the sweep's schedule.
-    const accounts = await this.deps.db.query<{ user_id: string; active: boolean }[]>(
-      `SELECT user_id, bool_or(status = ANY($1::text[])) AS active FROM cloud_deployments
-       WHERE ${TRACKED} GROUP BY user_id`,
-      [ACTIVE_DEPLOYMENT_STATUSES],
-    );
+    const accounts = await this.deps.db
+      .getRepository(Deployment)
+      .createQueryBuilder("d")
+      .select("d.user_id", "user_id")
+      .addSelect("bool_or(d.status IN (:...active))", "active")
+      .where(TRACKED, { active: ACTIVE_DEPLOYMENT_STATUSES })
+      .groupBy("d.user_id")
+      .getRawMany<{ user_id: string; active: boolean }>();
     const users = new Set(accounts.filter((a) => a.active).map((a) => a.user_id));
     if (sweep) {
       this.lastSweep = now;
@@ -199,9 +201,7 @@ export class PodSupervisor {
       .getRepository(Deployment)
       .createQueryBuilder("d")
       .where("d.user_id = :userId", { userId })
-      .andWhere("d.pod_terminated_at IS NULL AND (d.status IN (:...active) OR d.pod_id IS NOT NULL)", {
-        active: ACTIVE_DEPLOYMENT_STATUSES,
-      })
+      .andWhere(TRACKED, { active: ACTIVE_DEPLOYMENT_STATUSES })
       .orderBy("d.id")
       .take(size);
     if (after) query.andWhere("d.id > :after", { after });
