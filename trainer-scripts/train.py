@@ -480,6 +480,25 @@ def check_distributed(cfg: TrainConfig, dist: DistributedInfo) -> None:
         )
 
 
+def leave_process_group(wait_for_peers: bool) -> None:
+    """Ends this rank's part in the torchrun process group before the interpreter exits. Left to the
+    interpreter's teardown, gloo's threads can be destroyed while still joinable ("terminate called
+    without an active exception", SIGABRT), and torchrun then reports a finished run as failed. After a
+    run that ended normally every rank waits at a barrier first, so none leaves while rank 0 still writes
+    the output; after a failure no rank waits for peers that may be gone."""
+    try:
+        import torch.distributed as torch_dist  # noqa: PLC0415
+    except ImportError:
+        return
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    try:
+        if wait_for_peers and torch_dist.get_world_size() > 1:
+            torch_dist.barrier()
+    finally:
+        torch_dist.destroy_process_group()
+
+
 def all_ranks_any(flag: bool) -> bool:
     """True on every rank when it is True on any (a no-op without an initialised process group), so
     that a stop seen by rank 0 alone (the gateway's answer) ends every rank at the same step."""
@@ -1313,8 +1332,10 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
 
+    finished = False
     try:
         result = run_training(cfg, paths, reporter, controller, dist)
+        finished = True
     except ConfigError as exc:
         print(f"traingate: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -1324,6 +1345,7 @@ def main(env: Optional[Mapping[str, str]] = None) -> int:
         return EXIT_FAILED
     finally:
         reporter.close(timeout=float(env.get("TRAINGATE_METRICS_CLOSE_SECONDS") or 30))
+        leave_process_group(wait_for_peers=finished)
 
     if result.stopped_reason:
         if dist.is_main:
