@@ -278,7 +278,7 @@ runBench("queries", async () => {
   type Statement = { sql: string; params: unknown[] };
   const captureDeployments = async (userId: string) => {
     logger.take();
-    const page = await deploymentQueries.list(userId, null, 50, null);
+    const page = await deploymentQueries.list(userId, null, { first: 50 });
     const first = logger.take();
     const loaders = createLoaders([...trainingJobLoaders(ds), ...metricLoaders(metricQueries)], {
       cache: true,

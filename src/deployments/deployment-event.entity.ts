@@ -2,9 +2,10 @@ import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, ObjectType } from "type-graphql";
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { Deployment } from "./deployment.entity";
+import { Node } from "../relay/node.types";
 
 /** The audit trail of a deployment: state changes, upstream call outcomes, budget actions. */
-@ObjectType({ description: "one entry of a deployment's audit trail" })
+@ObjectType({ implements: Node, description: "one entry of a deployment's audit trail" })
 @Entity("deployment_events")
 @Index("idx_deployment_events_deployment", ["deploymentId", "id"])
 export class DeploymentEvent {

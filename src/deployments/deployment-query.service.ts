@@ -1,11 +1,10 @@
-import { Brackets, type DataSource } from "typeorm";
+import type { DataSource } from "typeorm";
 import { isUuid } from "../db/ids";
+import { pageSizes, type PageArguments } from "../relay/page-arguments";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { deploymentErrors } from "./deployment.errors";
 import type { DeploymentConnection, DeploymentFilter } from "./deployment.types";
-
-export const MAX_PAGE_SIZE = 100;
 
 /** Reads of the caller's deployments: one by id, and pages ordered newest first. */
 export class DeploymentQueryService {
@@ -26,19 +25,19 @@ export class DeploymentQueryService {
 
   /**
    * A Relay connection over (created_at desc, id desc) with keyset pagination: a page costs the same however
-   * deep it is, and rows inserted meanwhile never shift what the next page returns.
+   * deep it is, and rows inserted meanwhile never shift what the next page returns. `first`/`after` page
+   * forward, `last`/`before` backward, as the Relay cursor connections spec says (both: the first `first` of the
+   * window between the cursors, then the last `last` of those). Both flags of PageInfo tell the truth: where
+   * the spec lets a server answer false, one EXISTS query past the cursor decides.
    */
   async list(
     userId: string,
     filter: DeploymentFilter | null | undefined,
-    first: number | null | undefined,
-    after: string | null | undefined,
+    page: PageArguments,
   ): Promise<DeploymentConnection> {
-    const size = first ?? 20;
-    if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
-      throw deploymentErrors.badInput("first", `must be from 0 to ${MAX_PAGE_SIZE}`);
-    }
-    const cursor = after ? decodeCursor(after) : undefined;
+    const { first, last } = pageSizes(page);
+    const after = page.after ? decodeCursor(page.after, "after") : undefined;
+    const before = page.before ? decodeCursor(page.before, "before") : undefined;
 
     const filtered = () => {
       const qb = this.db
@@ -53,31 +52,57 @@ export class DeploymentQueryService {
         qb.andWhere("d.created_at < :createdBefore", { createdBefore: filter.createdBefore });
       return qb;
     };
+    // Between the cursors: older than `after`, newer than `before` (the list runs newest first).
+    const between = () => {
+      const qb = filtered();
+      if (after) qb.andWhere(...keyset("<", after, "after"));
+      if (before) qb.andWhere(...keyset(">", before, "before"));
+      return qb;
+    };
+    /** Whether any row lies on `op`'s side of the cursor, or is the cursor's own row. */
+    const existsBeyond = (op: "<=" | ">=", cursor: Cursor, name: string) =>
+      filtered()
+        .andWhere(...keyset(op, cursor, name))
+        .getExists();
 
-    const page = filtered();
-    if (cursor) {
-      page.andWhere(
-        new Brackets((b) =>
-          b
-            .where("d.created_at < :cursorAt", { cursorAt: cursor.createdAt })
-            .orWhere("d.created_at = :cursorAt AND d.id < :cursorId", { cursorId: cursor.id }),
-        ),
-      );
+    let rows: Deployment[];
+    let hasNextPage: boolean;
+    let hasPreviousPage: boolean;
+    if (first !== null) {
+      // One row past the larger size tells whether the window holds more than `first`, and more than `last`.
+      const window = await between()
+        .orderBy("d.created_at", "DESC")
+        .addOrderBy("d.id", "DESC")
+        .take(Math.max(first, last ?? 0) + 1)
+        .getMany();
+      rows = window.slice(0, first);
+      hasNextPage = window.length > first;
+      if (last !== null) {
+        rows = rows.slice(Math.max(0, rows.length - last));
+        hasPreviousPage = window.length > last;
+      } else {
+        hasPreviousPage = after ? await existsBeyond(">=", after, "previous") : false;
+      }
+    } else {
+      const window = await between()
+        .orderBy("d.created_at", "ASC")
+        .addOrderBy("d.id", "ASC")
+        .take(last! + 1)
+        .getMany();
+      rows = window.slice(0, last!).reverse();
+      hasPreviousPage = window.length > last!;
+      hasNextPage = before ? await existsBeyond("<=", before, "next") : false;
     }
-    const rows =
-      size === 0
-        ? []
-        : await page
-            .orderBy("d.created_at", "DESC")
-            .addOrderBy("d.id", "DESC")
-            .take(size + 1)
-            .getMany();
-    const hasNextPage = rows.length > size;
-    const edges = rows.slice(0, size).map((node) => ({ cursor: encodeCursor(node), node }));
+    const edges = rows.map((node) => ({ cursor: encodeCursor(node), node }));
     let count: Promise<number> | undefined;
     return {
       edges,
-      pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+      pageInfo: {
+        hasNextPage,
+        hasPreviousPage,
+        startCursor: edges.at(0)?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
       // Counted only when asked for: an exact count over a large account costs more than the page itself.
       get totalCount() {
         return (count ??= filtered().getCount());
@@ -86,11 +111,30 @@ export class DeploymentQueryService {
   }
 }
 
-export function encodeCursor(row: { createdAt: Date; id: string }): string {
+/** A position in the list: the row's creation time and id (ties on the time are broken by the id). */
+interface Cursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** The condition "(created_at, id) `op` the cursor's", with parameters named after `name`. */
+function keyset(
+  op: "<" | ">" | "<=" | ">=",
+  cursor: Cursor,
+  name: string,
+): [string, Record<string, unknown>] {
+  return [
+    `(d.created_at, d.id) ${op} (:${name}At, :${name}Id)`,
+    { [`${name}At`]: cursor.createdAt, [`${name}Id`]: cursor.id },
+  ];
+}
+
+export function encodeCursor(row: Cursor): string {
   return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString("base64url");
 }
 
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+/** The position `cursor` names; a string this API did not issue is refused, naming the argument it came in. */
+export function decodeCursor(cursor: string, argument: "after" | "before"): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (
@@ -105,5 +149,5 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   } catch {
     // fall through to the error below
   }
-  throw deploymentErrors.badInput("after", "is not a cursor this API returned");
+  throw deploymentErrors.badInput(argument, "is not a cursor this API returned");
 }

@@ -17,6 +17,7 @@ import { Provider } from "../secrets/provider";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
 import { DeploymentStatus, StopReason, type CompletionAction } from "./deployment.enums";
+import { Node } from "../relay/node.types";
 
 /** Where the trained adapter goes, as resolved at deploy time. */
 export interface DeploymentOutput {
@@ -38,7 +39,10 @@ export interface DeploymentRequest {
 }
 
 /** A pod (or an attempt at one) running one training job, with its money. */
-@ObjectType({ description: "one training run on a rented GPU pod, with its cost and budget" })
+@ObjectType({
+  implements: Node,
+  description: "one training run on a rented GPU pod, with its cost and budget",
+})
 @Entity("cloud_deployments")
 @Index("idx_cloud_deployments_user_created", ["userId", "createdAt", "id"])
 @Index("idx_cloud_deployments_status", ["status"])

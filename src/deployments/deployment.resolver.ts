@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from "graphql";
 import {
   Arg,
   Authorized,
@@ -5,6 +6,7 @@ import {
   Float,
   FieldResolver,
   ID,
+  Info,
   Int,
   Mutation,
   Query,
@@ -16,6 +18,7 @@ import { microsToUsd } from "../costs/money";
 import { projectCost } from "../costs/projection";
 import { TrainingJob } from "../jobs/training-job.entity";
 import { jobById } from "../jobs/training-job.loaders";
+import { argumentGiven, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../relay/page-arguments";
 import { CloudType } from "../runpod/gpu-catalogue";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { configFromSnapshot } from "../training-configs/training-config.snapshot";
@@ -23,7 +26,7 @@ import { isActive } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { remainingSecondsByJobId } from "./deployment.loaders";
-import { MAX_PAGE_SIZE, type DeploymentQueryService } from "./deployment-query.service";
+import type { DeploymentQueryService } from "./deployment-query.service";
 import type { DeploymentService } from "./deployment.service";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
 import { DeployTrainingInput, DeploymentConnection, DeploymentFilter, GpuOffer } from "./deployment.types";
@@ -38,7 +41,7 @@ export class DeploymentResolver {
 
   @Authorized()
   @Query(() => DeploymentConnection, {
-    description: "the caller's deployments, newest first, one page at a time",
+    description: "the caller's deployments, newest first, one page at a time (a Relay connection)",
   })
   deployments(
     @CurrentUser() userId: string,
@@ -49,17 +52,35 @@ export class DeploymentResolver {
     filter: DeploymentFilter | null,
     @Arg("first", () => Int, {
       nullable: true,
-      defaultValue: 20,
-      description: `page size, 0..${MAX_PAGE_SIZE}`,
+      defaultValue: DEFAULT_PAGE_SIZE,
+      description: `page size counted from the start (after \`after\`), 0..${MAX_PAGE_SIZE}; the default applies only when \`last\` is not given`,
     })
     first: number | null,
     @Arg("after", () => String, {
-      description: "endCursor of the previous page; omitted: the first page",
+      description:
+        "a cursor (endCursor of the previous page): only deployments after it; omitted: from the newest",
       nullable: true,
     })
     after: string | null,
+    @Arg("last", () => Int, {
+      nullable: true,
+      description: `page size counted from the end (before \`before\`), 0..${MAX_PAGE_SIZE}; for paging backward`,
+    })
+    last: number | null,
+    @Arg("before", () => String, {
+      description:
+        "a cursor (startCursor of the next page): only deployments before it; omitted: to the oldest",
+      nullable: true,
+    })
+    before: string | null,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<DeploymentConnection> {
-    return this.queries.list(userId, filter, first, after);
+    return this.queries.list(userId, filter, {
+      first: argumentGiven(info, "first") ? first : undefined,
+      after,
+      last,
+      before,
+    });
   }
 
   @Authorized()

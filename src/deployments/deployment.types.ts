@@ -236,13 +236,22 @@ export class DeploymentFilter {
   createdBefore?: Date | null;
 }
 
-@ObjectType({ description: "where a page ends" })
+@ObjectType({ description: "where a page starts and ends, and whether more items lie beyond it (Relay)" })
 export class PageInfo {
-  @Field({ description: "true when more deployments follow" })
+  @Field({ description: "true when more items follow the page's last" })
   hasNextPage: boolean;
 
+  @Field({ description: "true when more items precede the page's first" })
+  hasPreviousPage: boolean;
+
   @Field(() => String, {
-    description: "cursor of the page's last edge; null on an empty page",
+    description: "cursor of the page's first edge (pass as `before` to page backward); null on an empty page",
+    nullable: true,
+  })
+  startCursor: string | null;
+
+  @Field(() => String, {
+    description: "cursor of the page's last edge (pass as `after` to page forward); null on an empty page",
     nullable: true,
   })
   endCursor: string | null;
@@ -250,7 +259,10 @@ export class PageInfo {
 
 @ObjectType({ description: "one deployment in a page, with its cursor" })
 export class DeploymentEdge {
-  @Field({ description: "opaque position; pass as `after` to continue after this deployment" })
+  @Field({
+    description:
+      "opaque position; pass as `after` to continue after this deployment, or as `before` to go back",
+  })
   cursor: string;
 
   @Field(() => Deployment, { description: "the deployment" })

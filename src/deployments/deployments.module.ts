@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import type { GatewayModule } from "../composition/gateway-module";
 import type { EventBus } from "../pubsub/event-bus";
 import type { LiveStreams } from "../pubsub/live-streams";
+import type { NodeSource } from "../relay/node.types";
 import type { GpuOfferService } from "../runpod/gpu-offer.service";
 import type { RunpodClient } from "../runpod/runpod-client";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
@@ -14,6 +15,7 @@ import { DeploymentStream } from "./deployment-stream";
 import { DeploymentResolver } from "./deployment.resolver";
 import { DeploymentStreamResolver } from "./deployment-stream.resolver";
 import { deploymentLoaders } from "./deployment.loaders";
+import { deploymentNodes } from "./deployment.nodes";
 import { DeploymentService, type DeploymentServiceOptions } from "./deployment.service";
 import { TrainingJobDeploymentResolver } from "./training-job-deployment.resolver";
 
@@ -41,6 +43,8 @@ export interface DeploymentsModule extends GatewayModule {
   readonly deployments: DeploymentService;
   readonly queries: DeploymentQueryService;
   readonly costReports: CostReportService;
+  /** The caller's deployments and their events as `node(id)`s. */
+  readonly nodes: NodeSource;
 }
 
 /** Deployments (deploy, stop, refresh, queries, the live stream) and the cost report over them, with their resolvers. */
@@ -69,5 +73,6 @@ export function createDeploymentsModule(deps: DeploymentsDeps): DeploymentsModul
       new TrainingJobDeploymentResolver(),
     ],
     loaders: deploymentLoaders(deps.db),
+    nodes: deploymentNodes(deps.db),
   };
 }

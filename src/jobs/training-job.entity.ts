@@ -13,13 +13,17 @@ import { TrainingConfig } from "../training-configs/training-config.entity";
 import type { TrainingConfigSnapshot } from "../training-configs/training-config.snapshot";
 import { User } from "../users/user.entity";
 import { JobStatus } from "./training-job.enums";
+import { Node } from "../relay/node.types";
 
 /**
  * One training run on one pod. The job token that authorises the pod's callbacks is stored only as its
  * SHA-256 hash; the config is a snapshot taken at deploy time, so later edits of the saved config do not
  * rewrite history.
  */
-@ObjectType({ description: "the fine-tuning run inside a deployment, with its progress and result" })
+@ObjectType({
+  implements: Node,
+  description: "the fine-tuning run inside a deployment, with its progress and result",
+})
 @Entity("training_jobs")
 @Index("idx_training_jobs_user_created", ["userId", "createdAt"])
 export class TrainingJob {

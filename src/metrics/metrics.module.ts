@@ -5,6 +5,7 @@ import { deploymentTopics } from "../deployments/deployment-stream";
 import type { DeploymentService } from "../deployments/deployment.service";
 import type { EventBus } from "../pubsub/event-bus";
 import type { LiveStreams } from "../pubsub/live-streams";
+import type { NodeSource } from "../relay/node.types";
 import { CallbackHandler, type CallbackOptions } from "./callback-handler";
 import { JobAccessCache } from "./job-access";
 import { MetricIngestService, type IngestOptions } from "./metric-ingest.service";
@@ -12,6 +13,7 @@ import { MetricQueryService } from "./metric-query.service";
 import { MetricStreamService, type MetricStreamOptions } from "./metric-stream";
 import { MetricStreamResolver } from "./metric-stream.resolver";
 import { metricLoaders } from "./metric.loaders";
+import { metricNodes } from "./metric.nodes";
 import { TrainingJobMetricsResolver } from "./training-job-metrics.resolver";
 
 /** The classes of this module's resolvers (the schema is printed from them). */
@@ -35,6 +37,8 @@ export interface MetricsModule extends GatewayModule {
   readonly metricQueries: MetricQueryService;
   readonly ingest: MetricIngestService;
   readonly jobAccess: JobAccessCache;
+  /** The points of the caller's jobs as `node(id)`s. */
+  readonly nodes: NodeSource;
 }
 
 /**
@@ -68,6 +72,7 @@ export async function createMetricsModule(deps: MetricsModuleDeps): Promise<Metr
     jobAccess,
     resolvers: [new MetricStreamResolver(stream), new TrainingJobMetricsResolver(metricQueries)],
     loaders: metricLoaders(metricQueries),
+    nodes: metricNodes(db),
     routes: [(req, res) => callbacks.handle(req, res)],
     close: unlisten,
   };

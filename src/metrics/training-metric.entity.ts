@@ -1,9 +1,10 @@
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from "typeorm";
 import { TrainingJob } from "../jobs/training-job.entity";
+import { Node } from "../relay/node.types";
 
 /** One point of a training curve. A point with the same (job, step) as a stored one replaces it. */
-@ObjectType({ description: "one training step's metrics, as reported by the trainer" })
+@ObjectType({ implements: Node, description: "one training step's metrics, as reported by the trainer" })
 @Entity("training_metrics")
 export class TrainingMetric {
   /** A point's identity for normalised client caches: its job and its step (not a column). */

@@ -28,6 +28,7 @@ import { createSecretsModule } from "../secrets/secrets.module";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { createTrainingConfigsModule } from "../training-configs/training-configs.module";
 import type { UserService } from "../users/user.service";
+import { createRelayModule } from "../relay/relay.module";
 import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-supervisor";
 import { createSupervisionModule } from "../supervision/supervision.module";
 import { createUsersModule } from "../users/users.module";
@@ -166,6 +167,9 @@ export async function createModules(
     jobs,
     metrics,
     artifacts,
+    createRelayModule({
+      sources: [users.nodes, trainingConfigs.nodes, deployments.nodes, jobs.nodes, metrics.nodes],
+    }),
     createWebModule({ playgroundEnabled: config.playgroundEnabled }),
   ];
   const services: Services = {

@@ -33,7 +33,9 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 };
 
 /** List-size arguments that multiply the cost of everything below the field. */
-const PAGE_ARGUMENTS = ["first", "limit", "maxPoints"];
+const PAGE_ARGUMENTS = ["first", "last", "limit", "maxPoints"];
+/** List arguments whose length is the size of the list the field answers (`nodes(ids)`). */
+const LIST_ARGUMENTS = ["ids"];
 /** How deep an introspection query may nest (GraphiQL's and codegen's full introspection is about 15). */
 const MAX_INTROSPECTION_DEPTH = 30;
 /** Assumed page size when it is given as a variable. */
@@ -125,6 +127,9 @@ function depthAndCostRule(limits: QueryLimits): ValidationRule {
 
 function listMultiplier(args: readonly ArgumentNode[]): number {
   for (const arg of args) {
+    if (LIST_ARGUMENTS.includes(arg.name.value)) {
+      return arg.value.kind === Kind.LIST ? Math.max(1, arg.value.values.length) : LARGE_PAGE;
+    }
     if (!PAGE_ARGUMENTS.includes(arg.name.value)) continue;
     // A page size given as a variable is not known here; assume a large page.
     return arg.value.kind === Kind.INT ? Math.max(1, Number(arg.value.value)) : LARGE_PAGE;

@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { GraphQLDateTime } from "graphql-scalars";
-import { GraphQLScalarType, printSchema, type GraphQLSchema } from "graphql";
+import { GraphQLScalarType, GraphQLSchema, printSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
@@ -8,6 +8,7 @@ import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/co
 // costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts).
 import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
 import { METRICS_RESOLVERS } from "../metrics/metrics.module";
+import { RELAY_RESOLVERS } from "../relay/relay.module";
 import { DEPLOYMENTS_RESOLVERS } from "../deployments/deployments.module";
 import { JOBS_RESOLVERS } from "../jobs/jobs.module";
 import { SUPERVISION_RESOLVERS } from "../supervision/supervision.module";
@@ -26,6 +27,7 @@ const RESOLVER_CLASSES = [
   ...SUPERVISION_RESOLVERS,
   ...METRICS_RESOLVERS,
   ...ARTIFACTS_RESOLVERS,
+  ...RELAY_RESOLVERS,
 ] as const;
 
 /** The resolver instances the modules built, by class: type-graphql's container, and the request context's. */
@@ -97,7 +99,18 @@ export async function buildGatewaySchema(resolvers?: ResolverRegistry): Promise<
   schema.getMutationType()!.description =
     "what the caller can change: secrets, training configs, deployments, results";
   schema.getSubscriptionType()!.description = "live events over WebSocket (graphql-transport-ws) at /graphql";
-  return schema;
+  return inRootOrder(schema);
+}
+
+/**
+ * type-graphql lists the types that implement an interface (`Node`) before everything else; the SDL and
+ * introspection keep the order in which the operation roots reach each type. A type no root reaches stays
+ * (listed first, as before).
+ */
+function inRootOrder(schema: GraphQLSchema): GraphQLSchema {
+  const config = schema.toConfig();
+  const reached = new GraphQLSchema({ ...config, types: [] }).getTypeMap();
+  return new GraphQLSchema({ ...config, types: config.types.filter((type) => !(type.name in reached)) });
 }
 
 /**

@@ -12,9 +12,13 @@ import {
 import { User } from "../users/user.entity";
 import { TrainingMethod } from "./training-config.enums";
 import { Hyperparameters } from "./training-config.types";
+import { Node } from "../relay/node.types";
 
 /** A saved training recipe: which model, which data, which hyperparameters. */
-@ObjectType({ description: "a saved recipe for a training run: model, data, method and hyperparameters" })
+@ObjectType({
+  implements: Node,
+  description: "a saved recipe for a training run: model, data, method and hyperparameters",
+})
 @Entity("training_configs")
 @Index("idx_training_configs_user_created", ["userId", "createdAt"])
 export class TrainingConfig {

@@ -1,5 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { GatewayModule } from "../composition/gateway-module";
+import type { NodeSource } from "../relay/node.types";
+import { trainingConfigNodes } from "./training-config.nodes";
 import { TrainingConfigResolver } from "./training-config.resolver";
 import { TrainingConfigService } from "./training-config.service";
 
@@ -8,10 +10,16 @@ export const TRAINING_CONFIGS_RESOLVERS = [TrainingConfigResolver] as const;
 
 export interface TrainingConfigsModule extends GatewayModule {
   readonly trainingConfigs: TrainingConfigService;
+  /** The caller's configs as `node(id)`s. */
+  readonly nodes: NodeSource;
 }
 
 /** Saved training configurations. */
 export function createTrainingConfigsModule(deps: { db: DataSource }): TrainingConfigsModule {
   const trainingConfigs = new TrainingConfigService(deps.db);
-  return { trainingConfigs, resolvers: [new TrainingConfigResolver(trainingConfigs)] };
+  return {
+    trainingConfigs,
+    resolvers: [new TrainingConfigResolver(trainingConfigs)],
+    nodes: trainingConfigNodes(deps.db),
+  };
 }

@@ -1,8 +1,9 @@
 import { Field, ID, ObjectType } from "type-graphql";
 import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Node } from "../relay/node.types";
 
 /** A user is whoever a verified token's `sub` names; the row is created the first time they are seen. */
-@ObjectType({ description: "an authenticated caller" })
+@ObjectType({ implements: Node, description: "an authenticated caller" })
 @Entity("users")
 export class User {
   @Field(() => ID, { description: "the caller's id (the token's subject)" })
