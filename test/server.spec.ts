@@ -233,9 +233,18 @@ describe("query limits", () => {
     expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
   });
 
-  it("refuses a query whose lists multiply past the cost limit", async () => {
-    const costly = `{ deployments(first: 100) { edges { node { job { metrics(limit: 10000) { step loss } } } } } }`;
-    const res = await t.gql("limits", costly);
+  it.each([
+    [
+      "first",
+      `{ deployments(first: 100) { edges { node { job { metrics(limit: 10000) { step loss } } } } } }`,
+    ],
+    ["last", `{ deployments(last: 100) { edges { node { job { metrics(limit: 10000) { step loss } } } } } }`],
+    [
+      "nodes(ids) as a variable",
+      `query($ids: [ID!]!) { nodes(ids: $ids) { ... on TrainingJob { metrics(limit: 10000) { step loss } } } }`,
+    ],
+  ])("refuses a query whose lists (%s) multiply past the cost limit", async (_name, costly) => {
+    const res = await t.gql("limits", costly, { ids: [] });
     expect(res.errors?.[0].extensions?.code).toBe("QUERY_TOO_COMPLEX");
     expect(res.errors?.[0].message).toMatch(/cost/);
   });

@@ -27,8 +27,9 @@ export class DeploymentQueryService {
    * A Relay connection over (created_at desc, id desc) with keyset pagination: a page costs the same however
    * deep it is, and rows inserted meanwhile never shift what the next page returns. `first`/`after` page
    * forward, `last`/`before` backward, as the Relay cursor connections spec says (both: the first `first` of the
-   * window between the cursors, then the last `last` of those). Both flags of PageInfo tell the truth: where
-   * the spec lets a server answer false, one EXISTS query past the cursor decides.
+   * window between the cursors, then the last `last` of those). Where the spec lets a server answer false without
+   * looking (hasPreviousPage past `after` when paging forward, hasNextPage past `before` backward), one EXISTS
+   * query looks, so a client gets the truth.
    */
   async list(
     userId: string,
