@@ -2,7 +2,9 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".data/", "coverage/", "**/*.js", "**/*.mjs"] },
+  {
+    ignores: ["node_modules/", "dist/", ".data/", "coverage/", "client-examples/gql/", "**/*.js", "**/*.mjs"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

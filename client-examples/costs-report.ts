@@ -9,7 +9,8 @@
  * `extensions.code` is printed); 2 usage mistake.
  */
 import { parseArgs } from "node:util";
-import { gql } from "graphql-request";
+import { graphql } from "./gql";
+import type { CostsQuery } from "./gql/graphql";
 import { formatUsd } from "./lib/chart";
 import { describeError, Failure, graphqlClient, readSettings, runMain, UsageError } from "./lib/gateway";
 
@@ -21,30 +22,10 @@ const USAGE = `usage: npx tsx client-examples/costs-report.ts [options]
   --url <url>                  gateway base URL (default $TRAINGATE_URL or http://localhost:4000)
   --token <jwt>                user token (default $TRAINGATE_TOKEN; npm run demo prints one)`;
 
-interface CostReport {
-  from: string;
-  to: string;
-  totalUsd: number;
-  activeBurnRateUsdPerHour: number;
-  projectedUsd: number;
-  byGpuType: { gpuType: string; gpuHours: number; costUsd: number }[];
-  byDay: { day: string; costUsd: number }[];
-  deploymentCount: number;
-  deployments: {
-    costUsd: number;
-    budgetLimitUsd: number;
-    budgetUsedPercent: number;
-    deployment: {
-      id: string;
-      status: string;
-      gpuType: string;
-      createdAt: string;
-      trainingConfig: { name: string };
-    };
-  }[];
-}
+/** The answer, typed by graphql-codegen from the document below (`npm run codegen`). */
+type CostReport = CostsQuery["costs"];
 
-const COSTS = gql`
+const COSTS = graphql(`
   query Costs($from: DateTime, $to: DateTime, $first: Int) {
     costs(from: $from, to: $to) {
       from
@@ -78,7 +59,7 @@ const COSTS = gql`
       }
     }
   }
-`;
+`);
 
 async function main(): Promise<number> {
   const args = parseCli();
@@ -89,7 +70,7 @@ async function main(): Promise<number> {
 
   let report: CostReport;
   try {
-    ({ costs: report } = await graphqlClient(settings).request<{ costs: CostReport }>(COSTS, {
+    ({ costs: report } = await graphqlClient(settings).request(COSTS, {
       from: range.from.toISOString(),
       to: range.to.toISOString(),
       // The report lists at most 1,000 deployments.

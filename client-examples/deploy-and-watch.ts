@@ -12,9 +12,19 @@
  * `extensions.code` is printed); 2 on a usage mistake; 130 on Ctrl-C, which only detaches: the run goes on.
  */
 import { parseArgs } from "node:util";
-import { gql, type GraphQLClient } from "graphql-request";
+import type { GraphQLClient } from "graphql-request";
+import { print } from "graphql";
 import { createClient, type Client, type FormattedExecutionResult } from "graphql-ws";
 import WebSocket from "ws";
+import { graphql } from "./gql";
+import type {
+  DeployTrainingInput,
+  DeploymentFieldsFragment,
+  DeploymentStatus,
+  GpuType,
+  DeploymentUpdatedSubscription,
+  MetricsSubscription,
+} from "./gql/graphql";
 import { formatDuration, formatLoss, formatUsd, plot, sparkline } from "./lib/chart";
 import {
   describeError,
@@ -40,43 +50,14 @@ const USAGE = `usage: npx tsx client-examples/deploy-and-watch.ts [options]
   --url <url>          gateway base URL (default $TRAINGATE_URL or http://localhost:4000)
   --token <jwt>        user token (default $TRAINGATE_TOKEN; npm run demo prints one)`;
 
-type DeploymentStatus = "CREATING" | "STARTING" | "RUNNING" | "COMPLETED" | "FAILED" | "STOPPED";
+type Deployment = DeploymentFieldsFragment;
+type Metric = MetricsSubscription["trainingMetrics"];
 const FINISHED: readonly DeploymentStatus[] = ["COMPLETED", "FAILED", "STOPPED"];
 
-interface Deployment {
-  id: string;
-  status: DeploymentStatus;
-  stopReason: string | null;
-  podId: string | null;
-  gpuType: string;
-  gpuCount: number;
-  costPerHourUsd: number | null;
-  budgetLimitUsd: number;
-  actualCostUsd: number;
-  budgetUsedPercent: number;
-  projectedCostUsd: number | null;
-  errorMessage: string | null;
-  trainingConfig: { name: string; modelName: string };
-  job: {
-    id: string;
-    status: string;
-    artifactUri: string | null;
-    errorMessage: string | null;
-    latestMetric: { step: number } | null;
-  };
-}
-
-interface Metric {
-  step: number;
-  epoch: number | null;
-  loss: number | null;
-  evalLoss: number | null;
-  progress: number | null;
-  elapsedSeconds: number | null;
-  remainingSeconds: number | null;
-}
-
-const DEPLOYMENT_FIELDS = gql`
+// The documents are typed by graphql-codegen (client-examples/codegen.ts, `npm run codegen`): `graphql()` answers
+// a TypedDocumentNode whose result and variables follow schema/schema.graphql, and graphql-request types its
+// answers from it. A fragment is spread by name; the generated document carries its definition.
+graphql(`
   fragment DeploymentFields on Deployment {
     id
     status
@@ -104,36 +85,34 @@ const DEPLOYMENT_FIELDS = gql`
       }
     }
   }
-`;
+`);
 
-const TRAINING_CONFIGS = gql`
+const TRAINING_CONFIGS = graphql(`
   query TrainingConfigs {
     trainingConfigs {
       id
       name
     }
   }
-`;
+`);
 
-const DEPLOY = gql`
+const DEPLOY = graphql(`
   mutation Deploy($input: DeployTrainingInput!) {
     deployTraining(input: $input) {
       ...DeploymentFields
     }
   }
-  ${DEPLOYMENT_FIELDS}
-`;
+`);
 
-const DEPLOYMENT = gql`
+const DEPLOYMENT = graphql(`
   query Deployment($id: ID!) {
     deployment(id: $id) {
       ...DeploymentFields
     }
   }
-  ${DEPLOYMENT_FIELDS}
-`;
+`);
 
-const METRICS = gql`
+const METRICS = graphql(`
   subscription Metrics($jobId: ID!, $afterStep: Int) {
     trainingMetrics(jobId: $jobId, afterStep: $afterStep) {
       step
@@ -145,16 +124,15 @@ const METRICS = gql`
       remainingSeconds
     }
   }
-`;
+`);
 
-const DEPLOYMENT_UPDATED = gql`
+const DEPLOYMENT_UPDATED = graphql(`
   subscription DeploymentUpdated($id: ID) {
     deploymentUpdated(id: $id) {
       ...DeploymentFields
     }
   }
-  ${DEPLOYMENT_FIELDS}
-`;
+`);
 
 /** A safety net under `deploymentUpdated`: an event sent while the socket was down is caught by this poll. */
 const POLL_MS = 10_000;
@@ -223,7 +201,7 @@ function parseCli() {
 }
 
 async function existingDeployment(http: GraphQLClient, id: string): Promise<Deployment> {
-  const { deployment } = await http.request<{ deployment: Deployment | null }>(DEPLOYMENT, { id });
+  const { deployment } = await http.request(DEPLOYMENT, { id });
   if (!deployment) throw new Failure([`NOT_FOUND: no deployment ${id}`]);
   return deployment;
 }
@@ -237,18 +215,19 @@ async function deploy(
     throw new UsageError(`--budget must be a positive number of USD, not ${args.budget}`);
   }
   // Omitted fields take the gateway's defaults (RTX_A4000, a $5 budget).
-  const input: Record<string, unknown> = { trainingConfigId: args.config ?? (await firstConfig(http)) };
-  if (args.gpu) input.gpuType = args.gpu.toUpperCase();
-  if (args.fallback) input.fallbackGpuTypes = args.fallback.split(",").map((gpu) => gpu.trim().toUpperCase());
+  const input: DeployTrainingInput = { trainingConfigId: args.config ?? (await firstConfig(http)) };
+  // GPU names are checked by the gateway, which answers BAD_USER_INPUT naming the field.
+  if (args.gpu) input.gpuType = args.gpu.toUpperCase() as GpuType;
+  if (args.fallback) {
+    input.fallbackGpuTypes = args.fallback.split(",").map((gpu) => gpu.trim().toUpperCase() as GpuType);
+  }
   if (budget !== undefined) input.budgetLimitUsd = budget;
-  const { deployTraining } = await http.request<{ deployTraining: Deployment }>(DEPLOY, { input });
+  const { deployTraining } = await http.request(DEPLOY, { input });
   return deployTraining;
 }
 
 async function firstConfig(http: GraphQLClient): Promise<string> {
-  const { trainingConfigs } = await http.request<{ trainingConfigs: { id: string; name: string }[] }>(
-    TRAINING_CONFIGS,
-  );
+  const { trainingConfigs } = await http.request(TRAINING_CONFIGS);
   const first = trainingConfigs[0];
   if (!first) {
     throw new Failure([
@@ -325,12 +304,12 @@ class Watcher {
       // The gateway never ends these streams by itself; an end means it is going away (a restart, say).
       complete: () => this.streamFailed(session, new Error("the gateway ended the subscription")),
     });
-    client.subscribe<{ trainingMetrics: Metric }>(
-      { query: METRICS, variables: { jobId: this.deployment.job.id, afterStep: this.lastStep } },
+    client.subscribe<MetricsSubscription>(
+      { query: print(METRICS), variables: { jobId: this.deployment.job.id, afterStep: this.lastStep } },
       sink((data) => this.point(data.trainingMetrics)),
     );
-    client.subscribe<{ deploymentUpdated: Deployment }>(
-      { query: DEPLOYMENT_UPDATED, variables: { id: this.deployment.id } },
+    client.subscribe<DeploymentUpdatedSubscription>(
+      { query: print(DEPLOYMENT_UPDATED), variables: { id: this.deployment.id } },
       sink((data) => this.updated(data.deploymentUpdated)),
     );
   }
@@ -421,7 +400,7 @@ class Watcher {
   private async poll(): Promise<void> {
     if (this.ending) return;
     try {
-      const { deployment } = await this.http.request<{ deployment: Deployment | null }>(DEPLOYMENT, {
+      const { deployment } = await this.http.request(DEPLOYMENT, {
         id: this.deployment.id,
       });
       if (deployment) this.updated(deployment);

@@ -4,8 +4,8 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { newDeployment } from "./support/factories";
-import { startTestGateway, type TestGateway } from "./support/gateway";
-import { freePort } from "./support/simulated";
+import { startDemoGateway } from "./support/demo-gateway";
+import type { TestGateway } from "./support/gateway";
 
 /**
  * The client examples (client-examples/) run as a user would run them, as child processes against a real
@@ -134,28 +134,9 @@ const printedSteps = (stdout: string): number[] =>
   [...stdout.matchAll(/^step (\d+) \| /gm)].map((match) => Number(match[1]));
 
 beforeAll(async () => {
-  const port = await freePort();
-  t = await startTestGateway({
-    env: {
-      RUNPOD_SIMULATOR: "true",
-      RUNPOD_SIMULATOR_SPEED: "50",
-      PORT: String(port),
-      // The simulated pods post their metrics here: it must be the gateway's own address.
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      SYNC_INTERVAL_MS: "1000",
-      WATCHDOG_INTERVAL_MS: "1000",
-    },
-    gatewayOptions: { background: true, simulator: { trainer: { stepsPerEpoch: 40 } } },
-    port,
-  });
-  token = await t.token(USER);
   // What npm run demo sets up: a simulated RunPod key and a saved training config.
-  const secret = await t.gql(
-    USER,
-    `mutation($k: String!) { setProviderSecret(input: { provider: RUNPOD, apiKey: $k }) { last4 } }`,
-    { k: SIM_KEY },
-  );
-  if (secret.errors) throw new Error(JSON.stringify(secret.errors));
+  t = await startDemoGateway(USER, SIM_KEY);
+  token = await t.token(USER);
   quickConfigId = await newConfig("TinyLlama chat LoRA (demo)", 1);
 }, 60_000);
 
@@ -360,6 +341,24 @@ describe("costs-report.ts", () => {
     expect(result.stdout).toMatch(/^Burn rate now: +\$\d+\.\d{4}\/h/m);
     expect(result.stdout).toMatch(/^Projected: +\$\d+\.\d{4}/m);
   }, 30_000);
+});
+
+describe("typed documents (graphql-codegen)", () => {
+  test("client-examples/gql/ is what `npm run codegen` makes of the schema and the examples, and they type-check", async () => {
+    // --check regenerates in memory and names each committed file that differs (a schema or document changed).
+    const check = await run("npm", ["run", "-s", "codegen", "--", "--check"], { timeoutMs: 60_000 });
+    expect(`${check.stdout}${check.stderr}`).not.toContain("stale files");
+    expect(check.code).toBe(0);
+    const tsc = await run(
+      process.execPath,
+      [require.resolve("typescript/bin/tsc"), "-p", "client-examples"],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    expect(tsc.stdout).toBe("");
+    expect(tsc.code).toBe(0);
+  }, 180_000);
 });
 
 describe("python_client.py", () => {
