@@ -50,10 +50,9 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 /**
  * Tokens: graphql-js's own parser option, in the parse Apollo and the WebSocket server already do (its error is
  * coded QUERY_TOO_COMPLEX in format-error.ts). graphql-armor's max-tokens counts the same tokens through a Proxy
- * over that parser's lexer, which made parsing 2.4-2.6x as slow (measured for issue 16 on the dashboard's
- * deployment list and a 1,300-token document), and its Apollo plugin parses every new document a second time in
- * `parsingDidStart`, where a refusal is a thrown error: Apollo answers it with HTTP 500 and
- * GRAPHQL_VALIDATION_FAILED, for the whole request (every operation of a batch).
+ * over that parser's lexer, which makes parsing 2.3-2.9x as slow (bench/query-limits.ts), and its Apollo plugin
+ * parses every new document a second time in `parsingDidStart`, where a refusal is a thrown error: Apollo answers
+ * it with HTTP 500 and GRAPHQL_VALIDATION_FAILED, for the whole request (every operation of a batch).
  */
 export function queryParseOptions(limits: QueryLimits = DEFAULT_QUERY_LIMITS): ParseOptions {
   return { maxTokens: limits.maxTokens };
@@ -162,7 +161,10 @@ export function queryCostPlugin<Context extends object>(
 /** List-size arguments, in the order they take effect (`metrics` ignores `limit` when `maxPoints` is given). */
 const PAGE_ARGUMENTS = ["maxPoints", "first", "limit"];
 
-/** Each field costs 1, and what is selected under a list costs its page size times over. */
+/**
+ * Each field costs 1, and what is selected under a list costs its page size times over. `variables` are the
+ * coerced values (graphql-js's `getVariableValues`), a variable's own default applied.
+ */
 export function estimateCost(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -217,7 +219,7 @@ export function estimateCost(
 
 /**
  * The rows a list field may return: its page argument's value as execution sees it (a variable's coerced value,
- * else the schema default); 1 for a field without one.
+ * else the schema default; an explicit null is the default too, as the resolvers read it); 1 without one.
  */
 function pageSize(
   field: GraphQLField<unknown, unknown>,
@@ -232,7 +234,7 @@ function pageSize(
     return 1; // execution refuses this field's arguments itself (a null for a non-null argument)
   }
   for (const name of PAGE_ARGUMENTS) {
-    const value = args[name];
+    const value = args[name] ?? field.args.find((arg) => arg.name === name)?.defaultValue;
     if (typeof value === "number") return Math.max(1, value);
   }
   return 1;
