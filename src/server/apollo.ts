@@ -11,7 +11,7 @@ import type { GatewayContext } from "../auth/context";
 import { ErrorCode } from "../errors/app-error";
 import { errorsPlugin } from "./errors-plugin";
 import { formatError } from "./format-error";
-import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
+import { queryCostPlugin, queryLimitRules, queryParseOptions } from "./query-limits";
 
 export interface ApolloDeps {
   schema: GraphQLSchema;
@@ -46,8 +46,8 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
     // (http-front.ts); each operation passes the same validation limits and counts against the caller's rate.
     allowBatchedHttpRequests: true,
     includeStacktraceInErrorResponses: false,
-    validationRules: queryLimitRules(DEFAULT_QUERY_LIMITS),
-    parseOptions: { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens },
+    validationRules: queryLimitRules(),
+    parseOptions: queryParseOptions(),
     // Only the codes; the errors plugin, which knows the request, logs what is hidden and adds the request id.
     formatError: (formatted, error) => formatError(formatted, error),
     logger: {
@@ -65,6 +65,8 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
       ApolloServerPluginLandingPageDisabled(),
       { serverWillStart: () => Promise.resolve({ drainServer: () => deps.drainWebSockets() }) },
       errorsPlugin(logger),
+      // The cost estimate needs the variables' values: it runs once the operation is resolved, not in validation.
+      queryCostPlugin(),
       // No HTTP caching of GraphQL answers is offered, so the per-field cache-control bookkeeping is skipped.
       ApolloServerPluginCacheControlDisabled(),
       {

@@ -12,7 +12,7 @@ const APQ_HASH_MISMATCH = "provided sha does not match query";
 export const INTERNAL_MESSAGE = "Internal server error";
 
 /** graphql-js's parser gives up past the token limit (query-limits.ts): the document is too complex, not malformed. */
-const TOO_MANY_TOKENS = /^Syntax Error: Document contains more tha[nt] \d+ tokens/; // graphql 16 writes "that"
+const TOO_MANY_TOKENS = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/; // graphql 16 writes "that"
 
 /**
  * The extensions an error may carry besides its code, each documented in the README's "Errors": what a program
@@ -73,8 +73,13 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const code =
     typeof causeCode === "string" && PUBLIC_CODES.has(causeCode) ? causeCode : formatted.extensions?.code;
   // INTERNAL_SERVER_ERROR is what Apollo calls every error it does not know: never trust its message.
-  if (TOO_MANY_TOKENS.test(formatted.message)) {
-    return { ...base, message: formatted.message, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } };
+  const tokenLimit = TOO_MANY_TOKENS.exec(formatted.message)?.[1];
+  if (tokenLimit) {
+    return {
+      ...base,
+      message: `the document has more than ${tokenLimit} tokens, the most allowed (the parser stops there)`,
+      extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },
+    };
   }
   // Apollo's answer to a persisted query sent with a document of another hash carries no code of its own.
   if (formatted.message === APQ_HASH_MISMATCH) {

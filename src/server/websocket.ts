@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
 import {
+  getOperationAST,
   GraphQLError,
   parse,
   specifiedRules,
@@ -20,7 +21,7 @@ import type { TokenVerifier } from "../auth/jwt";
 import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
 import { sharedResultJson, subscribeShared } from "./shared-execution";
-import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
+import { queryCostError, queryLimitRules, queryParseOptions } from "./query-limits";
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -45,7 +46,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
     maxPayload: 1024 * 1024,
   });
   wsServer.on("connection", (socket, request) => coalesceWrites(socket, request.socket));
-  const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
+  const rules = [...specifiedRules, ...queryLimitRules()];
   const documents = new DocumentCache(options.schema, rules);
   const format = (errors: readonly GraphQLError[], requestId?: string) => {
     logHiddenErrors(errors, options.logger, requestId);
@@ -85,6 +86,11 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         }
         const { document, errors } = documents.get(payload.query);
         if (errors.length > 0 || !document) return errors;
+        // The cost depends on the variables, so it is checked per subscribe message, not cached with the document.
+        const operation = getOperationAST(document, payload.operationName);
+        const tooCostly =
+          operation && queryCostError(options.schema, document, operation, payload.variables ?? undefined);
+        if (tooCostly) return [tooCostly];
         const args: ExecutionArgs = {
           schema: options.schema,
           document,
@@ -207,7 +213,7 @@ class DocumentCache {
     let entry: { document?: DocumentNode; errors: readonly GraphQLError[] };
     // Coded as Apollo codes them over HTTP; a limit rule's own code (QUERY_TOO_COMPLEX) is kept.
     try {
-      const document = parse(query, { maxTokens: DEFAULT_QUERY_LIMITS.maxTokens });
+      const document = parse(query, queryParseOptions());
       entry = {
         document,
         errors: validate(this.schema, document, this.rules).map((error) =>

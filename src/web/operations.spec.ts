@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { buildSchema, GraphQLEnumType, parse, specifiedRules, validate } from "graphql";
-import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "../server/query-limits";
+import { buildSchema, getOperationAST, GraphQLEnumType, parse, specifiedRules, validate } from "graphql";
+import { MAX_PAGE_SIZE } from "../relay/page-arguments";
+import {
+  DEFAULT_QUERY_LIMITS,
+  estimateCost,
+  queryLimitRules,
+  queryParseOptions,
+} from "../server/query-limits";
 import * as operations from "./client/dashboard/operations";
 import { DEFAULT_QUERY } from "./client/playground/defaults";
 
@@ -9,7 +15,7 @@ import { DEFAULT_QUERY } from "./client/playground/defaults";
 const schema = buildSchema(
   readFileSync(path.join(__dirname, "..", "..", "schema", "schema.graphql"), "utf8"),
 );
-const rules = [...specifiedRules, ...queryLimitRules(DEFAULT_QUERY_LIMITS)];
+const rules = [...specifiedRules, ...queryLimitRules()];
 
 const documents = Object.entries(operations as Record<string, unknown>).filter(
   (entry): entry is [string, string] =>
@@ -36,7 +42,11 @@ describe("the web UI's GraphQL documents", () => {
   test.each([...documents, ["the playground's default query", DEFAULT_QUERY]])(
     "%s is valid against schema/schema.graphql and the query limits",
     (_name, document) => {
-      expect(validate(schema, parse(document), rules).map((error) => error.message)).toEqual([]);
+      const parsed = parse(document, queryParseOptions());
+      expect(validate(schema, parsed, rules).map((error) => error.message)).toEqual([]);
+      // At the largest page the API serves, not only the page the dashboard asks for today.
+      const cost = estimateCost(schema, parsed, getOperationAST(parsed)!, { first: MAX_PAGE_SIZE });
+      expect(cost).toBeLessThanOrEqual(DEFAULT_QUERY_LIMITS.maxCost);
     },
   );
 
