@@ -19,6 +19,7 @@ import { ErrorCode } from "../errors/app-error";
 import type { TokenVerifier } from "../auth/jwt";
 import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
+import type { Safelist } from "./persisted-queries";
 import { sharedResultJson, subscribeShared } from "./shared-execution";
 import { DEFAULT_QUERY_LIMITS, queryLimitRules } from "./query-limits";
 
@@ -28,6 +29,8 @@ export interface WebSocketOptions {
   logger: Logger;
   verifyToken: TokenVerifier;
   contextFor(authorization: string | undefined): Promise<GatewayContext>;
+  /** PERSISTED_QUERIES=only: the registry a subscribe message's document (or its hash alone) must be in. */
+  safelist?: Safelist;
 }
 
 /** What a connection carries between graphql-ws callbacks. */
@@ -83,7 +86,10 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const { document, errors } = documents.get(payload.query);
+        // A registered hash may come alone (`query: ""` with `extensions.persistedQuery`): its document runs.
+        const query = options.safelist ? await options.safelist.admitSubscription(payload) : payload.query;
+        if (typeof query !== "string") return query;
+        const { document, errors } = documents.get(query);
         if (errors.length > 0 || !document) return errors;
         const args: ExecutionArgs = {
           schema: options.schema,
