@@ -1,4 +1,4 @@
-import { GraphQLError, Kind, parse, validate, type GraphQLSchema } from "graphql";
+import { Kind, parse, validate, type GraphQLError, type GraphQLSchema } from "graphql";
 import ts from "typescript";
 import type { DocumentToRegister } from "./persisted-document.registry";
 
@@ -130,8 +130,10 @@ function isMarkedGraphql(initializer: ts.Expression, sourceFile: ts.SourceFile):
   if (ts.isTaggedTemplateExpression(initializer) && ts.isIdentifier(initializer.tag)) {
     return ["gql", "graphql"].includes(initializer.tag.text);
   }
-  const comments = ts.getLeadingCommentRanges(sourceFile.text, initializer.pos) ?? [];
-  return comments.some((c) => /^\/\*\s*GraphQL\s*\*\/$/i.test(sourceFile.text.slice(c.pos, c.end)));
+  // The trivia between `=` and the literal: comments on the same line are no "leading comments" to ts.
+  return /\/\*\s*GraphQL\s*\*\//i.test(
+    sourceFile.text.slice(initializer.pos, initializer.getStart(sourceFile)),
+  );
 }
 
 /** Python's escapes that a GraphQL document may use; any other makes the string unresolved. */

@@ -3,7 +3,7 @@ import Redis from "ioredis";
 /** A Redis client whose commands fail at once while Redis is away, and how to close it. */
 export interface FailFastRedis {
   readonly redis: Redis;
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /**
@@ -27,7 +27,7 @@ export function failFastRedis(url: string): FailFastRedis {
   });
   return {
     redis,
-    async close() {
+    close: async () => {
       closing = true;
       // A client that is not connected would wait for the connection to send QUIT: it is cut instead.
       if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
