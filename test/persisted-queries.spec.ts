@@ -279,6 +279,13 @@ describe("PERSISTED_QUERIES=only", () => {
     expect((await post(t, "safe-user", { query })).body.errors?.[0].message).toContain(documentHash(query));
     // A registered hash cannot carry another document: Apollo checks that the two agree.
     expect(refused(await post(t, "safe-user", { query, ...byHash(dashboard.ME) }))[2]).toBe("BAD_REQUEST");
+    const malformed = await post(t, "safe-user", {
+      extensions: { persistedQuery: { version: 1, sha256Hash: "x".repeat(10_000) } },
+    });
+    expect(refused(malformed)).toEqual([400, undefined, "BAD_REQUEST"]);
+    expect(malformed.body.errors?.[0].message).toBe(
+      "extensions.persistedQuery.sha256Hash must be 64 hex digits",
+    );
     const batch = await post(t, "safe-user", [{ query: dashboard.ME }, { query }]);
     expect(refused(batch)).toEqual([400, undefined, "BAD_REQUEST"]);
 

@@ -9,4 +9,7 @@ export const persistedQueryErrors = {
       `this gateway runs registered documents only, and none has the SHA-256 ${sha256} ` +
         "(register it with `npm run persisted:register`)",
     ),
+  /** A `persistedQuery.sha256Hash` that is no SHA-256 at all (not echoed: it may be anything). */
+  malformedHash: (): AppError =>
+    new AppError(ErrorCode.BAD_REQUEST, "extensions.persistedQuery.sha256Hash must be 64 hex digits"),
 };

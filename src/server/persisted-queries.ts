@@ -15,6 +15,9 @@ import { formatError } from "./format-error";
 /** How long a document sent once is known by its hash alone (`auto`), in seconds. */
 const APQ_TTL_SECONDS = 900;
 
+/** A SHA-256 as the automatic-persisted-query protocol writes it (and `documentHash` computes it). */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** What `PERSISTED_QUERIES` makes of the transports. */
 export interface PersistedQueries {
   /** Apollo's `persistedQueries` option. */
@@ -76,6 +79,7 @@ export class Safelist {
   async admit(operation: SentOperation): Promise<string | undefined> {
     let admitted: string | undefined;
     for (const hash of operationHashes(operation)) {
+      if (!SHA256_HEX.test(hash)) throw persistedQueryErrors.malformedHash();
       let document: string | undefined;
       try {
         document = await this.registry.document(hash);
