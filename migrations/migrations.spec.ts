@@ -14,6 +14,7 @@ const TABLES = [
   "cost_user_days",
   "cost_windows",
   "deployment_events",
+  "persisted_documents",
   "provider_secrets",
   "training_configs",
   "training_jobs",

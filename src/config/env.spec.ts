@@ -73,8 +73,10 @@ describe("loadConfig", () => {
       ARTIFACT_MAX_BYTES: "4GB",
       ARTIFACT_RETENTION_DAYS: "0",
       RUNPOD_SIMULATOR_TRAINER: "gpu",
+      PERSISTED_QUERIES: "safelist",
     });
     const named = [
+      "PERSISTED_QUERIES",
       "ARTIFACT_MAX_BYTES",
       "ARTIFACT_RETENTION_DAYS",
       "RUNPOD_SIMULATOR_TRAINER",
@@ -128,6 +130,15 @@ describe("loadConfig", () => {
       'USER_RATE_BURST must be an integer from 0 to 1000000 (got "-1")',
       'MAX_ACTIVE_DEPLOYMENTS_PER_USER must be an integer from 0 to 100000 (got "ten")',
       'MAX_DEPLOYS_PER_HOUR must be an integer from 0 to 100000 (got "1000001")',
+    ]);
+  });
+
+  it("runs automatic persisted queries by default, and takes only or off", () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).persistedQueries).toBe("auto");
+    expect(loadConfig({ DATA_DIR: tmp(), PERSISTED_QUERIES: "only" }).persistedQueries).toBe("only");
+    expect(loadConfig({ DATA_DIR: tmp(), PERSISTED_QUERIES: "OFF" }).persistedQueries).toBe("off");
+    expect(problemsOf({ PERSISTED_QUERIES: "yes" })).toEqual([
+      'PERSISTED_QUERIES must be one of auto, only, off (got "yes")',
     ]);
   });
 

@@ -56,6 +56,12 @@ export interface Config {
   readonly maxActiveDeploymentsPerUser: number;
   /** Deployments one user may create in any hour; 0: no limit. */
   readonly maxDeploysPerHour: number;
+  /**
+   * `PERSISTED_QUERIES`: `auto`, automatic persisted queries (the hash protocol; hashes shared through Redis
+   * with `REDIS_URL`); `only`, a safelist: only documents registered with `npm run persisted:register` run;
+   * `off`, no persisted queries (a hash-only request answers PersistedQueryNotSupported).
+   */
+  readonly persistedQueries: PersistedQueryMode;
   /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
   readonly generatedSecrets: readonly string[];
 }
@@ -72,6 +78,9 @@ export interface EncryptionKey {
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const PERSISTED_QUERY_MODES = ["auto", "only", "off"] as const;
+export type PersistedQueryMode = (typeof PERSISTED_QUERY_MODES)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -157,6 +166,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got "${logLevelRaw}")`);
   }
   const playgroundEnabled = bool("PLAYGROUND_ENABLED", true);
+  const persistedQueriesRaw = (str("PERSISTED_QUERIES") ?? "auto").toLowerCase();
+  if (!(PERSISTED_QUERY_MODES as readonly string[]).includes(persistedQueriesRaw)) {
+    problems.push(
+      `PERSISTED_QUERIES must be one of ${PERSISTED_QUERY_MODES.join(", ")} (got "${persistedQueriesRaw}")`,
+    );
+  }
   const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
   const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_MS", 10_000, 1_000, 600_000);
@@ -261,6 +276,7 @@ export function loadConfig(env: Env = process.env): Config {
     userRateBurst,
     maxActiveDeploymentsPerUser,
     maxDeploysPerHour,
+    persistedQueries: persistedQueriesRaw as PersistedQueryMode,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
 }
@@ -319,6 +335,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
         : "off",
     maxActiveDeploymentsPerUser: config.maxActiveDeploymentsPerUser || "off",
     maxDeploysPerHour: config.maxDeploysPerHour || "off",
+    persistedQueries: config.persistedQueries,
   };
 }
 

@@ -25,6 +25,8 @@ export enum ErrorCode {
   BAD_REQUEST = "BAD_REQUEST",
   /** A persisted query's hash this replica does not know: the client sends the document with it (APQ). */
   PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND",
+  /** A persisted query's hash where persisted queries are off (PERSISTED_QUERIES=off): send the document (APQ). */
+  PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED",
 }
 
 export interface AppErrorDetails {

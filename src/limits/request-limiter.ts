@@ -1,5 +1,6 @@
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { Logger } from "pino";
+import { failFastRedis } from "../pubsub/fail-fast-redis";
 import { takeTokens, type BucketLimits, type BucketState } from "./token-bucket";
 
 /**
@@ -121,26 +122,14 @@ export class RedisRequestLimiter implements RequestLimiter {
     private readonly redis: ScriptedRedis,
     private readonly limits: BucketLimits,
     private readonly logger: Logger,
-    private readonly markClosing: () => void,
+    private readonly closeRedis: () => Promise<void>,
   ) {}
 
   static async connect(url: string, limits: BucketLimits, logger: Logger): Promise<RedisRequestLimiter> {
-    // No offline queue and a short command timeout: while Redis is away a take fails at once (and the request
-    // goes) instead of waiting for a reconnect.
-    let closing = false;
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      // Once closed, a reconnect that was already scheduled gives up instead of keeping the process alive.
-      retryStrategy: (times) => (closing ? null : Math.min(times * 50, 2_000)),
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5_000,
-      commandTimeout: 1_000,
-      // What a disconnect waits before it cuts the socket; ioredis's 2 s default kept a closed process alive.
-      disconnectTimeout: 200,
-    });
+    // While Redis is away a take fails at once (and the request goes) instead of waiting for a reconnect.
+    const { redis, close } = failFastRedis(url);
     redis.defineCommand("takeUserTokens", { numberOfKeys: 1, lua: TAKE_SCRIPT });
-    const limiter = new RedisRequestLimiter(redis as ScriptedRedis, limits, logger, () => (closing = true));
+    const limiter = new RedisRequestLimiter(redis as ScriptedRedis, limits, logger, close);
     redis.on("error", (error: Error) => limiter.outage(error));
     // A Redis that is down at start-up only means no limit until it is back (ioredis keeps reconnecting).
     await redis.connect().catch((error: unknown) => limiter.outage(error));
@@ -166,11 +155,8 @@ export class RedisRequestLimiter implements RequestLimiter {
     }
   }
 
-  async close(): Promise<void> {
-    this.markClosing();
-    // A client that is not connected would wait for the connection to send QUIT: it is cut instead.
-    if (this.redis.status === "ready") await this.redis.quit().catch(() => this.redis.disconnect());
-    else this.redis.disconnect();
+  close(): Promise<void> {
+    return this.closeRedis();
   }
 
   private outage(error: unknown): void {

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { ApolloServer } from "@apollo/server";
+import { ApolloServer, type PersistedQueryOptions } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -19,6 +19,8 @@ export interface ApolloDeps {
   logger: Logger;
   /** How long a shutdown may take in all (SHUTDOWN_TIMEOUT_MS). */
   shutdownTimeoutMs: number;
+  /** Apollo's persisted queries as `PERSISTED_QUERIES` sets them (persisted-queries.ts). */
+  persistedQueries: PersistedQueryOptions | false;
   /** Closes the WebSocket server when Apollo drains. */
   drainWebSockets(): Promise<void>;
 }
@@ -39,9 +41,10 @@ export async function startApollo(deps: ApolloDeps): Promise<ApolloServer<Gatewa
       requestHeaders: ["x-apollo-operation-name", "apollo-require-preflight", "authorization"],
     },
     // Automatic persisted queries (the hash protocol of Apollo Client and urql): a document is sent once, then
-    // by its SHA-256 only. Cached per replica in memory (bounded LRU, 15 min): a replica that has not seen a
-    // hash answers PERSISTED_QUERY_NOT_FOUND and the client sends the document again.
-    persistedQueries: { ttl: 900 },
+    // by its SHA-256 only, cached for 15 min in Redis (or in memory in embedded mode); a hash the cache does not
+    // know answers PERSISTED_QUERY_NOT_FOUND and the client sends the document again. PERSISTED_QUERIES=only
+    // looks hashes up in the registry instead, =off turns them off (persisted-queries.ts).
+    persistedQueries: deps.persistedQueries,
     // Batches (Apollo Client's BatchHttpLink): at most MAX_BATCH_OPERATIONS, checked before Apollo sees them
     // (http-front.ts); each operation passes the same validation limits and counts against the caller's rate.
     allowBatchedHttpRequests: true,

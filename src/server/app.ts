@@ -23,6 +23,7 @@ import { createLeaderLock } from "./leader";
 import { loaderSource } from "./loaders";
 import { createLogger } from "./logger";
 import { createModules, type Services } from "./modules";
+import { createPersistedQueries } from "./persisted-queries";
 import { createGatewayMetrics } from "./prometheus";
 import { createContextFactory } from "./request-context";
 import { buildGatewaySchema, ResolverRegistry } from "./schema";
@@ -112,18 +113,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     modules.flatMap((module) => module.routes ?? []),
   );
+  const persistedQueries = await createPersistedQueries(config, db.dataSource, logger);
   const webSockets = attachWebSocketServer({
     httpServer,
     schema,
     logger,
     verifyToken,
     contextFor: (authorization) => contextFor(authorization, randomUUID(), false),
+    safelist: persistedQueries.safelist,
   });
   const apollo = await startApollo({
     schema,
     httpServer,
     logger,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    persistedQueries: persistedQueries.apollo,
     drainWebSockets: () => webSockets.dispose(),
   });
   mountExpressRoutes(app, {
@@ -134,6 +138,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     apollo,
     contextFor,
     logger,
+    guards: persistedQueries.safelist ? [persistedQueries.safelist.httpGuard()] : [],
   });
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
@@ -162,6 +167,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       httpServer,
       modules,
       infrastructure,
+      persistedQueries,
       upstream: options.upstream,
     }),
   };

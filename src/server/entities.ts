@@ -4,6 +4,7 @@ import { DeploymentEvent } from "../deployments/deployment-event.entity";
 import { Deployment } from "../deployments/deployment.entity";
 import { TrainingJob } from "../jobs/training-job.entity";
 import { TrainingMetric } from "../metrics/training-metric.entity";
+import { PersistedDocument } from "../persisted-queries/persisted-document.entity";
 import { ProviderSecret } from "../secrets/provider-secret.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
@@ -23,4 +24,5 @@ export const ENTITIES = [
   BudgetAlertRecord,
   DeploymentEvent,
   ArtifactRecord,
+  PersistedDocument,
 ];

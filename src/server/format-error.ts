@@ -43,9 +43,10 @@ const REQUEST_ERROR_CODES = new Map<string, ErrorCode>([
   ["GRAPHQL_VALIDATION_FAILED", ErrorCode.GRAPHQL_VALIDATION_FAILED],
   ["BAD_REQUEST", ErrorCode.BAD_REQUEST],
   ["OPERATION_RESOLUTION_FAILURE", ErrorCode.BAD_REQUEST],
-  ["PERSISTED_QUERY_NOT_SUPPORTED", ErrorCode.BAD_REQUEST],
-  // The automatic-persisted-query protocol: clients resend the document on exactly this code.
+  // The automatic-persisted-query protocol: clients resend the document on these (and stop sending hashes on
+  // the second).
   ["PERSISTED_QUERY_NOT_FOUND", ErrorCode.PERSISTED_QUERY_NOT_FOUND],
+  ["PERSISTED_QUERY_NOT_SUPPORTED", ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED],
 ]);
 
 /**

@@ -64,6 +64,8 @@ export function mountExpressRoutes(
     apollo: ApolloServer<GatewayContext>;
     contextFor: ContextFactory;
     logger: Logger;
+    /** What a GraphQL request must pass after the batch bound, before Apollo (the safelist of PERSISTED_QUERIES=only). */
+    guards?: readonly RequestHandler[];
   },
 ): void {
   for (const handler of deps.handlers) app.use(handler);
@@ -82,6 +84,7 @@ export function mountExpressRoutes(
         ],
       });
     },
+    ...(deps.guards ?? []),
     expressMiddleware(deps.apollo, {
       context: ({ req, res }) => {
         // A batch counts each of its operations against the caller's rate.

@@ -11,14 +11,16 @@ export interface ShutdownParts {
   httpServer: Server;
   modules: readonly GatewayModule[];
   infrastructure: Infrastructure;
+  /** The persisted-query cache's Redis connection, if any. */
+  persistedQueries: { close(): Promise<void> };
   /** The RunPod endpoint the gateway was given (the built-in simulator), closed with it. */
   upstream?: { close(): Promise<void> };
 }
 
 /**
  * The gateway's close, once however often it is called: the background work stops, Apollo drains requests and
- * sockets, the server stops listening, the modules let go, then the bus, the limiter, the upstream and the
- * database close.
+ * sockets, the server stops listening, the modules let go, then the bus, the limiter, the persisted-query cache,
+ * the upstream and the database close.
  */
 export function shutdownSequence(parts: ShutdownParts): () => Promise<void> {
   let closing: Promise<void> | undefined;
@@ -30,6 +32,7 @@ export function shutdownSequence(parts: ShutdownParts): () => Promise<void> {
     for (const module of parts.modules) await module.close?.();
     await parts.infrastructure.bus.close();
     await parts.infrastructure.limiter.close();
+    await parts.persistedQueries.close();
     await parts.upstream?.close();
     await parts.infrastructure.db.close();
   };

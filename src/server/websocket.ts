@@ -20,6 +20,7 @@ import { ErrorCode } from "../errors/app-error";
 import type { TokenVerifier } from "../auth/jwt";
 import { logHiddenErrors } from "./errors-plugin";
 import { formatError } from "./format-error";
+import type { Safelist } from "./persisted-queries";
 import { sharedResultJson, subscribeShared } from "./shared-execution";
 import { queryCostError, queryLimitRules, queryParseOptions } from "./query-limits";
 
@@ -29,6 +30,8 @@ export interface WebSocketOptions {
   logger: Logger;
   verifyToken: TokenVerifier;
   contextFor(authorization: string | undefined): Promise<GatewayContext>;
+  /** PERSISTED_QUERIES=only: the registry a subscribe message's document (or its hash alone) must be in. */
+  safelist?: Safelist;
 }
 
 /** What a connection carries between graphql-ws callbacks. */
@@ -84,7 +87,10 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const { document, errors } = documents.get(payload.query);
+        // A registered hash may come alone (`query: ""` with `extensions.persistedQuery`): its document runs.
+        const query = options.safelist ? await options.safelist.admitSubscription(payload) : payload.query;
+        if (typeof query !== "string") return query;
+        const { document, errors } = documents.get(query);
         if (errors.length > 0 || !document) return errors;
         // The cost depends on the variables, so it is checked per subscribe message, not cached with the document.
         const operation = getOperationAST(document, payload.operationName);
