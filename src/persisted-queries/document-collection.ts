@@ -1,4 +1,12 @@
-import { Kind, parse, validate, type GraphQLError, type GraphQLSchema } from "graphql";
+import {
+  Kind,
+  parse,
+  print,
+  validate,
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLSchema,
+} from "graphql";
 import ts from "typescript";
 import type { DocumentToRegister } from "./persisted-document.registry";
 
@@ -73,7 +81,8 @@ export function moduleStrings(exports: Record<string, unknown>): SourceString[] 
 }
 
 /**
- * The top-level `const`s of a TypeScript file whose value is a string literal or a template, worked out from the
+ * The top-level `const`s of a TypeScript file whose value is a string literal, a template or a document's syntax
+ * tree in JSON (graphql-codegen's output, taken printed), worked out from the
  * syntax tree: a substitution may name another such constant of the same file (`${DEPLOYMENT_FIELDS}`), nothing
  * else. Template text is taken cooked, as the program sees it (graphql-request's `gql` and graphql-ws send it
  * as it is).
@@ -99,6 +108,7 @@ export function typescriptStrings(file: string, text: string): SourceString[] {
       return evaluate(expression.expression, seen);
     }
     if (ts.isTaggedTemplateExpression(expression)) return evaluate(expression.template, seen);
+    if (ts.isObjectLiteralExpression(expression)) return printedDocument(expression.getText(sourceFile));
     if (ts.isIdentifier(expression)) {
       const initializer = initializers.get(expression.text);
       if (!initializer || seen.has(expression.text)) return undefined;
@@ -123,6 +133,21 @@ export function typescriptStrings(file: string, text: string): SourceString[] {
     strings.push({ name, value, marked: isMarkedGraphql(initializer, sourceFile) });
   }
   return strings;
+}
+
+/**
+ * A document written out as its syntax tree in JSON, as graphql-codegen's client preset generates them
+ * (`export const DeployDocument = {"kind":"Document",…}`): what a client sends is graphql's `print` of it
+ * (graphql-request, and graphql-ws in the examples), so that text is what is hashed and registered.
+ */
+function printedDocument(text: string): string | undefined {
+  let ast: unknown;
+  try {
+    ast = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return (ast as DocumentNode | null)?.kind === Kind.DOCUMENT ? print(ast as DocumentNode) : undefined;
 }
 
 /** A `gql`/`graphql` tagged template, or a literal preceded by a `/* GraphQL *\/` comment. */
