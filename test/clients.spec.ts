@@ -7,10 +7,11 @@ import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { Client as UrqlClient, fetchExchange, gql as urqlGql, subscriptionExchange } from "@urql/core";
 import { cacheExchange, type KeyingConfig } from "@urql/exchange-graphcache";
-import { buildSchema, isObjectType, OperationTypeNode } from "graphql";
+import { buildSchema, isObjectType, OperationTypeNode, print } from "graphql";
 import { auditServer } from "graphql-http";
 import { GraphQLClient } from "graphql-request";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
+import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { startDemoGateway } from "./support/demo-gateway";
 import type { TestGateway } from "./support/gateway";
@@ -149,6 +150,21 @@ function lossCurve(
       },
     });
   });
+}
+
+/**
+ * With Redis, hashes outlive a gateway by 15 minutes (keys `traingate:apq:<sha256>`): a rerun within that time must
+ * still start from the miss the persisted-query test expects.
+ */
+async function forgetPersistedHashes(documents: string[]): Promise<void> {
+  if (!process.env.REDIS_URL) return;
+  const redis = new Redis(process.env.REDIS_URL);
+  try {
+    const hashes = documents.map((document) => createHash("sha256").update(document).digest("hex"));
+    await redis.del(...hashes.map((hash) => `traingate:apq:${hash}`));
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** What every client's run shows: the whole curve in rising steps, each point keyed `<jobId>:<step>`. */
@@ -323,6 +339,8 @@ describe("Apollo Client 4 with batching and automatic persisted queries", () => 
     ];
     const runAll = () =>
       Promise.all(queries.map((query) => client.query({ query, fetchPolicy: "network-only" })));
+    // Hashed as the link sends them: after the cache has added `__typename`.
+    await forgetPersistedHashes(queries.map((query) => print(cache.transformDocument(query))));
     try {
       const first = await runAll();
       expect(first.map((result) => result.error)).toEqual([undefined, undefined, undefined]);
