@@ -15,6 +15,7 @@ const TABLES = [
   "cost_windows",
   "deployment_events",
   "provider_secrets",
+  "training_alerts",
   "training_configs",
   "training_jobs",
   "training_metrics",

@@ -5,6 +5,7 @@ import { Deployment } from "../deployments/deployment.entity";
 import { TrainingJob } from "../jobs/training-job.entity";
 import { TrainingMetric } from "../metrics/training-metric.entity";
 import { ProviderSecret } from "../secrets/provider-secret.entity";
+import { TrainingAlertRecord } from "../training-alerts/training-alert.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
 
@@ -21,6 +22,7 @@ export const ENTITIES = [
   Deployment,
   TrainingMetric,
   BudgetAlertRecord,
+  TrainingAlertRecord,
   DeploymentEvent,
   ArtifactRecord,
 ];

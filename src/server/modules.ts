@@ -30,6 +30,7 @@ import { createTrainingConfigsModule } from "../training-configs/training-config
 import type { UserService } from "../users/user.service";
 import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-supervisor";
 import { createSupervisionModule } from "../supervision/supervision.module";
+import { createTrainingAlertsModule } from "../training-alerts/training-alerts.module";
 import { createUsersModule } from "../users/users.module";
 import { createWebModule } from "../web/web.module";
 import type { Infrastructure } from "./infrastructure";
@@ -105,12 +106,21 @@ export async function createModules(
       }),
     },
   });
+  const trainingAlerts = createTrainingAlertsModule({
+    db,
+    deployments: deployments.deployments,
+    deploymentQueries: deployments.queries,
+    bus,
+    streams,
+    logger,
+  });
   const supervision = createSupervisionModule({
     db,
     runpod,
     secrets: secrets.secrets,
     deployments: deployments.deployments,
     deploymentQueries: deployments.queries,
+    health: trainingAlerts.alerts,
     bus,
     streams,
     logger,
@@ -129,6 +139,7 @@ export async function createModules(
     streams,
     jobs: jobs.jobs,
     deployments: deployments.deployments,
+    health: trainingAlerts.alerts,
     ingest: {
       onCommitted: (points, seconds) => {
         prometheus.pointsIngested.inc(points);
@@ -163,6 +174,7 @@ export async function createModules(
     trainingConfigs,
     deployments,
     supervision,
+    trainingAlerts,
     jobs,
     metrics,
     artifacts,
