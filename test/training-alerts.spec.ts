@@ -2,6 +2,9 @@ import type { Client } from "graphql-ws";
 import { startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
 import { collect, wsClient, type Collected } from "./support/ws";
 import { eventually } from "./support/eventually";
+import { freshDatabase, usingPostgres } from "./support/database";
+import { newDeployment } from "./support/factories";
+import { startTestGateway, type TestGateway } from "./support/gateway";
 
 /**
  * Training-health alerts end to end: a real gateway over the RunPod simulator, its pods' trainer played by the
@@ -62,9 +65,13 @@ async function runningDeployment(user: string, input: Record<string, unknown> = 
   return run;
 }
 
-/** POSTs points to the metrics route as the pod does. */
-async function postMetrics(run: Run, points: Record<string, unknown>[]) {
-  const res = await fetch(`${s.t.url}/api/training/jobs/${run.jobId}/metrics`, {
+/** POSTs points to the metrics route as the pod does (to this suite's gateway, or to `url`). */
+async function postMetrics(
+  run: Pick<Run, "jobId" | "jobToken">,
+  points: Record<string, unknown>[],
+  url = s.t.url,
+) {
+  const res = await fetch(`${url}/api/training/jobs/${run.jobId}/metrics`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${run.jobToken}` },
     body: JSON.stringify({ metrics: points }),
@@ -305,4 +312,35 @@ describe("who sees what", () => {
       field: "input.health.stopAfterStallMinutes",
     });
   });
+});
+
+describe("once per condition per run", () => {
+  it(
+    usingPostgres()
+      ? "holds across two replicas on one database"
+      : "holds across a restart (embedded mode has one replica)",
+    async () => {
+      const shared = await freshDatabase();
+      const gateways: TestGateway[] = [];
+      try {
+        const a = await startTestGateway({ database: shared });
+        gateways.push(a);
+        const rows = await newDeployment(a.gateway.db.dataSource, "replica-nan", { stopOnNaN: false });
+        const run = { jobId: rows.job.id, jobToken: rows.jobToken };
+        expect(await postMetrics(run, [{ step: 1, loss: "NaN" }], a.url)).toMatchObject({ status: 200 });
+        if (!usingPostgres()) await gateways.pop()!.close();
+        const b = await startTestGateway({ database: shared });
+        gateways.push(b);
+        expect(await postMetrics(run, [{ step: 2, loss: "NaN" }], b.url)).toMatchObject({ status: 200 });
+        const stored = await b.gateway.db.dataSource.query<{ kind: string; step: number }[]>(
+          `SELECT kind, step FROM training_alerts WHERE deployment_id = $1`,
+          [rows.deployment.id],
+        );
+        expect(stored).toEqual([{ kind: "LOSS_NAN", step: 1 }]);
+      } finally {
+        for (const gateway of gateways) await gateway.close();
+        await shared.drop();
+      }
+    },
+  );
 });

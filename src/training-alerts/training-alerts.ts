@@ -9,7 +9,7 @@ import type { HealthWatch } from "../metrics/callback-handler";
 import type { JobAccess } from "../metrics/job-access";
 import type { MetricPoint } from "../metrics/metric-payload";
 import type { EventBus } from "../pubsub/event-bus";
-import { gpuCatalogueEntry, type GpuType } from "../runpod/gpu-catalogue";
+import { gpuCatalogueEntry } from "../runpod/gpu-catalogue";
 import {
   GPU_MEMORY_POINTS,
   gpuMemoryHigh,
@@ -45,16 +45,39 @@ interface Raise {
 /** The deployment an alert is about: whose it is. */
 type Alerted = Pick<Deployment, "id" | "userId">;
 
-/** A deployment as the metric rules see it. */
-interface Watched extends Alerted {
-  status: DeploymentStatus;
-  gpuType: GpuType;
-  gpuCount: number;
-  stopOnNaN: boolean;
-  /** The kinds already raised. */
-  raised: Set<TrainingAlertKind>;
-  /** The stored points just before the fresh ones, in step order (at most the spike window). */
-  history: HealthPoint[];
+/** How long a replica judges a job's points against its own copy of the window before reading it again. */
+const WINDOW_REFRESH_MS = 60_000;
+/** Jobs whose window a replica keeps (20 points each); past it the oldest half is dropped. */
+const MAX_WINDOWS = 50_000;
+
+/**
+ * A job's recent points (at most the spike window, in step order) and the alert kinds known to be raised for
+ * its deployment, as this replica last read or saw them.
+ */
+class JobWindow {
+  constructor(
+    readonly loadedAt: number,
+    private readonly raised: Set<TrainingAlertKind>,
+    public points: HealthPoint[],
+  ) {}
+
+  /** True while the kind is still to be judged: not raised yet, as far as this replica knows. */
+  unraised(kind: TrainingAlertKind): boolean {
+    return !this.raised.has(kind);
+  }
+
+  /** A kind is being raised (here, or it already was elsewhere): it is not judged again. */
+  mark(kind: TrainingAlertKind): void {
+    this.raised.add(kind);
+  }
+
+  /** Points just stored join the window; a resent step replaces its earlier copy. */
+  add(fresh: readonly HealthPoint[]): void {
+    const byStep = new Map(this.points.map((point) => [point.step, point]));
+    for (const { step, loss, gpuMemoryAllocatedGb, gpuMemoryReservedGb } of fresh)
+      byStep.set(step, { step, loss, gpuMemoryAllocatedGb, gpuMemoryReservedGb });
+    this.points = [...byStep.values()].sort((a, b) => a.step - b.step).slice(-SPIKE_WINDOW);
+  }
 }
 
 /**
@@ -66,6 +89,9 @@ interface Watched extends Alerted {
  * no longer listens, the terminate every stop ends with.
  */
 export class TrainingAlerts implements HealthWatch {
+  /** Each job's window, by job id, in the order they were read (the oldest first). */
+  private readonly windows = new Map<string, JobWindow>();
+
   constructor(
     private readonly db: DataSource,
     private readonly deployments: DeploymentService,
@@ -73,38 +99,47 @@ export class TrainingAlerts implements HealthWatch {
     private readonly logger: Logger,
   ) {}
 
-  /** Judges freshly stored points. True when a health action asked the trainer to stop. */
+  /**
+   * Judges freshly stored points against the job's recent window. True when a health action asked the trainer to
+   * stop. Runs on every metrics post, so a post normally costs no query: the window and the kinds already raised
+   * are read from the database once a minute per job (and so follow what other replicas stored), and only a
+   * raised alert writes.
+   */
   async pointsStored(access: JobAccess, points: MetricPoint[]): Promise<boolean> {
+    if (!isActive(access.deploymentStatus)) return false;
     const fresh = [...points].sort((a, b) => a.step - b.step);
-    const watched = await this.watched(access.deploymentId, fresh[0].step);
-    if (!watched || !isActive(watched.status)) return false;
-    const { raised, history } = watched;
+    const window = await this.window(access, fresh[0].step);
+    const deployment = { id: access.deploymentId, userId: access.userId };
     let stop = false;
     const nonFinite = fresh.find((point) => point.nonFinite);
-    if (nonFinite && !raised.has(TrainingAlertKind.LOSS_NAN)) {
-      stop = await this.lossNan(watched, nonFinite.step);
+    if (nonFinite && window.unraised(TrainingAlertKind.LOSS_NAN)) {
+      window.mark(TrainingAlertKind.LOSS_NAN);
+      stop = await this.lossNan(deployment, access.stopOnNaN, nonFinite.step);
     }
-    const spike = raised.has(TrainingAlertKind.LOSS_SPIKE) ? null : lossSpike(history, fresh);
+    const spike = window.unraised(TrainingAlertKind.LOSS_SPIKE) ? lossSpike(window.points, fresh) : null;
     if (spike) {
-      await this.raise(watched, {
+      window.mark(TrainingAlertKind.LOSS_SPIKE);
+      await this.raise(deployment, {
         kind: TrainingAlertKind.LOSS_SPIKE,
         step: spike.step,
         message: `loss ${round(spike.loss)} at step ${spike.step} is over ${SPIKE_FACTOR}x the median ${round(spike.median)} of the losses before it`,
         action: BudgetAction.NOTIFIED,
       });
     }
-    const capacityGb = gpuCatalogueEntry(watched.gpuType).memoryGb * watched.gpuCount;
-    const memory = raised.has(TrainingAlertKind.GPU_MEMORY_HIGH)
-      ? null
-      : gpuMemoryHigh([...history, ...fresh], capacityGb);
+    const capacityGb = gpuCatalogueEntry(access.gpuType).memoryGb * access.gpuCount;
+    const memory = window.unraised(TrainingAlertKind.GPU_MEMORY_HIGH)
+      ? gpuMemoryHigh([...window.points, ...fresh], capacityGb)
+      : null;
     if (memory) {
-      await this.raise(watched, {
+      window.mark(TrainingAlertKind.GPU_MEMORY_HIGH);
+      await this.raise(deployment, {
         kind: TrainingAlertKind.GPU_MEMORY_HIGH,
         step: memory.step,
         message: `GPU memory at ${round(memory.usedGb)} GB of ${capacityGb} GB for ${GPU_MEMORY_POINTS} points in a row (step ${memory.step}): a longer batch may run out`,
         action: BudgetAction.NOTIFIED,
       });
     }
+    window.add(fresh);
     return stop;
   }
 
@@ -181,8 +216,7 @@ export class TrainingAlerts implements HealthWatch {
   }
 
   /** A NaN loss: raised once; with stopOnNaN the trainer is asked to stop. True when the stop was asked here. */
-  private async lossNan(deployment: Alerted & Pick<Deployment, "stopOnNaN">, step: number): Promise<boolean> {
-    const stop = deployment.stopOnNaN;
+  private async lossNan(deployment: Alerted, stop: boolean, step: number): Promise<boolean> {
     const raised = await this.raise(deployment, {
       kind: TrainingAlertKind.LOSS_NAN,
       step,
@@ -211,19 +245,13 @@ export class TrainingAlerts implements HealthWatch {
     );
   }
 
-  /**
-   * What the rules need of a deployment, in one round trip (this runs on every metrics post): its health
-   * actions and cards, the kinds already raised, and the stored points just before `step`, in step order.
-   */
-  private async watched(deploymentId: string, step: number): Promise<Watched | undefined> {
+  /** The job's window: this replica's copy, or read afresh when it is missing or a minute old. */
+  private async window(access: JobAccess, step: number): Promise<JobWindow> {
+    const now = Date.now();
+    const cached = this.windows.get(access.jobId);
+    if (cached && now - cached.loadedAt < WINDOW_REFRESH_MS) return cached;
     const [row] = await this.db.query<
       {
-        id: string;
-        user_id: string;
-        status: DeploymentStatus;
-        gpu_type: GpuType;
-        gpu_count: number;
-        stop_on_nan: boolean;
         raised: TrainingAlertKind[];
         history: {
           step: number;
@@ -233,31 +261,34 @@ export class TrainingAlerts implements HealthWatch {
         }[];
       }[]
     >(
-      `SELECT d.id, d.user_id, d.status, d.gpu_type, d.gpu_count, d.stop_on_nan,
-              ARRAY(SELECT a.kind FROM training_alerts a WHERE a.deployment_id = d.id) AS raised,
+      `SELECT ARRAY(SELECT a.kind FROM training_alerts a WHERE a.deployment_id = $1) AS raised,
               (SELECT COALESCE(json_agg(h ORDER BY h.step), '[]'::json) FROM (
                  SELECT m.step, m.loss, m.gpu_memory_allocated_gb, m.gpu_memory_reserved_gb
-                 FROM training_metrics m WHERE m.job_id = d.job_id AND m.step < $2
-                 ORDER BY m.step DESC LIMIT $3) h) AS history
-       FROM cloud_deployments d WHERE d.id = $1`,
-      [deploymentId, step, SPIKE_WINDOW],
+                 FROM training_metrics m WHERE m.job_id = $2 AND m.step < $3
+                 ORDER BY m.step DESC LIMIT $4) h) AS history`,
+      [access.deploymentId, access.jobId, step, SPIKE_WINDOW],
     );
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      userId: row.user_id,
-      status: row.status,
-      gpuType: row.gpu_type,
-      gpuCount: row.gpu_count,
-      stopOnNaN: row.stop_on_nan,
-      raised: new Set(row.raised),
-      history: row.history.map((point) => ({
+    const window = new JobWindow(
+      now,
+      new Set(row.raised),
+      row.history.map((point) => ({
         step: point.step,
         loss: point.loss,
         gpuMemoryAllocatedGb: point.gpu_memory_allocated_gb,
         gpuMemoryReservedGb: point.gpu_memory_reserved_gb,
       })),
-    };
+    );
+    this.windows.delete(access.jobId);
+    this.windows.set(access.jobId, window);
+    if (this.windows.size > MAX_WINDOWS) {
+      // The oldest half goes: a job still posting reads its window again.
+      let drop = this.windows.size / 2;
+      for (const key of this.windows.keys()) {
+        if (drop-- <= 0) break;
+        this.windows.delete(key);
+      }
+    }
+    return window;
   }
 
   /** Records an alert; only the first to record it announces it. True when this call raised it. */
