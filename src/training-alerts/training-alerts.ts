@@ -163,6 +163,10 @@ export class TrainingAlerts implements HealthWatch {
    * supervisor's clock.
    */
   async judgeStalls(apiKey: string, deploymentIds: readonly string[], now: Date): Promise<number> {
+    // The last metric is the highest step's, found by the primary key: every tick, for every running deployment,
+    // so never a scan of a job's points. (A run resumed from a checkpoint redoes lower steps for a while; its
+    // highest step keeps its older time until the run passes it, and a redo longer than the alert threshold
+    // would read as silence.)
     if (deploymentIds.length === 0) return 0;
     const rows = await this.db.query<
       {
@@ -175,7 +179,8 @@ export class TrainingAlerts implements HealthWatch {
     >(
       `SELECT d.id, d.stop_after_stall_minutes, d.stop_requested_reason, d.stop_requested_at,
               COALESCE(GREATEST(d.started_at,
-                (SELECT max(m.recorded_at) FROM training_metrics m WHERE m.job_id = d.job_id)), d.updated_at) AS last_seen
+                (SELECT m.recorded_at FROM training_metrics m WHERE m.job_id = d.job_id
+                 ORDER BY m.step DESC LIMIT 1)), d.updated_at) AS last_seen
        FROM cloud_deployments d WHERE d.id = ANY($1::uuid[]) AND d.status = $2`,
       [deploymentIds, DeploymentStatus.RUNNING],
     );
