@@ -16,6 +16,7 @@ const TABLES = [
   "deployment_events",
   "persisted_documents",
   "provider_secrets",
+  "training_alerts",
   "training_configs",
   "training_jobs",
   "training_metrics",

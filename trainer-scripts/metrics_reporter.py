@@ -53,6 +53,10 @@ POINT_KEYS: Tuple[str, ...] = (
 )
 # The GraphQL type declares these as Int.
 _INT_KEYS = frozenset({"elapsed_seconds", "remaining_seconds"})
+#: Values whose NaN or infinity the gateway must hear of (a diverged run): JSON has no NaN, so the
+#: gateway's contract has them sent as these strings; every other non-finite value is sent as null.
+NON_FINITE_KEYS = frozenset({"loss", "eval_loss", "grad_norm"})
+NON_FINITE_STRINGS = ("NaN", "Infinity", "-Infinity")
 #: The gateway refuses batches over 500 points.
 MAX_BATCH = 500
 _GIB = float(1024**3)
@@ -78,8 +82,27 @@ def finite_or_none(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
+def finite_or_marker(value: Any) -> Any:
+    """A float, None, or for NaN/Infinity/-Infinity the string the gateway takes for it (a spooled
+    point already holds the string)."""
+    if isinstance(value, str):
+        return value if value in NON_FINITE_STRINGS else None
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if math.isfinite(number):
+        return number
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
 def sanitize_point(raw: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    """Every API key, with JSON-safe values (null for what is unknown); None when the step is unusable.
+    """Every API key, with JSON-safe values (null for what is unknown, and a non-finite loss, eval_loss
+    or grad_norm as "NaN", "Infinity" or "-Infinity"); None when the step is unusable.
 
     Always the full key set, as the simulator's trainer sends it too, so every point
     has the same shape. A bad step would make the gateway answer 400 for the whole batch, so such a
@@ -94,6 +117,9 @@ def sanitize_point(raw: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         return None
     point: Dict[str, Any] = {"step": step}
     for key in POINT_KEYS[1:]:
+        if key in NON_FINITE_KEYS:
+            point[key] = finite_or_marker(raw.get(key))
+            continue
         value = finite_or_none(raw.get(key))
         if value is not None and key in _INT_KEYS:
             value = int(round(value))

@@ -34,6 +34,7 @@ export const storedPoint = (step: number): MetricPoint => ({
   gpuMemoryAllocatedGb: 12.3,
   gpuMemoryReservedGb: 14,
   gpuUtilizationPercent: 97,
+  nonFinite: false,
 });
 
 export interface UpsertResult {

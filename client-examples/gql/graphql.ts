@@ -36,6 +36,8 @@ export type DeployTrainingInput = {
   gpuCount?: number | null | undefined;
   /** the GPU type to try first */
   gpuType?: GpuType | null | undefined;
+  /** what to do on training-health alerts, besides alerting (defaults: stop on NaN, stop after 30 minutes stalled) */
+  health?: HealthActionsInput | null | undefined;
   /** same key + same caller: the same deployment comes back, no second pod */
   idempotencyKey?: string | null | undefined;
   /** terminate after this much running time */
@@ -115,6 +117,14 @@ export type GpuType =
   | 'RTX_A5000'
   /** NVIDIA RTX A6000, 48 GB */
   | 'RTX_A6000';
+
+/** what the gateway does, besides alerting, when a run looks unhealthy */
+export type HealthActionsInput = {
+  /** stop a RUNNING pod that posted no metric for this many minutes, 0..1440; 0: never (STALLED is still raised) */
+  stopAfterStallMinutes?: number | null | undefined;
+  /** stop the run (the trainer checkpoints and exits) when its loss is NaN or infinite */
+  stopOnNaN?: boolean | null | undefined;
+};
 
 /** where a training job is in its lifecycle */
 export type JobStatus =

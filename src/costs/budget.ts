@@ -1,17 +1,20 @@
 import { registerEnumType } from "type-graphql";
 import type { Micros } from "./money";
 
-/** What a budget alert did. */
+/** What a budget alert (or a training-health alert) did. */
 export enum BudgetAction {
   NOTIFIED = "NOTIFIED",
   STOPPING = "STOPPING",
   STOPPED = "STOPPED",
 }
 registerEnumType(BudgetAction, {
-  description: "what the gateway did when a budget threshold was crossed",
+  description: "what the gateway did about a budget threshold crossed, or a training-health alert",
   valuesConfig: {
     NOTIFIED: { description: "told the caller; the deployment keeps running" },
-    STOPPING: { description: "the budget is spent; the pod is being terminated" },
+    STOPPING: {
+      description:
+        "the run is being stopped: its budget is spent, or (training alerts) a health action stops it",
+    },
     STOPPED: { description: "the pod was terminated for its budget" },
   },
   name: "BudgetAction",

@@ -15,4 +15,8 @@ export const DEPLOY_DEFAULTS = {
   hubPrivate: true,
   /** The result is delivered before the pod ends, so the pod's disk holds nothing worth paying for. */
   onComplete: CompletionAction.TERMINATE,
+  /** A run whose loss went NaN only burns money from there. */
+  stopOnNaN: true,
+  /** A running pod that posted no metric this long is stopped (a hung pod still bills). */
+  stopAfterStallMinutes: 30,
 } as const;

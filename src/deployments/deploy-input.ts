@@ -32,6 +32,8 @@ export interface ResolvedDeployInput {
     gateway: boolean;
     onComplete: CompletionAction;
   };
+  /** What the training-health alerts also do. */
+  health: { stopOnNaN: boolean; stopAfterStallMinutes: number };
 }
 
 /**
@@ -95,6 +97,10 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
       // A result is never stranded: with neither the Hub nor a network volume it goes to the gateway.
       gateway: input.output?.gateway ?? !(hubRepoId || networkVolumeId),
       onComplete: input.output?.onComplete ?? DEPLOY_DEFAULTS.onComplete,
+    },
+    health: {
+      stopOnNaN: input.health?.stopOnNaN ?? DEPLOY_DEFAULTS.stopOnNaN,
+      stopAfterStallMinutes: input.health?.stopAfterStallMinutes ?? DEPLOY_DEFAULTS.stopAfterStallMinutes,
     },
   };
 }

@@ -70,6 +70,8 @@ export class DeploymentRows {
             output: request.output,
             networkVolumeId: request.output.networkVolumeId,
             idempotencyKey: request.idempotencyKey,
+            stopOnNaN: request.health.stopOnNaN,
+            stopAfterStallMinutes: request.health.stopAfterStallMinutes,
           }),
         );
         await transitions.insertEvent(tx, saved.id, "deployment.created", {

@@ -198,6 +198,14 @@ export class Deployment {
   @Column("text", { nullable: true })
   stopRequestedReason: StopReason | null;
 
+  /** Health action: a NaN or infinite loss stops the run (deploy input `health.stopOnNaN`). */
+  @Column("boolean", { name: "stop_on_nan", default: true })
+  stopOnNaN: boolean;
+
+  /** Health action: a running pod silent this many minutes is stopped; 0: never (`health.stopAfterStallMinutes`). */
+  @Column("integer", { name: "stop_after_stall_minutes", default: 30 })
+  stopAfterStallMinutes: number;
+
   /** The instant RunPod was told to terminate the pod by itself (the budget's dead-man switch). */
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   terminateAfter: Date | null;

@@ -120,6 +120,26 @@ export class OutputInput {
   onComplete?: CompletionAction | null;
 }
 
+@InputType({ description: "what the gateway does, besides alerting, when a run looks unhealthy" })
+export class HealthActionsInput {
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.stopOnNaN,
+    description: "stop the run (the trainer checkpoints and exits) when its loss is NaN or infinite",
+  })
+  stopOnNaN?: boolean | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.stopAfterStallMinutes,
+    description:
+      "stop a RUNNING pod that posted no metric for this many minutes, 0..1440; 0: never (STALLED is still raised)",
+  })
+  @Min(0)
+  @Max(24 * 60)
+  stopAfterStallMinutes?: number | null;
+}
+
 @InputType({ description: "what deployTraining runs, on what, and within which budget" })
 export class DeployTrainingInput {
   @Field(() => ID, { description: "the saved config to train with" })
@@ -219,6 +239,14 @@ export class DeployTrainingInput {
   @Field(() => OutputInput, { nullable: true, description: "where the trained adapter goes" })
   @ValidateNested()
   output?: OutputInput | null;
+
+  @Field(() => HealthActionsInput, {
+    nullable: true,
+    description:
+      "what to do on training-health alerts, besides alerting (defaults: stop on NaN, stop after 30 minutes stalled)",
+  })
+  @ValidateNested()
+  health?: HealthActionsInput | null;
 }
 
 @InputType({ description: "conditions a listed deployment must all meet" })

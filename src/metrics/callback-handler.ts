@@ -5,9 +5,9 @@ import { isDatabaseUnavailable } from "../db/unavailable";
 import type { DeploymentService } from "../deployments/deployment.service";
 import { JobStatus } from "../jobs/training-job.enums";
 import { takeTokens, type BucketLimits, type BucketState } from "../limits/token-bucket";
-import type { JobAccessCache } from "./job-access";
+import type { JobAccess, JobAccessCache } from "./job-access";
 import { IngestBusyError, type MetricIngestService } from "./metric-ingest.service";
-import { PayloadError, parseMetricsBody, parseStatusBody } from "./metric-payload";
+import { PayloadError, parseMetricsBody, parseStatusBody, type MetricPoint } from "./metric-payload";
 import { sendJson } from "../http/send-json";
 
 export interface CallbackOptions {
@@ -20,6 +20,14 @@ export interface CallbackOptions {
 }
 
 export type CallbackRoute = "metrics" | "status";
+
+/** Judges a run's health from what its trainer sends (the training-health alerts). */
+export interface HealthWatch {
+  /** The points are committed. True when a health action asked the trainer to stop (the answer says so). */
+  pointsStored(access: JobAccess, points: MetricPoint[]): Promise<boolean>;
+  /** The trainer reported a failure, with its message. */
+  trainerFailed(access: JobAccess, message: string | null): Promise<void>;
+}
 
 const MAX_BODY_BYTES = 256 * 1024;
 const PATH = /^\/api\/training\/jobs\/([^/?#]+)\/(metrics|status)\/?(?:\?.*)?$/;
@@ -41,6 +49,7 @@ export class CallbackHandler {
       access: JobAccessCache;
       ingest: MetricIngestService;
       deployments: DeploymentService;
+      health?: HealthWatch;
       logger: Logger;
     },
     private readonly options: CallbackOptions = {},
@@ -116,7 +125,8 @@ export class CallbackHandler {
         this.deps.access.invalidate(access.jobId);
         await this.deps.deployments.signal(access.deploymentId, { type: "JOB_REPORTED", status: "running" });
       }
-      return sendJson(res, 200, { status: "ok", accepted: points.length, stop: access.stop });
+      const healthStop = await this.judgeHealth(access, () => this.deps.health?.pointsStored(access, points));
+      return sendJson(res, 200, { status: "ok", accepted: points.length, stop: access.stop || healthStop });
     }
 
     let report;
@@ -146,8 +156,29 @@ export class CallbackHandler {
       ...(report.reason ? { reason: report.reason } : {}),
       ...(report.artifactUri ? { artifactUri: report.artifactUri } : {}),
     });
+    if (report.status === "failed")
+      await this.judgeHealth(access, () => this.deps.health?.trainerFailed(access, report.message));
     const fresh = await this.deps.access.authorize(access.jobId, bearerToken(req.headers.authorization));
     return sendJson(res, 200, { status: "ok", stop: fresh?.stop ?? true });
+  }
+
+  /**
+   * Runs a health judgement of what was just stored. Its failure is logged, not answered: the points or the report
+   * are committed, and a retry would only send them again.
+   */
+  private async judgeHealth(
+    access: JobAccess,
+    judge: () => Promise<boolean | void> | undefined,
+  ): Promise<boolean> {
+    try {
+      return (await judge()) === true;
+    } catch (error) {
+      this.deps.logger.warn(
+        { deploymentId: access.deploymentId, err: error instanceof Error ? error.message : String(error) },
+        "could not judge a run's health; judged again with its next points",
+      );
+      return false;
+    }
   }
 
   private fail(res: ServerResponse, route: CallbackRoute, error: unknown): void {

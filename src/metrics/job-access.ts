@@ -3,6 +3,7 @@ import { jobTokenMatches } from "../auth/job-token";
 import { isUuid } from "../db/ids";
 import { ACTIVE_DEPLOYMENT_STATUSES, type DeploymentStatus } from "../deployments/deployment.enums";
 import { FINISHED_JOB_STATUSES, type JobStatus } from "../jobs/training-job.enums";
+import type { GpuType } from "../runpod/gpu-catalogue";
 
 /** What the callback routes need to know about a job, fresh to within `ttlMs`. */
 export interface JobAccess {
@@ -14,6 +15,10 @@ export interface JobAccess {
   /** The trainer should save a checkpoint and exit: the deployment is being stopped. */
   stop: boolean;
   finished: boolean;
+  /** The pod's cards and the deployment's NaN action, for the training-health rules. */
+  gpuType: GpuType;
+  gpuCount: number;
+  stopOnNaN: boolean;
 }
 
 interface Entry {
@@ -65,9 +70,13 @@ export class JobAccessCache {
         deployment_id: string;
         deployment_status: DeploymentStatus;
         stop_requested_at: Date | null;
+        gpu_type: GpuType;
+        gpu_count: number;
+        stop_on_nan: boolean;
       }[]
     >(
-      `SELECT j.id, j.job_token_hash, j.user_id, j.status, d.id AS deployment_id, d.status AS deployment_status, d.stop_requested_at
+      `SELECT j.id, j.job_token_hash, j.user_id, j.status, d.id AS deployment_id, d.status AS deployment_status, d.stop_requested_at,
+              d.gpu_type, d.gpu_count, d.stop_on_nan
        FROM training_jobs j JOIN cloud_deployments d ON d.job_id = j.id WHERE j.id = $1`,
       [jobId],
     );
@@ -84,6 +93,9 @@ export class JobAccessCache {
         deploymentStatus: row.deployment_status,
         stop: row.stop_requested_at !== null || !ACTIVE_DEPLOYMENT_STATUSES.includes(row.deployment_status),
         finished,
+        gpuType: row.gpu_type,
+        gpuCount: row.gpu_count,
+        stopOnNaN: row.stop_on_nan,
       },
     };
     if (this.entries.size >= this.maxEntries) this.entries.clear();

@@ -11,18 +11,18 @@ const properties = METRIC_FIELDS.map((field) => field.property);
 const keys = METRIC_FIELDS.map((field) => field.key);
 
 describe("METRIC_FIELDS, the one list of a metric point's values", () => {
-  it("is what the stored entity has, besides its key and timestamp", () => {
+  it("is what the stored entity has, besides its key, its non-finite mark and its timestamp", () => {
     const columns = getMetadataArgsStorage()
       .columns.filter((column) => column.target === TrainingMetric)
       .map((column) => column.propertyName);
-    expect(columns).toEqual(["jobId", "step", ...properties, "recordedAt"]);
+    expect(columns).toEqual(["jobId", "step", ...properties, "nonFinite", "recordedAt"]);
   });
 
-  it("is what the committed GraphQL type TrainingMetric offers, besides its identity and timestamp", () => {
+  it("is what the committed GraphQL type TrainingMetric offers, besides its identity, mark and timestamp", () => {
     const schema = buildSchema(readFileSync(path.join(ROOT, "schema/schema.graphql"), "utf8"));
     const type = schema.getType("TrainingMetric") as GraphQLObjectType;
     const fields = Object.keys(type.getFields()).filter(
-      (name) => !["id", "jobId", "step", "timestamp"].includes(name),
+      (name) => !["id", "jobId", "step", "nonFinite", "timestamp"].includes(name),
     );
     expect(fields.sort()).toEqual([...properties].sort());
   });
@@ -38,6 +38,10 @@ describe("METRIC_FIELDS, the one list of a metric point's values", () => {
   it("drives the parser: every key is read into its property", () => {
     const raw = Object.fromEntries(keys.map((key, index) => [key, index + 1]));
     const point = parsePoint({ step: 7, ...raw }, "body");
-    expect(point).toEqual({ step: 7, ...Object.fromEntries(properties.map((p, index) => [p, index + 1])) });
+    expect(point).toEqual({
+      step: 7,
+      nonFinite: false,
+      ...Object.fromEntries(properties.map((p, index) => [p, index + 1])),
+    });
   });
 });

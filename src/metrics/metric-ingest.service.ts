@@ -58,6 +58,7 @@ const COLUMNS: readonly (readonly [string, string])[] = [
   ["job_id", "uuid"],
   ["step", "int4"],
   ...METRIC_FIELDS.map((field) => [field.key, field.kind === "seconds" ? "int4" : "float8"] as const),
+  ["non_finite", "bool"],
 ];
 
 // One statement for a whole write, and so one round trip and one implicit transaction: the rows travel as one
@@ -84,9 +85,10 @@ const WRITE = `
   SELECT 1`;
 
 /** A point as one element of the write's JSON: the column names as keys. */
-function toRecord(row: MetricPoint & { jobId: string }): Record<string, string | number | null> {
-  const record: Record<string, string | number | null> = { job_id: row.jobId, step: row.step };
+function toRecord(row: MetricPoint & { jobId: string }): Record<string, string | number | boolean | null> {
+  const record: Record<string, string | number | boolean | null> = { job_id: row.jobId, step: row.step };
   for (const field of METRIC_FIELDS) record[field.key] = row[field.property];
+  record.non_finite = row.nonFinite;
   return record;
 }
 

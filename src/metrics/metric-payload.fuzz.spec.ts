@@ -29,7 +29,9 @@ function brokenInvariant(point: MetricPoint): string | null {
     if (!(seconds === null || (Number.isInteger(seconds) && seconds >= 0 && seconds <= MAX_STEP)))
       return "seconds";
   }
+  if (typeof point.nonFinite !== "boolean") return "nonFinite";
   for (const [key, value] of Object.entries(point)) {
+    if (key === "nonFinite") continue;
     if (!(value === null || (typeof value === "number" && Number.isFinite(value)))) return key;
   }
   return null;

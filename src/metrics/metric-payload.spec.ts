@@ -1,4 +1,4 @@
-import { parseStatusBody } from "./metric-payload";
+import { parsePoint, parseStatusBody } from "./metric-payload";
 
 describe("parseStatusBody: a trainer's own stop reason", () => {
   it.each<[string, Record<string, unknown>, string | null]>([
@@ -19,5 +19,26 @@ describe("parseStatusBody: a trainer's own stop reason", () => {
       artifactUri: null,
       reason: null,
     });
+  });
+});
+
+describe("parsePoint: a non-finite loss, eval_loss or grad_norm, sent as a string (JSON has no NaN)", () => {
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ["a NaN loss", { loss: "NaN" }, { loss: null, nonFinite: true }],
+    ["an infinite eval_loss", { eval_loss: "Infinity" }, { evalLoss: null, nonFinite: true }],
+    ["a -Infinity grad_norm", { grad_norm: "-Infinity" }, { gradNorm: null, nonFinite: true }],
+    ["finite values", { loss: 1.5, grad_norm: 0.3 }, { loss: 1.5, gradNorm: 0.3, nonFinite: false }],
+  ])("%s is stored as null and marked", (_name, values, expected) => {
+    expect(parsePoint({ step: 1, ...values }, "body")).toMatchObject(expected);
+  });
+
+  it.each([
+    ["learning_rate", "NaN"],
+    ["loss", "nan"],
+    ["loss", "inf"],
+  ])("refuses %s = %j, naming the field", (key, value) => {
+    expect(() => parsePoint({ step: 1, [key]: value }, "body")).toThrow(
+      `body.${key}: must be a finite number`,
+    );
   });
 });

@@ -5,8 +5,18 @@ import { METRIC_FIELDS, type MetricField, type MetricValues } from "./metric-fie
  * The pod callback payloads, parsed and validated. Pure: no I/O.
  */
 
-/** One point, as stored (camelCase, nulls for what the trainer did not send). */
-export type MetricPoint = { step: number } & MetricValues;
+/**
+ * One point, as stored (camelCase, nulls for what the trainer did not send). `nonFinite`: the trainer sent NaN or
+ * an infinity for its loss, eval_loss or grad_norm (stored as null).
+ */
+export type MetricPoint = { step: number; nonFinite: boolean } & MetricValues;
+
+/**
+ * The keys whose NaN or infinity a trainer sends as a string, since JSON has none: a diverged run is worth
+ * knowing about, not refusing.
+ */
+const NON_FINITE_KEYS: ReadonlySet<string> = new Set(["loss", "eval_loss", "grad_norm"]);
+const NON_FINITE_STRINGS: ReadonlySet<unknown> = new Set(["NaN", "Infinity", "-Infinity"]);
 
 export const MAX_BATCH = 500;
 const MAX_STEP = 2_147_483_647;
@@ -44,9 +54,15 @@ export function parsePoint(raw: unknown, where: string): MetricPoint {
   if (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
     throw new PayloadError(`${where}.step`, "is required and must be an integer >= 0");
   }
-  const point = { step } as MetricPoint;
+  const point = { step, nonFinite: false } as MetricPoint;
   for (const field of METRIC_FIELDS) {
-    point[field.property] = fieldValue(field, raw[field.key], `${where}.${field.key}`);
+    const value = raw[field.key];
+    if (NON_FINITE_KEYS.has(field.key) && NON_FINITE_STRINGS.has(value)) {
+      point[field.property] = null;
+      point.nonFinite = true;
+      continue;
+    }
+    point[field.property] = fieldValue(field, value, `${where}.${field.key}`);
   }
   return point;
 }

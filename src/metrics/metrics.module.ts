@@ -6,7 +6,7 @@ import type { DeploymentService } from "../deployments/deployment.service";
 import type { EventBus } from "../pubsub/event-bus";
 import type { LiveStreams } from "../pubsub/live-streams";
 import type { NodeSource } from "../relay/node.types";
-import { CallbackHandler, type CallbackOptions } from "./callback-handler";
+import { CallbackHandler, type CallbackOptions, type HealthWatch } from "./callback-handler";
 import { JobAccessCache } from "./job-access";
 import { MetricIngestService, type IngestOptions } from "./metric-ingest.service";
 import { MetricQueryService } from "./metric-query.service";
@@ -28,6 +28,8 @@ export interface MetricsModuleDeps {
   jobs: { assertOwned(userId: string, jobId: string): Promise<unknown> };
   /** What a pod's report moves. */
   deployments: DeploymentService;
+  /** Judges each run's health from its points and reports (training-health alerts). */
+  health?: HealthWatch;
   ingest?: IngestOptions;
   routes?: CallbackOptions;
   stream?: MetricStreamOptions;
@@ -61,6 +63,7 @@ export async function createMetricsModule(deps: MetricsModuleDeps): Promise<Metr
       access: jobAccess,
       ingest,
       deployments: deps.deployments,
+      health: deps.health,
       logger: logger.child({ component: "callbacks" }),
     },
     deps.routes,

@@ -76,6 +76,13 @@ export class TrainingMetric {
   @Column("double precision", { nullable: true })
   gpuUtilizationPercent: number | null;
 
+  @Field({
+    description:
+      "true when the trainer sent NaN or an infinity for loss, evalLoss or gradNorm (those are null here)",
+  })
+  @Column("boolean", { default: false })
+  nonFinite: boolean;
+
   @Field({ description: "when the trainer recorded the point", name: "timestamp" })
   @Column({ type: "timestamptz", precision: 3, default: () => "now()" })
   recordedAt: Date;

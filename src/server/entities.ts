@@ -6,6 +6,7 @@ import { TrainingJob } from "../jobs/training-job.entity";
 import { TrainingMetric } from "../metrics/training-metric.entity";
 import { PersistedDocument } from "../persisted-queries/persisted-document.entity";
 import { ProviderSecret } from "../secrets/provider-secret.entity";
+import { TrainingAlertRecord } from "../training-alerts/training-alert.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
 
@@ -22,6 +23,7 @@ export const ENTITIES = [
   Deployment,
   TrainingMetric,
   BudgetAlertRecord,
+  TrainingAlertRecord,
   DeploymentEvent,
   ArtifactRecord,
   PersistedDocument,

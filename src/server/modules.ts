@@ -31,6 +31,7 @@ import type { UserService } from "../users/user.service";
 import { createRelayModule } from "../relay/relay.module";
 import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-supervisor";
 import { createSupervisionModule } from "../supervision/supervision.module";
+import { createTrainingAlertsModule } from "../training-alerts/training-alerts.module";
 import { createUsersModule } from "../users/users.module";
 import { createWebModule } from "../web/web.module";
 import type { Infrastructure } from "./infrastructure";
@@ -106,12 +107,21 @@ export async function createModules(
       }),
     },
   });
+  const trainingAlerts = createTrainingAlertsModule({
+    db,
+    deployments: deployments.deployments,
+    deploymentQueries: deployments.queries,
+    bus,
+    streams,
+    logger,
+  });
   const supervision = createSupervisionModule({
     db,
     runpod,
     secrets: secrets.secrets,
     deployments: deployments.deployments,
     deploymentQueries: deployments.queries,
+    health: trainingAlerts.alerts,
     bus,
     streams,
     logger,
@@ -130,6 +140,7 @@ export async function createModules(
     streams,
     jobs: jobs.jobs,
     deployments: deployments.deployments,
+    health: trainingAlerts.alerts,
     ingest: {
       onCommitted: (points, seconds) => {
         prometheus.pointsIngested.inc(points);
@@ -164,6 +175,7 @@ export async function createModules(
     trainingConfigs,
     deployments,
     supervision,
+    trainingAlerts,
     jobs,
     metrics,
     artifacts,

@@ -5,13 +5,15 @@ import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
 // registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs; queries:
-// costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts).
+// costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts,
+// training alerts).
 import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
 import { METRICS_RESOLVERS } from "../metrics/metrics.module";
 import { RELAY_RESOLVERS } from "../relay/relay.module";
 import { DEPLOYMENTS_RESOLVERS } from "../deployments/deployments.module";
 import { JOBS_RESOLVERS } from "../jobs/jobs.module";
 import { SUPERVISION_RESOLVERS } from "../supervision/supervision.module";
+import { TRAINING_ALERTS_RESOLVERS } from "../training-alerts/training-alerts.module";
 import { SECRETS_RESOLVERS } from "../secrets/secrets.module";
 import { TRAINING_CONFIGS_RESOLVERS } from "../training-configs/training-configs.module";
 import { USERS_RESOLVERS } from "../users/users.module";
@@ -25,6 +27,7 @@ const RESOLVER_CLASSES = [
   ...DEPLOYMENTS_RESOLVERS,
   ...JOBS_RESOLVERS,
   ...SUPERVISION_RESOLVERS,
+  ...TRAINING_ALERTS_RESOLVERS,
   ...METRICS_RESOLVERS,
   ...ARTIFACTS_RESOLVERS,
   ...RELAY_RESOLVERS,

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { In, type DataSource } from "typeorm";
 import { BudgetAction, STOPPED_THRESHOLD } from "../costs/budget";
+import { insertOnce } from "../db/insert-once";
 import { StopReason } from "../deployments/deployment.enums";
 import type { Deployment } from "../deployments/deployment.entity";
 import type { DeploymentService } from "../deployments/deployment.service";
@@ -52,21 +53,13 @@ export class BudgetAlerts {
 
   /** Records a threshold crossing; only the first to record it announces it. True when this call raised it. */
   async raise(deployment: Deployment, threshold: number, action: BudgetAction): Promise<boolean> {
-    const inserted = await this.db
-      .createQueryBuilder()
-      .insert()
-      .into(BudgetAlertRecord)
-      .values({
-        deploymentId: deployment.id,
-        thresholdPercent: threshold,
-        action,
-        actualCostMicros: deployment.actualCostMicros,
-      })
-      .orIgnore()
-      .returning(["created_at"])
-      .execute();
-    const row = inserted.raw as { created_at: Date }[];
-    if (row.length === 0) return false;
+    const at = await insertOnce(this.db, BudgetAlertRecord, {
+      deploymentId: deployment.id,
+      thresholdPercent: threshold,
+      action,
+      actualCostMicros: deployment.actualCostMicros,
+    });
+    if (!at) return false;
     await this.deployments.recordEvent(deployment.id, "budget.alert", {
       thresholdPercent: threshold,
       action,
@@ -79,7 +72,7 @@ export class BudgetAlerts {
       actualCostMicros: deployment.actualCostMicros,
       budgetLimitMicros: deployment.budgetLimitMicros,
       action,
-      at: new Date(row[0].created_at).toISOString(),
+      at: at.toISOString(),
     };
     try {
       await this.bus.publish(topics.userBudgetAlert(deployment.userId), event);

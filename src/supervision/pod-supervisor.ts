@@ -19,6 +19,7 @@ import type { JobStatus } from "../jobs/training-job.enums";
 import { PodStatus, type PodInfo, type RunpodClient } from "../runpod/runpod-client";
 import { Provider } from "../secrets/provider";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
+import type { TrainingAlerts } from "../training-alerts/training-alerts";
 import type { BudgetAlerts } from "./budget-alerts";
 
 export interface SupervisorDeps {
@@ -27,6 +28,8 @@ export interface SupervisorDeps {
   secrets: ProviderSecretService;
   deployments: DeploymentService;
   alerts: BudgetAlerts;
+  /** The training-health judge: a running pod that stopped posting metrics is found in this pass. */
+  health?: Pick<TrainingAlerts, "judgeStalls">;
   logger: Logger;
 }
 
@@ -68,6 +71,8 @@ export interface SupervisorReport {
   stopsRequested: number;
   /** Pods terminated for their budget or maximum duration. */
   terminated: number;
+  /** Runs stopped by their health actions (a stalled pod). */
+  healthStops: number;
   orphansTerminated: number;
   usersSkipped: number;
 }
@@ -93,7 +98,8 @@ const FINISHED_POD_GRACE_MS = 10 * 60_000;
  * 2. the budget is judged for each running one: thresholds raise alerts (once each), the trainer is asked to
  *    stop at 95 % or before the next look would pass the budget, and the pod is terminated at 100 % or past its
  *    maximum running time;
- * 3. a pod whose container has not come up within the start-up deadline is terminated and its run failed;
+ * 3. a pod whose container has not come up within the start-up deadline is terminated and its run failed; a
+ *    running one that stopped posting metrics is alerted, and stopped after its stall window (health actions);
  * 4. a deployment stuck in CREATING past the grace period lost its creator mid-create: its pod, found by name,
  *    is terminated (ORPHANED);
  * 5. every `traingate-*` pod that no deployment owns, or whose deployment is finished, is reaped, except the
@@ -130,6 +136,7 @@ export class PodSupervisor {
       alerts: 0,
       stopsRequested: 0,
       terminated: 0,
+      healthStops: 0,
       orphansTerminated: 0,
       usersSkipped: 0,
     };
@@ -274,6 +281,26 @@ export class PodSupervisor {
         report.observed += 1;
         return isActive(deployment.status) && (await this.judgeBudgetAfresh(apiKey, deployment.id, report));
       });
+    }
+    await this.judgeStalls(apiKey, page, report);
+  }
+
+  /**
+   * The page's running deployments whose pod went quiet (read afresh: the looks above may have ended some). An
+   * upstream error is logged and the stall judged again on the next run.
+   */
+  private async judgeStalls(apiKey: string, page: Deployment[], report: SupervisorReport): Promise<void> {
+    const { health, logger } = this.deps;
+    if (!health) return;
+    try {
+      report.healthStops += await health.judgeStalls(
+        apiKey,
+        page.filter((d) => d.podId !== null).map((d) => d.id),
+        this.now(),
+      );
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      logger.warn({ err: error.message }, "could not judge stalled pods; judged again on the next run");
     }
   }
 

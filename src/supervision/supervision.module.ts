@@ -7,6 +7,7 @@ import type { EventBus } from "../pubsub/event-bus";
 import type { LiveStreams } from "../pubsub/live-streams";
 import type { RunpodClient } from "../runpod/runpod-client";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
+import type { TrainingAlerts } from "../training-alerts/training-alerts";
 import { BudgetAlertStream } from "./budget-alert-stream";
 import { BudgetAlertStreamResolver } from "./budget-alert-stream.resolver";
 import { BudgetAlerts } from "./budget-alerts";
@@ -21,6 +22,8 @@ export interface SupervisionDeps {
   secrets: ProviderSecretService;
   deployments: DeploymentService;
   deploymentQueries: DeploymentQueryService;
+  /** The training-health judge, handed the stall check of each pass. */
+  health?: TrainingAlerts;
   bus: EventBus;
   streams: LiveStreams;
   logger: Logger;
@@ -51,6 +54,7 @@ export function createSupervisionModule(deps: SupervisionDeps): SupervisionModul
       secrets: deps.secrets,
       deployments: deps.deployments,
       alerts,
+      health: deps.health,
       logger: deps.logger.child({ component: "supervisor" }),
     },
     deps.options,

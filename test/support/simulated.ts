@@ -4,6 +4,7 @@ import {
   type RunpodSimulator,
   type RunpodSimulatorOptions,
 } from "../../src/runpod-sim/runpod-simulator";
+import type { SupervisorOptions } from "../../src/supervision/pod-supervisor";
 import type { TestDatabaseTarget } from "./database";
 import { startTestGateway, type TestGateway } from "./gateway";
 
@@ -40,6 +41,8 @@ export async function startSimulatedGateway(
     background?: boolean;
     database?: TestDatabaseTarget;
     orphanGraceMs?: number;
+    /** More tuning of the pod supervisor (its clock, say). */
+    reconciler?: SupervisorOptions;
   } = {},
 ): Promise<SimulatedSetup> {
   const sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null, ...options.simulator });
@@ -56,7 +59,7 @@ export async function startSimulatedGateway(
       },
       gatewayOptions: {
         background: options.background ?? false,
-        reconciler: { orphanGraceMs: options.orphanGraceMs },
+        reconciler: { orphanGraceMs: options.orphanGraceMs, ...options.reconciler },
       },
       port,
     });

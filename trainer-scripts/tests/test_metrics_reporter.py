@@ -130,9 +130,32 @@ class BatchingTest(ReporterTestCase):
         body = strict_loads(self.metric_posts()[0].body)
         # Every API key, always: what the trainer does not know is null, never missing.
         expected = {key: None for key in mr.POINT_KEYS}
-        expected.update({"step": 3, "elapsed_seconds": 13, "progress": 30.0})
+        expected.update({"step": 3, "loss": "NaN", "elapsed_seconds": 13, "progress": 30.0})
         self.assertEqual(body, {"metrics": [expected]})
         self.assertEqual(reporter.rejected_points, 2)
+
+    def test_a_non_finite_loss_eval_loss_or_grad_norm_is_sent_as_the_contract_string(self) -> None:
+        reporter = self.reporter()
+        reporter.report({"step": 1, "loss": float("nan"), "eval_loss": float("inf"), "grad_norm": float("-inf")})
+        reporter.report({"step": 2, "loss": 1.5, "eval_loss": "NaN", "grad_norm": "nonsense"})
+        self.assertTrue(reporter.flush(5))
+        # Valid JSON (the strict parser refuses bare NaN), the gateway's strings in place of the values.
+        points = strict_loads(self.metric_posts()[0].body)["metrics"]
+        self.assertEqual(
+            [(p["loss"], p["eval_loss"], p["grad_norm"]) for p in points],
+            [("NaN", "Infinity", "-Infinity"), (1.5, "NaN", None)],
+        )
+
+    def test_a_nan_loss_kept_in_the_spool_is_still_sent_as_nan_by_the_next_process(self) -> None:
+        first = self.reporter(url=closed_port_url())
+        first.report({"step": 7, "loss": float("nan")})
+        self.assertFalse(first.close(timeout=0.3))
+        self.assertEqual(self.spooled_steps(), [7])
+
+        second = self.reporter()
+        self.assertTrue(second.flush(5))
+        point = strict_loads(self.metric_posts()[0].body)["metrics"][0]
+        self.assertEqual((point["step"], point["loss"]), (7, "NaN"))
 
     def test_a_big_batch_answered_413_is_split_and_fully_delivered(self) -> None:
         self.gateway.script = [Reply(413, "")]
