@@ -56,6 +56,8 @@ export interface Config {
   readonly maxActiveDeploymentsPerUser: number;
   /** Deployments one user may create in any hour; 0: no limit. */
   readonly maxDeploysPerHour: number;
+  /** `WEBHOOK_ALLOW_PRIVATE`: webhooks may target loopback and private addresses (local use, tests). */
+  readonly webhookAllowPrivate: boolean;
   /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
   readonly generatedSecrets: readonly string[];
 }
@@ -157,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got "${logLevelRaw}")`);
   }
   const playgroundEnabled = bool("PLAYGROUND_ENABLED", true);
+  const webhookAllowPrivate = bool("WEBHOOK_ALLOW_PRIVATE", false);
   const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
   const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_MS", 10_000, 1_000, 600_000);
@@ -261,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
     userRateBurst,
     maxActiveDeploymentsPerUser,
     maxDeploysPerHour,
+    webhookAllowPrivate,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
 }
@@ -319,6 +323,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
         : "off",
     maxActiveDeploymentsPerUser: config.maxActiveDeploymentsPerUser || "off",
     maxDeploysPerHour: config.maxDeploysPerHour || "off",
+    webhookAllowPrivate: config.webhookAllowPrivate,
   };
 }
 

@@ -7,6 +7,9 @@ import { TrainingMetric } from "../metrics/training-metric.entity";
 import { ProviderSecret } from "../secrets/provider-secret.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
+import { WebhookDelivery } from "../webhooks/webhook-delivery.entity";
+import { WebhookOutboxRow } from "../webhooks/webhook-outbox.entity";
+import { Webhook } from "../webhooks/webhook.entity";
 
 /**
  * Every table's entity, handed to the database when it opens (the server, the CLIs, the tests). Listed
@@ -23,4 +26,7 @@ export const ENTITIES = [
   BudgetAlertRecord,
   DeploymentEvent,
   ArtifactRecord,
+  Webhook,
+  WebhookOutboxRow,
+  WebhookDelivery,
 ];

@@ -32,6 +32,9 @@ import type { PodSupervisor, SupervisorOptions } from "../supervision/pod-superv
 import { createSupervisionModule } from "../supervision/supervision.module";
 import { createUsersModule } from "../users/users.module";
 import { createWebModule } from "../web/web.module";
+import type { WebhookService } from "../webhooks/webhook.service";
+import type { WebhookDeliveryWorker } from "../webhooks/webhook-delivery.worker";
+import { createWebhooksModule, type WebhookTuning } from "../webhooks/webhooks.module";
 import type { Infrastructure } from "./infrastructure";
 import type { GatewayMetrics } from "./prometheus";
 
@@ -52,6 +55,8 @@ export interface Services {
   subscriptions: LiveStreams;
   costReports: CostReportService;
   artifacts: ArtifactService;
+  webhooks: WebhookService;
+  webhookDelivery: WebhookDeliveryWorker;
 }
 
 export interface ModuleDeps {
@@ -68,6 +73,8 @@ export interface ModuleDeps {
   ingest?: IngestOptions;
   metricsRoutes?: CallbackOptions;
   metricStream?: MetricStreamOptions;
+  /** Tuning of webhook delivery (tests shorten the retry schedule). */
+  webhooks?: WebhookTuning;
 }
 
 /**
@@ -157,6 +164,16 @@ export async function createModules(
       retentionDays: config.artifactRetentionDays,
     },
   });
+  const webhooks = createWebhooksModule({
+    db,
+    logger,
+    encryptionKeys: config.encryptionKeys,
+    deployments: deployments.deployments,
+    production: config.production,
+    allowPrivate: config.webhookAllowPrivate,
+    publicUrl: config.publicUrl,
+    tuning: deps.webhooks,
+  });
   const modules = [
     users,
     secrets,
@@ -166,6 +183,7 @@ export async function createModules(
     jobs,
     metrics,
     artifacts,
+    webhooks,
     createWebModule({ playgroundEnabled: config.playgroundEnabled }),
   ];
   const services: Services = {
@@ -183,6 +201,8 @@ export async function createModules(
     subscriptions: streams,
     costReports: deployments.costReports,
     artifacts: artifacts.artifacts,
+    webhooks: webhooks.webhooks,
+    webhookDelivery: webhooks.delivery,
   };
   return { modules, services };
 }

@@ -14,6 +14,7 @@ import { SUPERVISION_RESOLVERS } from "../supervision/supervision.module";
 import { SECRETS_RESOLVERS } from "../secrets/secrets.module";
 import { TRAINING_CONFIGS_RESOLVERS } from "../training-configs/training-configs.module";
 import { USERS_RESOLVERS } from "../users/users.module";
+import { WEBHOOKS_RESOLVERS } from "../webhooks/webhooks.module";
 import { validateInput } from "./validate-input";
 
 /** Every resolver class, as each module lists its own: what the schema is printed from without services. */
@@ -26,6 +27,7 @@ const RESOLVER_CLASSES = [
   ...SUPERVISION_RESOLVERS,
   ...METRICS_RESOLVERS,
   ...ARTIFACTS_RESOLVERS,
+  ...WEBHOOKS_RESOLVERS,
 ] as const;
 
 /** The resolver instances the modules built, by class: type-graphql's container, and the request context's. */

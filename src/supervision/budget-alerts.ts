@@ -7,6 +7,8 @@ import type { DeploymentService } from "../deployments/deployment.service";
 import type { EventBus } from "../pubsub/event-bus";
 import { budgetAlertTopics as topics, type BudgetAlertEvent } from "./budget-alert-stream";
 import { BudgetAlertRecord } from "./budget-alert.entity";
+import { deploymentRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
+import { WebhookEvent } from "../webhooks/webhook.enums";
 
 /**
  * Budget alerts: each threshold of a deployment is raised at most once, whichever replica or restart gets there
@@ -52,20 +54,30 @@ export class BudgetAlerts {
 
   /** Records a threshold crossing; only the first to record it announces it. True when this call raised it. */
   async raise(deployment: Deployment, threshold: number, action: BudgetAction): Promise<boolean> {
-    const inserted = await this.db
-      .createQueryBuilder()
-      .insert()
-      .into(BudgetAlertRecord)
-      .values({
-        deploymentId: deployment.id,
-        thresholdPercent: threshold,
-        action,
-        actualCostMicros: deployment.actualCostMicros,
-      })
-      .orIgnore()
-      .returning(["created_at"])
-      .execute();
-    const row = inserted.raw as { created_at: Date }[];
+    // The alert and its webhook deliveries commit together.
+    const row = await this.db.transaction(async (tx) => {
+      const inserted = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(BudgetAlertRecord)
+        .values({
+          deploymentId: deployment.id,
+          thresholdPercent: threshold,
+          action,
+          actualCostMicros: deployment.actualCostMicros,
+        })
+        .orIgnore()
+        .returning(["created_at"])
+        .execute();
+      const rows = inserted.raw as { created_at: Date }[];
+      if (rows.length > 0)
+        await enqueueWebhookEvent(tx, deployment.userId, WebhookEvent.BUDGET_ALERT, async () => ({
+          deployment: await deploymentRun(tx, deployment),
+          thresholdPercent: threshold,
+          action,
+        }));
+      return rows;
+    });
     if (row.length === 0) return false;
     await this.deployments.recordEvent(deployment.id, "budget.alert", {
       thresholdPercent: threshold,
