@@ -4,6 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { verifyWebhook } from "../client-examples/verify-webhook";
+import { signDevToken } from "../src/auth/jwt";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 import { enqueueWebhookEvent } from "../src/webhooks/webhook-outbox";
 import { WebhookEvent } from "../src/webhooks/webhook.enums";
@@ -150,7 +151,6 @@ async function deliveries(t: TestGateway, user: string, webhookId: string): Prom
 }
 
 async function gqlAt<T>(url: string, user: string, query: string, variables?: unknown) {
-  const { signDevToken } = await import("../src/auth/jwt");
   const response = await fetch(`${url}/graphql`, {
     method: "POST",
     headers: {
@@ -369,4 +369,319 @@ describe("a run's events, delivered to a JSON and a Slack receiver", () => {
     expect(next.data!.webhookDeliveries.edges.map((e) => e.node.attempt)).toEqual([2, 1]);
     expect(next.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(false);
   }, 60_000);
+});
+
+const REGISTER_ENV = { WEBHOOK_ALLOW_PRIVATE: "true" };
+
+describe("registration and its safety rules", () => {
+  it("refuses loopback, private, link-local and metadata addresses while WEBHOOK_ALLOW_PRIVATE is off", async () => {
+    const t = await startTestGateway();
+    try {
+      for (const url of [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[fd00:ec2::254]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+      ]) {
+        const res = await t.gql("wh-safe", CREATE, { input: { url, events: ["DEPLOYMENT_FAILED"] } });
+        expect({
+          url,
+          code: res.errors?.[0].extensions?.code,
+          field: res.errors?.[0].extensions?.field,
+        }).toEqual({
+          url,
+          code: "BAD_USER_INPUT",
+          field: "input.url",
+        });
+        expect(res.errors?.[0].message).toMatch(/^input\.url: refused: /);
+      }
+      const bad = await t.gql("wh-safe", CREATE, {
+        input: { url: "ftp://example.com/x", events: ["BUDGET_ALERT"] },
+      });
+      expect(bad.errors?.[0].message).toBe("input.url: must be an https:// URL");
+      const none = await t.gql("wh-safe", CREATE, { input: { url: "https://203.0.113.9/x", events: [] } });
+      expect(none.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT" });
+      expect(JSON.stringify(none.errors?.[0].extensions)).toContain("input.events");
+      const listed = await t.gql<{ webhooks: unknown[] }>("wh-safe", `{ webhooks { id } }`);
+      expect(listed.data?.webhooks).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("checks the address again when it connects: a webhook made while private addresses were allowed is refused after", async () => {
+    const shared = await freshDatabase();
+    const hits = await receiver();
+    let hook: { id: string; secret: string };
+    const allowed = await startTestGateway({ database: shared, env: REGISTER_ENV });
+    try {
+      hook = await createWebhook(allowed, "wh-rebind", { url: hits.url, events: ["DEPLOYMENT_CREATED"] });
+    } finally {
+      await allowed.gateway.close();
+    }
+    const strict = await startTestGateway({ database: shared });
+    try {
+      const res = await strict.gql<{ testWebhook: Delivery }>(
+        "wh-rebind",
+        `mutation($id: ID!) { testWebhook(id: $id) { attempt statusCode error deliveredAt nextAttemptAt } }`,
+        { id: hook.id },
+      );
+      expect(res.data?.testWebhook).toEqual({
+        attempt: 1,
+        statusCode: null,
+        error: expect.stringMatching(/^refused: 127\.0\.0\.1 is a loopback, private/),
+        deliveredAt: null,
+        nextAttemptAt: null,
+      });
+      expect(hits.received).toEqual([]);
+    } finally {
+      await strict.gateway.close();
+      await shared.drop();
+    }
+  });
+
+  it("tests, updates and deletes a webhook; another user sees none of it", async () => {
+    const t = await startTestGateway({ env: REGISTER_ENV });
+    try {
+      const first = await receiver();
+      const second = await receiver();
+      const hook = await createWebhook(t, "wh-crud", {
+        url: first.url,
+        events: ["BUDGET_ALERT"],
+        description: "ops",
+      });
+      const TEST = `mutation($id: ID!) { testWebhook(id: $id) { eventId event attempt statusCode responseExcerpt deliveredAt } }`;
+      const tested = await t.gql<{ testWebhook: Delivery }>("wh-crud", TEST, { id: hook.id });
+      expect(tested.data?.testWebhook).toMatchObject({
+        event: "WEBHOOK_TEST",
+        attempt: 1,
+        statusCode: 200,
+        responseExcerpt: "answer 200",
+      });
+      expect(first.received).toHaveLength(1);
+      expect(first.received[0].headers["x-traingate-event-id"]).toBe(tested.data?.testWebhook.eventId);
+      expect(
+        verifyWebhook(
+          hook.secret,
+          first.received[0].body,
+          first.received[0].headers["x-traingate-signature"] as string,
+        ),
+      ).toBe(true);
+      expect(JSON.parse(first.received[0].body)).toMatchObject({
+        type: "WEBHOOK_TEST",
+        data: { webhook: { id: hook.id } },
+      });
+
+      const UPDATE = `mutation($id: ID!, $input: WebhookInput!) { updateWebhook(id: $id, input: $input) { id url events format description enabled } }`;
+      const updated = await t.gql<{ updateWebhook: Record<string, unknown> }>("wh-crud", UPDATE, {
+        id: hook.id,
+        input: { url: second.url, events: ["DEPLOYMENT_FAILED", "DEPLOYMENT_STOPPED"], format: "DISCORD" },
+      });
+      expect(updated.data?.updateWebhook).toEqual({
+        id: hook.id,
+        url: second.url,
+        events: ["DEPLOYMENT_FAILED", "DEPLOYMENT_STOPPED"],
+        format: "DISCORD",
+        description: null,
+        enabled: true,
+      });
+      await t.gql("wh-crud", TEST, { id: hook.id });
+      // The secret stays; the body is now Discord's.
+      expect(second.received).toHaveLength(1);
+      expect(
+        verifyWebhook(
+          hook.secret,
+          second.received[0].body,
+          second.received[0].headers["x-traingate-signature"] as string,
+        ),
+      ).toBe(true);
+      expect(JSON.parse(second.received[0].body)).toEqual({
+        content: `TrainGate: a test delivery; this webhook works. [Open in TrainGate](<${t.gateway.config.publicUrl}/dashboard/>)`,
+      });
+
+      // Another user: not found, nothing sent, nothing deleted.
+      const foreign = await t.gql("wh-other", TEST, { id: hook.id });
+      expect(foreign.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+      const foreignLog = await t.gql("wh-other", DELIVERIES, { id: hook.id });
+      expect(foreignLog.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+      const DELETE = `mutation($id: ID!) { deleteWebhook(id: $id) }`;
+      expect((await t.gql("wh-other", DELETE, { id: hook.id })).data).toEqual({ deleteWebhook: false });
+      expect((await t.gql("wh-crud", DELETE, { id: hook.id })).data).toEqual({ deleteWebhook: true });
+      expect((await t.gql("wh-crud", DELETE, { id: hook.id })).data).toEqual({ deleteWebhook: false });
+      expect((await t.gql<{ webhooks: unknown[] }>("wh-crud", `{ webhooks { id } }`)).data?.webhooks).toEqual(
+        [],
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+/** Records `count` events for `user` as the deployment code does, each in a transaction of its own. */
+async function enqueueEvents(t: TestGateway, user: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = await t.gateway.db.dataSource.transaction((tx) =>
+      enqueueWebhookEvent(tx, user, WebhookEvent.DEPLOYMENT_CREATED, () => ({ sequence: i })),
+    );
+    ids.push(id!);
+  }
+  return ids;
+}
+
+describe("a webhook failing for its whole disable window", () => {
+  it("is disabled, its pending deliveries dropped, and a WEBHOOK_DISABLED event goes to the user's other webhooks", async () => {
+    const t = await startTestGateway({
+      env: REGISTER_ENV,
+      gatewayOptions: { background: true, webhooks: { ...FAST, disableAfterMs: 600 } },
+    });
+    try {
+      const broken = await receiver(() => 500);
+      const watcher = await receiver();
+      const hook = await createWebhook(t, "wh-dis", { url: broken.url, events: ["DEPLOYMENT_CREATED"] });
+      await createWebhook(t, "wh-dis", { url: watcher.url, events: ["WEBHOOK_DISABLED"] });
+      await enqueueEvents(t, "wh-dis", 1);
+      await watcher.until((r) => r.length === 1, "the WEBHOOK_DISABLED event");
+      expect(JSON.parse(watcher.received[0].body)).toMatchObject({
+        type: "WEBHOOK_DISABLED",
+        data: { webhook: { id: hook.id, url: broken.url } },
+      });
+      const listed = await t.gql<{ webhooks: { id: string; enabled: boolean }[] }>(
+        "wh-dis",
+        `{ webhooks { id enabled } }`,
+      );
+      expect(listed.data?.webhooks.find((w) => w.id === hook.id)?.enabled).toBe(false);
+      // Nothing more is sent to it, and new events skip it.
+      const attempts = broken.received.length;
+      await enqueueEvents(t, "wh-dis", 1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(broken.received).toHaveLength(attempts);
+      const log = await deliveries(t, "wh-dis", hook.id);
+      expect(log[0].nextAttemptAt).toBeNull();
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});
+
+describe("two replicas", () => {
+  it(`never deliver the same attempt twice${usingPostgres() ? "" : " (embedded: two workers racing over one database)"}`, async () => {
+    const shared = await freshDatabase();
+    // Each event's first attempt fails, so retries race too.
+    const hits = await receiver((_, before) => (before === 0 ? 503 : 200));
+    const options = {
+      database: shared,
+      env: REGISTER_ENV,
+      gatewayOptions: { background: usingPostgres(), webhooks: FAST },
+    };
+    const a = await startTestGateway(options);
+    const b = usingPostgres() ? await startTestGateway(options) : a;
+    try {
+      const hook = await createWebhook(a, "wh-ha", { url: hits.url, events: ["DEPLOYMENT_CREATED"] });
+      const ids = await enqueueEvents(a, "wh-ha", 30);
+      // Two passes at a time (on PostgreSQL one per replica, beside both replicas' own workers) until every
+      // event is delivered: the claims race for real.
+      await eventually(async () => {
+        await Promise.all([
+          a.gateway.services.webhookDelivery.deliverDue(),
+          b.gateway.services.webhookDelivery.deliverDue(),
+        ]);
+        return hits.received.filter((r) => r.status === 200).length === ids.length;
+      }, "every event delivered");
+      for (const id of ids) expect(hits.of(id).map((r) => r.status)).toEqual([503, 200]);
+      const log = await deliveries(a, "wh-ha", hook.id);
+      const attempts = log.map((e) => `${e.eventId}#${e.attempt}`);
+      expect(new Set(attempts).size).toBe(attempts.length);
+      expect(attempts).toHaveLength(ids.length * 2);
+    } finally {
+      if (b !== a) await b.gateway.close();
+      await a.gateway.close();
+      await shared.drop();
+    }
+  }, 60_000);
+});
+
+describe("a gateway killed in the middle of a delivery", () => {
+  let sim: RunpodSimulator;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null });
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await sim.close();
+  });
+
+  it("delivers after a restart, once its lease runs out, with the same event id", async () => {
+    const target = usingPostgres() ? await freshDatabase() : undefined;
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "traingate-wh-kill-"));
+    // The first request is never answered: the gateway is killed while it waits.
+    const hits = await receiver((_, before) => (before === 0 ? null : 200));
+    const env: Record<string, string> = {
+      ...REGISTER_ENV,
+      DATA_DIR: dataDir,
+      ...(target?.databaseUrl ? { DATABASE_URL: target.databaseUrl } : {}),
+    };
+    const child = spawn(
+      process.execPath,
+      [
+        "-r",
+        path.join(__dirname, "support/register-ts.js"),
+        path.join(__dirname, "support/gateway-process.ts"),
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: "test",
+          JWT_SECRET: TEST_JWT_SECRET,
+          ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+          RUNPOD_API_URL: sim.url,
+          RUNPOD_API_SIMULATED: "true",
+          PORT: "0",
+          TEST_GATEWAY_OPTIONS: JSON.stringify({
+            background: true,
+            webhooks: { pollIntervalMs: 50, leaseMs: 1_500 },
+          }),
+          ...env,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    children.push(child);
+    const [, url] = await untilLine(child.stdout!, /^ready (\S+)/, "the gateway process to listen", {
+      timeoutMs: 30_000,
+      child,
+    });
+    child.stdout!.resume();
+    const hook = await createWebhook(url, "wh-kill", { url: hits.url, events: ["DEPLOYMENT_CREATED"] });
+    await deploy(url, "wh-kill", sim.addAccount().apiKey, "killed");
+    await hits.until((r) => r.length === 1, "the first attempt");
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+
+    const restarted = await startTestGateway({
+      env: { ...env, RUNPOD_API_URL: sim.url },
+      useDataDir: !target,
+      database: target,
+      gatewayOptions: { background: true, webhooks: FAST },
+    });
+    try {
+      await hits.until((r) => r.length === 2, "the delivery after the restart");
+      expect(hits.received[1].headers["x-traingate-event-id"]).toBe(
+        hits.received[0].headers["x-traingate-event-id"],
+      );
+      expect(hits.received[1].headers["x-traingate-event"]).toBe("DEPLOYMENT_CREATED");
+      const log = await deliveries(restarted, "wh-kill", hook.id);
+      // The killed attempt left no log entry; the one after the restart is the second.
+      expect(log.map((e) => [e.attempt, e.statusCode])).toEqual([[2, 200]]);
+    } finally {
+      await restarted.gateway.close();
+      await target?.drop();
+    }
+  }, 90_000);
 });

@@ -117,9 +117,12 @@ export class WebhookDeliveryWorker {
   ): Promise<WebhookDelivery> {
     const now = this.now();
     const delivered = result.error === null;
-    // A test delivery is made once; an event is retried until the give-up time.
+    // A test delivery is made once and says nothing of the webhook's health; an event is retried until the
+    // give-up time, unless this failure disabled the webhook (which cancelled its pending rows, this one too).
+    const counted = webhook !== null && row.event !== WebhookEvent.WEBHOOK_TEST;
+    const disabled = counted ? await this.follow(tx, webhook, delivered, now) : false;
     const next =
-      delivered || !webhook || row.event === WebhookEvent.WEBHOOK_TEST
+      delivered || !counted || disabled
         ? null
         : nextAttemptAt(row.attempts, row.createdAt, now, this.options.retry);
     const delivery = await tx.save(
@@ -137,6 +140,7 @@ export class WebhookDeliveryWorker {
         nextAttemptAt: next,
       }),
     );
+    if (disabled) return delivery;
     // Only while the claim is still ours (its lease not taken over after a stall).
     await tx.update(
       WebhookOutboxRow,
@@ -149,26 +153,29 @@ export class WebhookDeliveryWorker {
             outcome: delivered ? OutboxOutcome.DELIVERED : OutboxOutcome.GAVE_UP,
           },
     );
-    if (webhook && row.event !== WebhookEvent.WEBHOOK_TEST) await this.follow(tx, webhook, delivered, now);
     return delivery;
   }
 
-  /** The webhook's health: a success clears its failing streak; a streak of `disableAfterMs` disables it. */
-  private async follow(tx: EntityManager, webhook: Webhook, delivered: boolean, now: Date): Promise<void> {
+  /**
+   * The webhook's health: a success clears its failing streak; a streak of `disableAfterMs` disables it. True
+   * when this call disabled it.
+   */
+  private async follow(tx: EntityManager, webhook: Webhook, delivered: boolean, now: Date): Promise<boolean> {
     if (delivered) {
       await tx.update(Webhook, { id: webhook.id }, { lastDeliveryAt: now, failingSince: null });
-      return;
+      return false;
     }
     const failingSince = webhook.failingSince ?? now;
     if (webhook.failingSince === null) await tx.update(Webhook, { id: webhook.id }, { failingSince });
-    if (!webhook.enabled || now.getTime() - failingSince.getTime() < this.options.disableAfterMs) return;
+    if (!webhook.enabled || now.getTime() - failingSince.getTime() < this.options.disableAfterMs)
+      return false;
     const disabled = await tx
       .createQueryBuilder()
       .update(Webhook)
       .set({ enabled: false })
       .where("id = :id AND enabled", { id: webhook.id })
       .execute();
-    if (!disabled.affected) return;
+    if (!disabled.affected) return false;
     await tx
       .createQueryBuilder()
       .update(WebhookOutboxRow)
@@ -179,5 +186,6 @@ export class WebhookDeliveryWorker {
     await enqueueWebhookEvent(tx, webhook.userId, WebhookEvent.WEBHOOK_DISABLED, () => ({
       webhook: { id: webhook.id, url: webhook.url, failingSince: failingSince.toISOString() },
     }));
+    return true;
   }
 }
