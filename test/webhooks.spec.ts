@@ -295,8 +295,11 @@ describe("a run's events, delivered to a JSON and a Slack receiver", () => {
     );
 
     // The log: one successful first attempt per event, with what the endpoint answered.
-    const log = await deliveries(t, "wh-run", jsonHook.id);
-    expect(log).toHaveLength(json.received.length);
+    // (An attempt is logged just after its answer arrives.)
+    const log = await eventually(async () => {
+      const entries = await deliveries(t, "wh-run", jsonHook.id);
+      return entries.length === json.received.length && entries;
+    }, "every attempt in the log");
     for (const entry of log)
       expect(entry).toMatchObject({
         attempt: 1,
@@ -593,7 +596,10 @@ describe("two replicas", () => {
         return hits.received.filter((r) => r.status === 200).length === ids.length;
       }, "every event delivered");
       for (const id of ids) expect(hits.of(id).map((r) => r.status)).toEqual([503, 200]);
-      const log = await deliveries(a, "wh-ha", hook.id);
+      const log = await eventually(async () => {
+        const entries = await deliveries(a, "wh-ha", hook.id);
+        return entries.length >= ids.length * 2 && entries;
+      }, "every attempt in the log");
       const attempts = log.map((e) => `${e.eventId}#${e.attempt}`);
       expect(new Set(attempts).size).toBe(attempts.length);
       expect(attempts).toHaveLength(ids.length * 2);
@@ -676,7 +682,10 @@ describe("a gateway killed in the middle of a delivery", () => {
         hits.received[0].headers["x-traingate-event-id"],
       );
       expect(hits.received[1].headers["x-traingate-event"]).toBe("DEPLOYMENT_CREATED");
-      const log = await deliveries(restarted, "wh-kill", hook.id);
+      const log = await eventually(async () => {
+        const entries = await deliveries(restarted, "wh-kill", hook.id);
+        return entries.length > 0 && entries;
+      }, "the attempt in the log");
       // The killed attempt left no log entry; the one after the restart is the second.
       expect(log.map((e) => [e.attempt, e.statusCode])).toEqual([[2, 200]]);
     } finally {
