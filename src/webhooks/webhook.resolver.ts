@@ -2,7 +2,7 @@ import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from "type-graphq
 import { CurrentUser } from "../auth/context";
 import { WebhookDelivery } from "./webhook-delivery.entity";
 import { Webhook } from "./webhook.entity";
-import type { WebhookService } from "./webhook.service";
+import { DEFAULT_DELIVERY_PAGE, type WebhookService } from "./webhook.service";
 import { WebhookCreated, WebhookDeliveryConnection, WebhookInput } from "./webhook.types";
 
 @Authorized()
@@ -21,7 +21,12 @@ export class WebhookResolver {
   webhookDeliveries(
     @CurrentUser() userId: string,
     @Arg("webhookId", () => ID, { description: "the webhook" }) webhookId: string,
-    @Arg("first", () => Int, { description: "page size, 0 to 100", defaultValue: 20 }) first: number,
+    @Arg("first", () => Int, {
+      description: "page size, 0 to 100",
+      defaultValue: DEFAULT_DELIVERY_PAGE,
+      nullable: true,
+    })
+    first: number | null,
     @Arg("after", () => String, {
       description: "the cursor of the last attempt already read",
       nullable: true,

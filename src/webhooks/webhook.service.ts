@@ -9,7 +9,7 @@ import { WebhookDelivery } from "./webhook-delivery.entity";
 import { WebhookOutboxRow } from "./webhook-outbox.entity";
 import { newSigningSecret } from "./webhook-signature";
 import { Webhook } from "./webhook.entity";
-import { WebhookEvent } from "./webhook.enums";
+import { WebhookEvent, WebhookFormat } from "./webhook.enums";
 import { webhookErrors } from "./webhook.errors";
 import type { WebhookCreated, WebhookDeliveryConnection, WebhookInput } from "./webhook.types";
 
@@ -24,6 +24,8 @@ export interface WebhookRules {
 
 /** Webhooks a user may have. */
 export const MAX_WEBHOOKS_PER_USER = 20;
+/** The delivery log's page size when none is asked for (the argument's default). */
+export const DEFAULT_DELIVERY_PAGE = 20;
 /** The delivery log's largest page. */
 export const MAX_DELIVERY_PAGE = 100;
 
@@ -100,9 +102,10 @@ export class WebhookService {
   async deliveries(
     userId: string,
     webhookId: string,
-    first: number,
+    first: number | null,
     after: string | null | undefined,
   ): Promise<WebhookDeliveryConnection> {
+    first ??= DEFAULT_DELIVERY_PAGE;
     if (!Number.isInteger(first) || first < 0 || first > MAX_DELIVERY_PAGE)
       throw webhookErrors.badInput("first", `must be from 0 to ${MAX_DELIVERY_PAGE}`);
     await this.get(userId, webhookId);
@@ -145,7 +148,7 @@ function fieldsOf(input: WebhookInput): Pick<Webhook, "url" | "events" | "format
   return {
     url: input.url,
     events: input.events,
-    format: input.format,
+    format: input.format ?? WebhookFormat.JSON,
     description: input.description ?? null,
   };
 }

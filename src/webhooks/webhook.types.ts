@@ -24,8 +24,9 @@ export class WebhookInput {
   @Field(() => WebhookFormat, {
     description: "the request body's shape",
     defaultValue: WebhookFormat.JSON,
+    nullable: true,
   })
-  format: WebhookFormat;
+  format?: WebhookFormat | null;
 
   @Field(() => String, { description: "a note about the webhook, for the caller", nullable: true })
   @MaxLength(500)
