@@ -163,7 +163,13 @@ async function gqlAt<T>(url: string, user: string, query: string, variables?: un
 }
 
 /** Stores a simulator key and a config for `user`, and deploys it; answers the deployment's id. */
-async function deploy(url: string, user: string, apiKey: string, name: string): Promise<string> {
+async function deploy(
+  url: string,
+  user: string,
+  apiKey: string,
+  name: string,
+  run: { epochs: number; budgetLimitUsd: number } = { epochs: 1, budgetLimitUsd: 1 },
+): Promise<string> {
   const secret = await gqlAt(
     url,
     user,
@@ -180,7 +186,7 @@ async function deploy(url: string, user: string, apiKey: string, name: string): 
         name,
         modelName: "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
         datasetUrl: "https://example.com/alpaca.jsonl",
-        hyperparameters: { epochs: 1, loggingSteps: 5 },
+        hyperparameters: { epochs: run.epochs, loggingSteps: 5 },
       },
     },
   );
@@ -193,7 +199,7 @@ async function deploy(url: string, user: string, apiKey: string, name: string): 
       input: {
         trainingConfigId: config.data.createTrainingConfig.id,
         gpuType: "RTX_A4000",
-        budgetLimitUsd: 1,
+        budgetLimitUsd: run.budgetLimitUsd,
       },
     },
   );
@@ -325,6 +331,42 @@ describe("a run's events, delivered to a JSON and a Slack receiver", () => {
       expect.objectContaining({ id: slackHook.id, format: "SLACK", enabled: true }),
     ]);
     expect(JSON.stringify(listed)).not.toContain("whsec_");
+  }, 90_000);
+
+  it("sends each budget threshold once, then the budget stop", async () => {
+    const hits = await receiver();
+    await createWebhook(t, "wh-budget", { url: hits.url, events: ["BUDGET_ALERT", "DEPLOYMENT_STOPPED"] });
+    const id = await deploy(t.url, "wh-budget", "sim_webhooks_0003", "long run", {
+      epochs: 100,
+      budgetLimitUsd: 0.05,
+    });
+    // The STOPPED alert follows the stop itself (it is raised once the deployment has finished).
+    await hits.until(
+      (r) =>
+        r.some((x) => x.headers["x-traingate-event"] === "DEPLOYMENT_STOPPED") &&
+        r.some((x) => x.body.includes('"thresholdPercent":100')),
+      "the budget stop and its alert",
+      60_000,
+    );
+    const alerts = hits.received
+      .filter((x) => x.headers["x-traingate-event"] === "BUDGET_ALERT")
+      .map(
+        (x) =>
+          (
+            JSON.parse(x.body) as {
+              data: { thresholdPercent: number; action: string; deployment: { id: string } };
+            }
+          ).data,
+      );
+    const thresholds = alerts.map((a) => a.thresholdPercent).sort((a, b) => a - b);
+    expect(new Set(thresholds).size).toBe(thresholds.length);
+    expect(thresholds).toContain(100);
+    expect(alerts.find((a) => a.thresholdPercent === 100)?.action).toBe("STOPPED");
+    expect(alerts.every((a) => a.deployment.id === id)).toBe(true);
+    const stopped = hits.received.find((x) => x.headers["x-traingate-event"] === "DEPLOYMENT_STOPPED")!;
+    expect(JSON.parse(stopped.body)).toMatchObject({
+      data: { deployment: { id, status: "STOPPED", stopReason: "BUDGET_EXCEEDED", budgetLimitUsd: 0.05 } },
+    });
   }, 90_000);
 
   it("retries a receiver that fails 3 times with growing delays, and it gets the event on the 4th attempt", async () => {
@@ -522,6 +564,50 @@ describe("registration and its safety rules", () => {
       await t.close();
     }
   });
+});
+
+describe("client-examples/verify-webhook.ts", () => {
+  it("run as a receiver, verifies and prints a real delivery once, and refuses an unsigned request", async () => {
+    const t = await startTestGateway({ env: REGISTER_ENV });
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/`;
+    const hook = await createWebhook(t, "wh-example", { url, events: ["DEPLOYMENT_COMPLETED"] });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(__dirname, "../client-examples/verify-webhook.ts"),
+        "--port",
+        String(port),
+      ],
+      {
+        env: { PATH: process.env.PATH, TRAINGATE_WEBHOOK_SECRET: hook.secret },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    try {
+      await untilLine(child.stdout!, /^listening on/, "the example to listen", { child });
+      const TEST = `mutation($id: ID!) { testWebhook(id: $id) { eventId statusCode } }`;
+      const printed = untilLine(child.stdout!, /^(\S+) (\{.*\})$/, "the verified event", { child });
+      const first = await t.gql<{ testWebhook: { eventId: string; statusCode: number } }>(
+        "wh-example",
+        TEST,
+        {
+          id: hook.id,
+        },
+      );
+      expect(first.data?.testWebhook.statusCode).toBe(204);
+      const [, eventId, body] = await printed;
+      expect(eventId).toBe(first.data?.testWebhook.eventId);
+      expect(JSON.parse(body)).toMatchObject({ id: eventId, type: "WEBHOOK_TEST" });
+      const unsigned = await fetch(url, { method: "POST", body: body });
+      expect(unsigned.status).toBe(401);
+    } finally {
+      child.kill();
+      await t.close();
+    }
+  }, 30_000);
 });
 
 /** Records `count` events for `user` as the deployment code does, each in a transaction of its own. */
