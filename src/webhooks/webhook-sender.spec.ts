@@ -49,12 +49,8 @@ describe("sendWebhook", () => {
       "{}",
       LIMITS,
     );
-    expect(result).toEqual({
-      statusCode: 202,
-      latencyMs: expect.any(Number),
-      error: null,
-      responseExcerpt: "queued",
-    });
+    expect(result).toMatchObject({ statusCode: 202, error: null, responseExcerpt: "queued" });
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(seen).toEqual({ body: "{}", signature: "t=1,v1=ab", type: "application/json" });
   });
 
