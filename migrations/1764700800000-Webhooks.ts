@@ -29,7 +29,9 @@ export class Webhooks1764700800000 implements MigrationInterface {
         CONSTRAINT "pk_webhooks" PRIMARY KEY ("id"),
         CONSTRAINT "fk_webhooks_user" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE
       )`);
-    await queryRunner.query(`CREATE INDEX "idx_webhooks_user_created" ON "webhooks" ("user_id", "created_at")`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_webhooks_user_created" ON "webhooks" ("user_id", "created_at")`,
+    );
     await queryRunner.query(`
       CREATE TABLE "webhook_outbox" (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -74,7 +76,9 @@ export class Webhooks1764700800000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_webhook_seq" ON "webhook_deliveries" ("webhook_id", "seq")`,
     );
-    await queryRunner.query(`CREATE INDEX "idx_webhook_deliveries_outbox" ON "webhook_deliveries" ("outbox_id")`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_webhook_deliveries_outbox" ON "webhook_deliveries" ("outbox_id")`,
+    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
