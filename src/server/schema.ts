@@ -4,8 +4,9 @@ import { GraphQLScalarType, printSchema, type GraphQLSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
-// registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs; queries:
-// costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts).
+// registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs, webhooks;
+// queries: costs, deployments, jobs, secrets, configs, users, webhooks; subscriptions: metrics, deployments,
+// budget alerts).
 import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
 import { METRICS_RESOLVERS } from "../metrics/metrics.module";
 import { DEPLOYMENTS_RESOLVERS } from "../deployments/deployments.module";

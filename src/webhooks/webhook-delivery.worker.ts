@@ -48,16 +48,26 @@ export class WebhookDeliveryWorker {
   /** One pass: claims what is due and attempts it. Answers how many attempts were made. */
   async deliverDue(): Promise<{ attempts: number }> {
     const claimed = await this.claim();
-    await Promise.all(claimed.map((row) => this.attempt(row)));
+    // One attempt failing to be recorded does not stop the others; its lease runs out and it is made again.
+    const outcomes = await Promise.allSettled(claimed.map((row) => this.attempt(row)));
+    for (const outcome of outcomes)
+      if (outcome.status === "rejected")
+        this.logger.warn({ err: (outcome.reason as Error).message }, "a webhook attempt was not recorded");
     return { attempts: claimed.length };
   }
 
   /** Makes one attempt of a claimed row, logs it and schedules what follows. Answers the log entry. */
   async attempt(row: WebhookOutboxRow): Promise<WebhookDelivery> {
     const webhook = await this.db.getRepository(Webhook).findOneBy({ id: row.webhookId });
-    const result = webhook
-      ? await this.send(webhook, row)
-      : { statusCode: null, latencyMs: 0, error: "the webhook was deleted", responseExcerpt: null };
+    let result: SendResult;
+    try {
+      result = webhook ? await this.send(webhook, row) : failure("the webhook was deleted");
+    } catch (error) {
+      // A secret that no configured key opens, a URL that no longer parses: a failed attempt like any other,
+      // so it is retried, logged and, in time, given up.
+      this.logger.warn({ webhookId: row.webhookId, err: (error as Error).message }, "webhook attempt failed");
+      result = failure("the attempt could not be made (see the gateway's log)");
+    }
     return this.db.transaction((tx) => this.record(tx, row, webhook, result));
   }
 
@@ -189,3 +199,10 @@ export class WebhookDeliveryWorker {
     return true;
   }
 }
+
+const failure = (error: string): SendResult => ({
+  statusCode: null,
+  latencyMs: 0,
+  error,
+  responseExcerpt: null,
+});

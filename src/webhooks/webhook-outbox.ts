@@ -12,7 +12,8 @@ import type { WebhookEvent } from "./webhook.enums";
  * Records an event for every enabled webhook of `userId` that asked for it: one outbox row each, in `tx`, so the
  * event and its deliveries commit (or roll back) together; the delivery worker sends them after the commit.
  * `payload` is only made when some webhook wants the event. Answers the event's id, or undefined when no
- * webhook wanted it. This is the one way into the outbox: deployments, budget and training alerts, artifacts.
+ * webhook wanted it. Every event enters the outbox here (deployments, budget and training alerts, artifacts,
+ * WEBHOOK_DISABLED); only testWebhook's one-off attempt is written by the service itself.
  */
 export async function enqueueWebhookEvent(
   tx: EntityManager,
