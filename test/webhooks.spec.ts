@@ -658,6 +658,41 @@ describe("a webhook failing for its whole disable window", () => {
   }, 30_000);
 });
 
+describe("a delivery still failing at its give-up time", () => {
+  it("is given up: the last attempt schedules nothing and nothing more is sent", async () => {
+    const t = await startTestGateway({
+      env: REGISTER_ENV,
+      gatewayOptions: {
+        background: true,
+        webhooks: { ...FAST, retry: { ...FAST.retry, giveUpAfterMs: 500 } },
+      },
+    });
+    try {
+      const broken = await receiver(() => 500);
+      const hook = await createWebhook(t, "wh-giveup", { url: broken.url, events: ["DEPLOYMENT_CREATED"] });
+      await enqueueEvents(t, "wh-giveup", 1);
+      const log = await eventually(async () => {
+        const entries = await deliveries(t, "wh-giveup", hook.id);
+        return entries.length > 0 && entries[0].nextAttemptAt === null && entries;
+      }, "the last attempt");
+      const sent = broken.received.length;
+      expect(sent).toBe(log.length);
+      expect(sent).toBeGreaterThan(1);
+      expect(log.map((e) => e.attempt)).toEqual(log.map((_, i) => sent - i));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(broken.received).toHaveLength(sent);
+      // Given up, not disabled: the webhook is still enabled for the next event.
+      const listed = await t.gql<{ webhooks: { enabled: boolean }[] }>(
+        "wh-giveup",
+        `{ webhooks { enabled } }`,
+      );
+      expect(listed.data?.webhooks).toEqual([{ enabled: true }]);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});
+
 describe("two replicas", () => {
   it(`never deliver the same attempt twice${usingPostgres() ? "" : " (embedded: two workers racing over one database)"}`, async () => {
     const shared = await freshDatabase();
