@@ -11,7 +11,7 @@ import { WebhookEvent } from "../src/webhooks/webhook.enums";
 import type { WebhookTuning } from "../src/webhooks/webhooks.module";
 import { freshDatabase, usingPostgres } from "./support/database";
 import { deferred, eventually, untilLine } from "./support/eventually";
-import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from "./support/gateway";
+import { startTestGateway, TEST_ENCRYPTION_KEY, TEST_JWT_SECRET, type TestGateway } from "./support/gateway";
 import { freePort } from "./support/simulated";
 import { spawnGateway } from "./support/spawn-gateway";
 
@@ -486,6 +486,48 @@ describe("registration and its safety rules", () => {
       expect(hits.received).toEqual([]);
     } finally {
       await strict.gateway.close();
+      await shared.drop();
+    }
+  });
+
+  it("keeps signing with the same secret after ENCRYPTION_KEY is rotated, and seals it under the new key", async () => {
+    const shared = await freshDatabase();
+    const hits = await receiver();
+    let hook: { id: string; secret: string };
+    const before = await startTestGateway({ database: shared, env: REGISTER_ENV });
+    try {
+      hook = await createWebhook(before, "wh-rotate", { url: hits.url, events: ["BUDGET_ALERT"] });
+    } finally {
+      await before.gateway.close();
+    }
+    const newKey = Buffer.alloc(32, 9).toString("base64");
+    const after = await startTestGateway({
+      database: shared,
+      env: { ...REGISTER_ENV, ENCRYPTION_KEY: newKey, ENCRYPTION_KEY_PREVIOUS: TEST_ENCRYPTION_KEY },
+    });
+    try {
+      const versionOf = async () =>
+        (
+          await after.gateway.db.dataSource.query<{ secret_key_version: string }[]>(
+            `SELECT secret_key_version FROM webhooks WHERE id = $1`,
+            [hook.id],
+          )
+        )[0].secret_key_version;
+      const old = await versionOf();
+      const res = await after.gql<{ testWebhook: Delivery }>(
+        "wh-rotate",
+        `mutation($id: ID!) { testWebhook(id: $id) { statusCode } }`,
+        { id: hook.id },
+      );
+      expect(res.data?.testWebhook.statusCode).toBe(200);
+      const [received] = hits.received;
+      expect(
+        verifyWebhook(hook.secret, received.body, received.headers["x-traingate-signature"] as string),
+      ).toBe(true);
+      expect(await versionOf()).not.toBe(old);
+      expect(await versionOf()).toBe(after.gateway.config.encryptionKeys[0].version);
+    } finally {
+      await after.gateway.close();
       await shared.drop();
     }
   });

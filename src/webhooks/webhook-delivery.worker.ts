@@ -96,10 +96,7 @@ export class WebhookDeliveryWorker {
       { eventId: row.eventId, event: row.event, createdAt: row.createdAt, payload: row.payload },
       this.options.publicUrl,
     );
-    const secret = this.box.open(
-      { ciphertext: webhook.secretCiphertext, keyVersion: webhook.secretKeyVersion },
-      secretContext(webhook.id),
-    );
+    const secret = await this.signingSecret(webhook);
     const result = await sendWebhook(
       webhook.url,
       {
@@ -117,6 +114,25 @@ export class WebhookDeliveryWorker {
         "webhook delivery failed",
       );
     return result;
+  }
+
+  /** The webhook's secret; one sealed under an older key is sealed again under the current one (a rotation). */
+  private async signingSecret(webhook: Webhook): Promise<string> {
+    const context = secretContext(webhook.id);
+    const secret = this.box.open(
+      { ciphertext: webhook.secretCiphertext, keyVersion: webhook.secretKeyVersion },
+      context,
+    );
+    if (this.box.isStale(webhook.secretKeyVersion)) {
+      const sealed = this.box.seal(secret, context);
+      await this.db
+        .getRepository(Webhook)
+        .update(
+          { id: webhook.id, secretKeyVersion: webhook.secretKeyVersion },
+          { secretCiphertext: sealed.ciphertext, secretKeyVersion: sealed.keyVersion },
+        );
+    }
+    return secret;
   }
 
   private async record(
