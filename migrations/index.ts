@@ -2,6 +2,7 @@ import { Init1764355200000 } from "./1764355200000-Init";
 import { PodLifecycleAndAccrual1764441600000 } from "./1764441600000-PodLifecycleAndAccrual";
 import { Artifacts1764527400000 } from "./1764527400000-Artifacts";
 import { CostRollup1764614400000 } from "./1764614400000-CostRollup";
+import { Webhooks1764700800000 } from "./1764700800000-Webhooks";
 import { TrainingHealthAlerts1764702000000 } from "./1764702000000-TrainingHealthAlerts";
 import { PersistedDocuments1764703800000 } from "./1764703800000-PersistedDocuments";
 
@@ -11,6 +12,7 @@ export const MIGRATIONS = [
   PodLifecycleAndAccrual1764441600000,
   Artifacts1764527400000,
   CostRollup1764614400000,
+  Webhooks1764700800000,
   TrainingHealthAlerts1764702000000,
   PersistedDocuments1764703800000,
 ];

@@ -21,6 +21,9 @@ const TABLES = [
   "training_jobs",
   "training_metrics",
   "users",
+  "webhook_deliveries",
+  "webhook_outbox",
+  "webhooks",
 ];
 
 /** A database with no tables at all: the migrations run from scratch here. */

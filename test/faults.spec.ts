@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
-import { deferred, untilEvent, untilLine } from "./support/eventually";
-import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET } from "./support/gateway";
+import { deferred, untilEvent } from "./support/eventually";
+import { TEST_JWT_SECRET } from "./support/gateway";
 import { freePort } from "./support/simulated";
+import { spawnGateway as spawnProcess } from "./support/spawn-gateway";
 import { startTcpProxy } from "./support/tcp-proxy";
 import { collect, wsClient } from "./support/ws";
 
@@ -24,46 +24,8 @@ afterAll(async () => {
   await dropTestDatabases();
 });
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-}
-
-/** A gateway in its own process (test/support/gateway-process.ts), killable with -9. */
-async function spawnGateway(env: Record<string, string>): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    [
-      "-r",
-      path.join(__dirname, "support/register-ts.js"),
-      path.join(__dirname, "support/gateway-process.ts"),
-    ],
-    {
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: "test",
-        JWT_SECRET: TEST_JWT_SECRET,
-        ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
-        RUNPOD_API_URL: simulator.url,
-        RUNPOD_API_SIMULATED: "true",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  try {
-    const [, url] = await untilLine(child.stdout, /^ready (\S+)/, "the gateway process to listen", {
-      timeoutMs: 30_000,
-      child,
-    });
-    // What it logs later is read and dropped, so a full pipe never stalls it.
-    child.stdout.resume();
-    return { child, url };
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
-  }
-}
+/** A gateway in its own process, killable with -9, upstream the simulator. */
+const spawnGateway = (env: Record<string, string>) => spawnProcess({ RUNPOD_API_URL: simulator.url, ...env });
 
 async function gql<T>(url: string, user: string, query: string, variables?: unknown): Promise<T> {
   const res = await fetch(`${url}/graphql`, {

@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import { isUuid } from "../db/ids";
 import { notFound } from "../errors/app-error";
+import { jobRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
+import { WebhookEvent } from "../webhooks/webhook.enums";
 import { ArtifactRecord } from "./artifact.entity";
 import type { ArtifactStore, ByteRange } from "./artifact-store";
 import { STORE_PIECE_BYTES } from "./artifact-store";
@@ -327,6 +329,10 @@ export class ArtifactService {
         row.jobId,
         gatewayArtifactUri(row.jobId),
       ]);
+      await enqueueWebhookEvent(tx, row.userId, WebhookEvent.ARTIFACT_READY, async () => ({
+        deployment: await jobRun(tx, row.jobId),
+        artifact: { jobId: row.jobId, sizeBytes: size, sha256: actual, files: files.length },
+      }));
     });
     this.logger.info({ jobId: row.jobId, sizeBytes: size, files: files.length }, "artifact stored");
     return { received: size, complete: true };

@@ -62,6 +62,8 @@ export interface Config {
    * `off`, no persisted queries (a hash-only request answers PersistedQueryNotSupported).
    */
   readonly persistedQueries: PersistedQueryMode;
+  /** `WEBHOOK_ALLOW_PRIVATE`: webhooks may target loopback and private addresses (local use, tests). */
+  readonly webhookAllowPrivate: boolean;
   /** Secrets that were generated into DATA_DIR by this start (embedded mode only), for the start-up log. */
   readonly generatedSecrets: readonly string[];
 }
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
       `PERSISTED_QUERIES must be one of ${PERSISTED_QUERY_MODES.join(", ")} (got "${persistedQueriesRaw}")`,
     );
   }
+  const webhookAllowPrivate = bool("WEBHOOK_ALLOW_PRIVATE", false);
   const watchdogIntervalMs = int("WATCHDOG_INTERVAL_MS", 15_000, 100, 3_600_000);
   const syncIntervalMs = int("SYNC_INTERVAL_MS", 30_000, 100, 3_600_000);
   const shutdownTimeoutMs = int("SHUTDOWN_TIMEOUT_MS", 10_000, 1_000, 600_000);
@@ -277,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxActiveDeploymentsPerUser,
     maxDeploysPerHour,
     persistedQueries: persistedQueriesRaw as PersistedQueryMode,
+    webhookAllowPrivate,
     generatedSecrets: Object.freeze(generatedSecrets),
   } satisfies Config);
 }
@@ -336,6 +340,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     maxActiveDeploymentsPerUser: config.maxActiveDeploymentsPerUser || "off",
     maxDeploysPerHour: config.maxDeploysPerHour || "off",
     persistedQueries: config.persistedQueries,
+    webhookAllowPrivate: config.webhookAllowPrivate,
   };
 }
 

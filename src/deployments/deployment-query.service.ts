@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { isUuid } from "../db/ids";
-import { pageSizes, type PageArguments } from "../relay/page-arguments";
+import { connectionPage } from "../relay/connection-page";
+import type { PageArguments } from "../relay/page-arguments";
 import { Deployment } from "./deployment.entity";
 import { DeploymentEvent } from "./deployment-event.entity";
 import { deploymentErrors } from "./deployment.errors";
@@ -25,18 +26,14 @@ export class DeploymentQueryService {
 
   /**
    * A Relay connection over (created_at desc, id desc) with keyset pagination: a page costs the same however
-   * deep it is, and rows inserted meanwhile never shift what the next page returns. `first`/`after` page
-   * forward, `last`/`before` backward, as the Relay cursor connections spec says (both: the first `first` of the
-   * window between the cursors, then the last `last` of those). Where the spec lets a server answer false without
-   * looking (hasPreviousPage past `after` when paging forward, hasNextPage past `before` backward), one EXISTS
-   * query looks, so a client gets the truth.
+   * deep it is, and rows inserted meanwhile never shift what the next page returns; forward and backward as
+   * `connectionPage` reads the Relay spec.
    */
   async list(
     userId: string,
     filter: DeploymentFilter | null | undefined,
     page: PageArguments,
   ): Promise<DeploymentConnection> {
-    const { first, last } = pageSizes(page);
     const after = page.after ? decodeCursor(page.after, "after") : undefined;
     const before = page.before ? decodeCursor(page.before, "before") : undefined;
 
@@ -53,57 +50,27 @@ export class DeploymentQueryService {
         qb.andWhere("d.created_at < :createdBefore", { createdBefore: filter.createdBefore });
       return qb;
     };
-    // Between the cursors: older than `after`, newer than `before` (the list runs newest first).
-    const between = () => {
-      const qb = filtered();
-      if (after) qb.andWhere(...keyset("<", after, "after"));
-      if (before) qb.andWhere(...keyset(">", before, "before"));
-      return qb;
-    };
-    /** Whether any row lies on `op`'s side of the cursor, or is the cursor's own row. */
-    const existsBeyond = (op: "<=" | ">=", cursor: Cursor, name: string) =>
-      filtered()
-        .andWhere(...keyset(op, cursor, name))
-        .getExists();
-
-    let rows: Deployment[];
-    let hasNextPage: boolean;
-    let hasPreviousPage: boolean;
-    if (first !== null) {
-      // One row past the larger size tells whether the window holds more than `first`, and more than `last`.
-      const window = await between()
-        .orderBy("d.created_at", "DESC")
-        .addOrderBy("d.id", "DESC")
-        .take(Math.max(first, last ?? 0) + 1)
-        .getMany();
-      rows = window.slice(0, first);
-      hasNextPage = window.length > first;
-      if (last !== null) {
-        rows = rows.slice(Math.max(0, rows.length - last));
-        hasPreviousPage = window.length > last;
-      } else {
-        hasPreviousPage = after ? await existsBeyond(">=", after, "previous") : false;
-      }
-    } else {
-      const window = await between()
-        .orderBy("d.created_at", "ASC")
-        .addOrderBy("d.id", "ASC")
-        .take(last! + 1)
-        .getMany();
-      rows = window.slice(0, last!).reverse();
-      hasPreviousPage = window.length > last!;
-      hasNextPage = before ? await existsBeyond("<=", before, "next") : false;
-    }
-    const edges = rows.map((node) => ({ cursor: encodeCursor(node), node }));
+    const { edges, pageInfo } = await connectionPage<Deployment>(page, {
+      // Between the cursors: older than `after`, newer than `before` (the list runs newest first).
+      window: (direction, limit) => {
+        const qb = filtered();
+        if (after) qb.andWhere(...keyset("<", after, "after"));
+        if (before) qb.andWhere(...keyset(">", before, "before"));
+        const order = direction === "forward" ? "DESC" : "ASC";
+        return qb.orderBy("d.created_at", order).addOrderBy("d.id", order).take(limit).getMany();
+      },
+      existsBeyond: (side) =>
+        filtered()
+          .andWhere(
+            ...(side === "previous" ? keyset(">=", after!, "previous") : keyset("<=", before!, "next")),
+          )
+          .getExists(),
+      cursor: encodeCursor,
+    });
     let count: Promise<number> | undefined;
     return {
       edges,
-      pageInfo: {
-        hasNextPage,
-        hasPreviousPage,
-        startCursor: edges.at(0)?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
+      pageInfo,
       // Counted only when asked for: an exact count over a large account costs more than the page itself.
       get totalCount() {
         return (count ??= filtered().getCount());

@@ -80,6 +80,7 @@ export class DeploymentRows {
           cloudType: request.cloudType,
           budgetLimitUsd: microsToUsd(request.budgetLimitMicros),
         });
+        await transitions.written(tx, saved, job, null);
         return saved;
       });
       if (replay.of) return { deployment: replay.of, isNew: false };

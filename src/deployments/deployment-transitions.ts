@@ -15,6 +15,17 @@ import { nextState, type DeploymentSignal } from "./deployment.state";
 /** Told once a deployment has finished (committed), with why it stopped; see `onFinished`. */
 export type FinishedListener = (deployment: Deployment) => Promise<void>;
 
+/**
+ * Told inside the transaction that creates a deployment (`previous` null) or moves its status, with the rows as
+ * they will commit: what must commit or roll back with the change (the webhook outbox).
+ */
+export type WrittenListener = (
+  tx: EntityManager,
+  deployment: Deployment,
+  job: TrainingJob,
+  previous: DeploymentStatus | null,
+) => Promise<void>;
+
 /** A deployment, row-locked for the transaction, and its job. */
 export interface Locked {
   deployment: Deployment;
@@ -43,6 +54,7 @@ export interface Change {
  */
 export class DeploymentTransitions {
   private readonly finishedListeners: FinishedListener[] = [];
+  private readonly writtenListeners: WrittenListener[] = [];
   private readonly changeListeners: ((deployment: Pick<Deployment, "id" | "jobId">) => void)[] = [];
   private accrual: AccrualSql | undefined;
 
@@ -67,6 +79,7 @@ export class DeploymentTransitions {
       if (!locked) return undefined;
       const change = plan(locked, at);
       if (!change) return undefined;
+      const before = locked.deployment.status;
       const update: Partial<Deployment> = { ...change.update };
       let moved = false;
       if (change.signal)
@@ -75,6 +88,8 @@ export class DeploymentTransitions {
       if (Object.keys(update).length > 0) await tx.update(Deployment, { id: deploymentId }, update);
       for (const event of change.events ?? [])
         await this.insertEvent(tx, deploymentId, event.kind, event.detail);
+      if (update.status !== undefined && update.status !== before)
+        await this.written(tx, Object.assign(locked.deployment, update), locked.job, before);
       if (!moved && !change.announce) return undefined;
       const finished = update.status !== undefined && isFinished(update.status);
       return { deployment: Object.assign(locked.deployment, update), finished };
@@ -193,6 +208,21 @@ export class DeploymentTransitions {
    */
   onFinished(listener: FinishedListener): void {
     this.finishedListeners.push(listener);
+  }
+
+  /** Registers a listener told, in the transaction, of every creation and status move (see `WrittenListener`). */
+  onWritten(listener: WrittenListener): void {
+    this.writtenListeners.push(listener);
+  }
+
+  /** Tells the written listeners, in `tx`, of a deployment created (`previous` null) or moved. */
+  async written(
+    tx: EntityManager,
+    deployment: Deployment,
+    job: TrainingJob,
+    previous: DeploymentStatus | null,
+  ): Promise<void> {
+    for (const listener of this.writtenListeners) await listener(tx, deployment, job, previous);
   }
 
   /** `listener` is told, synchronously, of every committed change before it is published. */

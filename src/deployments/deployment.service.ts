@@ -9,7 +9,12 @@ import type { ProviderSecretService } from "../secrets/provider-secret.service";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { DeploymentLauncher, type LaunchOptions } from "./deployment-launch";
 import type { DeploymentQueryService } from "./deployment-query.service";
-import { DeploymentTransitions, type FinishedListener, type Look } from "./deployment-transitions";
+import {
+  DeploymentTransitions,
+  type FinishedListener,
+  type Look,
+  type WrittenListener,
+} from "./deployment-transitions";
 import { isActive, StopReason } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 import { nextState, type DeploymentSignal } from "./deployment.state";
@@ -213,6 +218,11 @@ export class DeploymentService {
   /** `listener` is told, synchronously, of every committed change before it is published. */
   onChanged(listener: (deployment: Pick<Deployment, "id" | "jobId">) => void): void {
     this.transitions.onChanged(listener);
+  }
+
+  /** `listener` is told, inside the transaction, of each deployment created or whose status moved. */
+  onWritten(listener: WrittenListener): void {
+    this.transitions.onWritten(listener);
   }
 }
 

@@ -29,6 +29,7 @@ import { createContextFactory } from "./request-context";
 import { buildGatewaySchema, ResolverRegistry } from "./schema";
 import { shutdownSequence } from "./shutdown";
 import { attachWebSocketServer } from "./websocket";
+import type { WebhookTuning } from "../webhooks/webhooks.module";
 
 export type { Services } from "./modules";
 
@@ -50,6 +51,8 @@ export interface GatewayOptions {
   metricsRoutes?: CallbackOptions;
   /** Limits of the live streams: per user, per subscriber's backlog, and the replay's page size. */
   subscriptions?: LiveStreamOptions & MetricStreamOptions;
+  /** Webhook delivery's retry schedule, lease and poll interval (tests shorten them). */
+  webhooks?: WebhookTuning;
 }
 
 export interface Gateway {
@@ -98,6 +101,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     verifyToken,
     callbackUnreachable,
     metricStream: options.subscriptions,
+    webhooks: options.webhooks,
   });
   const resolvers = new ResolverRegistry(modules.flatMap((module) => module.resolvers ?? []));
   const schema = await buildGatewaySchema(resolvers);

@@ -9,6 +9,9 @@ import { ProviderSecret } from "../secrets/provider-secret.entity";
 import { TrainingAlertRecord } from "../training-alerts/training-alert.entity";
 import { TrainingConfig } from "../training-configs/training-config.entity";
 import { User } from "../users/user.entity";
+import { WebhookDelivery } from "../webhooks/webhook-delivery.entity";
+import { WebhookOutboxRow } from "../webhooks/webhook-outbox.entity";
+import { Webhook } from "../webhooks/webhook.entity";
 
 /**
  * Every table's entity, handed to the database when it opens (the server, the CLIs, the tests). Listed
@@ -27,4 +30,7 @@ export const ENTITIES = [
   DeploymentEvent,
   ArtifactRecord,
   PersistedDocument,
+  Webhook,
+  WebhookOutboxRow,
+  WebhookDelivery,
 ];

@@ -34,6 +34,9 @@ import { createSupervisionModule } from "../supervision/supervision.module";
 import { createTrainingAlertsModule } from "../training-alerts/training-alerts.module";
 import { createUsersModule } from "../users/users.module";
 import { createWebModule } from "../web/web.module";
+import type { WebhookService } from "../webhooks/webhook.service";
+import type { WebhookDeliveryWorker } from "../webhooks/webhook-delivery.worker";
+import { createWebhooksModule, type WebhookTuning } from "../webhooks/webhooks.module";
 import type { Infrastructure } from "./infrastructure";
 import type { GatewayMetrics } from "./prometheus";
 
@@ -54,6 +57,8 @@ export interface Services {
   subscriptions: LiveStreams;
   costReports: CostReportService;
   artifacts: ArtifactService;
+  webhooks: WebhookService;
+  webhookDelivery: WebhookDeliveryWorker;
 }
 
 export interface ModuleDeps {
@@ -70,6 +75,8 @@ export interface ModuleDeps {
   ingest?: IngestOptions;
   metricsRoutes?: CallbackOptions;
   metricStream?: MetricStreamOptions;
+  /** Tuning of webhook delivery (tests shorten the retry schedule). */
+  webhooks?: WebhookTuning;
 }
 
 /**
@@ -169,6 +176,16 @@ export async function createModules(
       retentionDays: config.artifactRetentionDays,
     },
   });
+  const webhooks = createWebhooksModule({
+    db,
+    logger,
+    encryptionKeys: config.encryptionKeys,
+    deployments: deployments.deployments,
+    production: config.production,
+    allowPrivate: config.webhookAllowPrivate,
+    publicUrl: config.publicUrl,
+    tuning: deps.webhooks,
+  });
   const modules = [
     users,
     secrets,
@@ -179,8 +196,16 @@ export async function createModules(
     jobs,
     metrics,
     artifacts,
+    webhooks,
     createRelayModule({
-      sources: [users.nodes, trainingConfigs.nodes, deployments.nodes, jobs.nodes, metrics.nodes],
+      sources: [
+        users.nodes,
+        trainingConfigs.nodes,
+        deployments.nodes,
+        jobs.nodes,
+        metrics.nodes,
+        webhooks.nodes,
+      ],
     }),
     createWebModule({ playgroundEnabled: config.playgroundEnabled }),
   ];
@@ -199,6 +224,8 @@ export async function createModules(
     subscriptions: streams,
     costReports: deployments.costReports,
     artifacts: artifacts.artifacts,
+    webhooks: webhooks.webhooks,
+    webhookDelivery: webhooks.delivery,
   };
   return { modules, services };
 }

@@ -4,9 +4,9 @@ import { GraphQLScalarType, GraphQLSchema, printSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
 import { authChecker, type ResolverClass, type ResolverLookup } from "../auth/context";
 // The modules load in this order because it is the order of the root fields in the SDL: type-graphql
-// registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs; queries:
-// costs, deployments, jobs, secrets, configs, users; subscriptions: metrics, deployments, budget alerts,
-// training alerts).
+// registers each decorator as its file loads (mutations: artifacts, deployments, secrets, configs, webhooks;
+// queries: costs, deployments, jobs, secrets, configs, users, webhooks; subscriptions: metrics, deployments,
+// budget alerts, training alerts).
 import { ARTIFACTS_RESOLVERS } from "../artifacts/artifacts.module";
 import { METRICS_RESOLVERS } from "../metrics/metrics.module";
 import { RELAY_RESOLVERS } from "../relay/relay.module";
@@ -17,6 +17,7 @@ import { TRAINING_ALERTS_RESOLVERS } from "../training-alerts/training-alerts.mo
 import { SECRETS_RESOLVERS } from "../secrets/secrets.module";
 import { TRAINING_CONFIGS_RESOLVERS } from "../training-configs/training-configs.module";
 import { USERS_RESOLVERS } from "../users/users.module";
+import { WEBHOOKS_RESOLVERS } from "../webhooks/webhooks.module";
 import { validateInput } from "./validate-input";
 
 /** Every resolver class, as each module lists its own: what the schema is printed from without services. */
@@ -31,6 +32,7 @@ const RESOLVER_CLASSES = [
   ...METRICS_RESOLVERS,
   ...ARTIFACTS_RESOLVERS,
   ...RELAY_RESOLVERS,
+  ...WEBHOOKS_RESOLVERS,
 ] as const;
 
 /** The resolver instances the modules built, by class: type-graphql's container, and the request context's. */

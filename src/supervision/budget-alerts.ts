@@ -8,6 +8,8 @@ import type { DeploymentService } from "../deployments/deployment.service";
 import type { EventBus } from "../pubsub/event-bus";
 import { budgetAlertTopics as topics, type BudgetAlertEvent } from "./budget-alert-stream";
 import { BudgetAlertRecord } from "./budget-alert.entity";
+import { deploymentRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
+import { WebhookEvent } from "../webhooks/webhook.enums";
 
 /**
  * Budget alerts: each threshold of a deployment is raised at most once, whichever replica or restart gets there
@@ -53,12 +55,23 @@ export class BudgetAlerts {
 
   /** Records a threshold crossing; only the first to record it announces it. True when this call raised it. */
   async raise(deployment: Deployment, threshold: number, action: BudgetAction): Promise<boolean> {
-    const at = await insertOnce(this.db, BudgetAlertRecord, {
-      deploymentId: deployment.id,
-      thresholdPercent: threshold,
-      action,
-      actualCostMicros: deployment.actualCostMicros,
-    });
+    const at = await insertOnce(
+      this.db,
+      BudgetAlertRecord,
+      {
+        deploymentId: deployment.id,
+        thresholdPercent: threshold,
+        action,
+        actualCostMicros: deployment.actualCostMicros,
+      },
+      // The alert and its webhook deliveries commit together.
+      (tx) =>
+        enqueueWebhookEvent(tx, deployment.userId, WebhookEvent.BUDGET_ALERT, async () => ({
+          deployment: await deploymentRun(tx, deployment),
+          thresholdPercent: threshold,
+          action,
+        })),
+    );
     if (!at) return false;
     await this.deployments.recordEvent(deployment.id, "budget.alert", {
       thresholdPercent: threshold,

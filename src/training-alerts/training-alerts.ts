@@ -9,6 +9,8 @@ import type { HealthWatch } from "../metrics/callback-handler";
 import type { JobAccess } from "../metrics/job-access";
 import type { MetricPoint } from "../metrics/metric-payload";
 import type { EventBus } from "../pubsub/event-bus";
+import { deploymentRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
+import { WebhookEvent } from "../webhooks/webhook.enums";
 import { gpuCatalogueEntry } from "../runpod/gpu-catalogue";
 import {
   GPU_MEMORY_POINTS,
@@ -298,7 +300,23 @@ export class TrainingAlerts implements HealthWatch {
 
   /** Records an alert; only the first to record it announces it. True when this call raised it. */
   private async raise(deployment: Alerted, alert: Raise): Promise<boolean> {
-    const at = await insertOnce(this.db, TrainingAlertRecord, { deploymentId: deployment.id, ...alert });
+    const at = await insertOnce(
+      this.db,
+      TrainingAlertRecord,
+      { deploymentId: deployment.id, ...alert },
+      // The alert and its webhook deliveries commit together.
+      (tx) =>
+        enqueueWebhookEvent(tx, deployment.userId, WebhookEvent.TRAINING_ALERT, async () => ({
+          deployment: await deploymentRun(
+            tx,
+            await tx.findOneOrFail(Deployment, { where: { id: deployment.id } }),
+          ),
+          kind: alert.kind,
+          step: alert.step,
+          message: alert.message,
+          action: alert.action,
+        })),
+    );
     if (!at) return false;
     await this.deployments.recordEvent(deployment.id, "training.alert", {
       kind: alert.kind,
@@ -315,8 +333,8 @@ export class TrainingAlerts implements HealthWatch {
   }
 
   /**
-   * Where a raised alert leaves the gateway, once per alert: the owner's `trainingAlerts` subscribers now.
-   * Webhooks (TRAINING_ALERT) are enqueued here too, once they exist.
+   * Where a raised alert reaches live clients, once per alert: the owner's `trainingAlerts` subscribers (its
+   * webhooks' deliveries were enqueued with the alert's row).
    */
   private async announce(event: TrainingAlertEvent): Promise<void> {
     try {
