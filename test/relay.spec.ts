@@ -22,6 +22,17 @@ async function objectsOf(user: string) {
   const event = await db
     .getRepository(DeploymentEvent)
     .save({ deploymentId: deployment.id, kind: "status.changed", detail: { to: "RUNNING" } });
+  // A webhook, and one logged attempt (its test delivery, to a port where nothing listens).
+  const created = await t.gql<{ createWebhook: { webhook: { id: string } } }>(
+    user,
+    `mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", events: [DEPLOYMENT_CREATED] }) { webhook { id } } }`,
+  );
+  const webhook = created.data!.createWebhook.webhook.id;
+  const tested = await t.gql<{ testWebhook: { id: string } }>(
+    user,
+    `mutation($id: ID!) { testWebhook(id: $id) { id } }`,
+    { id: webhook },
+  );
   return {
     User: user,
     TrainingConfig: config.id,
@@ -29,6 +40,8 @@ async function objectsOf(user: string) {
     TrainingJob: job.id,
     TrainingMetric: `${job.id}:20`,
     DeploymentEvent: String(event.id),
+    Webhook: webhook,
+    WebhookDelivery: tested.data!.testWebhook.id,
   };
 }
 let mine: Awaited<ReturnType<typeof objectsOf>>;
@@ -43,12 +56,15 @@ const NODE = `query($id: ID!) {
     ... on TrainingJob { jobStatus: status deployment { id } }
     ... on TrainingMetric { step loss }
     ... on DeploymentEvent { kind }
+    ... on Webhook { url }
+    ... on WebhookDelivery { attempt }
   }
 }`;
 const NODES = `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`;
 
 beforeAll(async () => {
-  t = await startTestGateway();
+  // Webhooks to a loopback address: the test deliveries need no network.
+  t = await startTestGateway({ env: { WEBHOOK_ALLOW_PRIVATE: "true" } });
   mine = await objectsOf("relay-owner");
   theirs = await objectsOf("relay-stranger");
 });
@@ -110,7 +126,7 @@ describe("nodes(ids)", () => {
   });
 
   it("looks up 100 ids of every type with a few statements, not one per id", async () => {
-    const ids = Array.from({ length: 100 }, (_, i) => Object.values(i < 50 ? mine : theirs)[i % 6]);
+    const ids = Array.from({ length: 100 }, (_, i) => Object.values(i < 50 ? mine : theirs)[i % 8]);
     await t.gql("relay-owner", "{ me { id } }"); // the caller's row exists before counting
     const logger = t.gateway.db.dataSource.logger;
     const logQuery = logger.logQuery.bind(logger);
@@ -126,8 +142,9 @@ describe("nodes(ids)", () => {
     } finally {
       logger.logQuery = logQuery;
     }
-    // One per type that can hold an id (the user's row, configs, deployments, events, jobs, points).
-    expect(statements.length).toBeLessThanOrEqual(6);
+    // One per type that can hold an id (the user's row, configs, deployments, events, jobs, points, webhooks,
+    // their attempts).
+    expect(statements.length).toBeLessThanOrEqual(8);
   });
 
   it("refuses more than 100 ids with BAD_USER_INPUT naming ids", async () => {

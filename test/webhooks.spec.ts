@@ -414,6 +414,32 @@ describe("a run's events, delivered to a JSON and a Slack receiver", () => {
     expect(page.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(true);
     expect(next.data!.webhookDeliveries.edges.map((e) => e.node.attempt)).toEqual([2, 1]);
     expect(next.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(false);
+    // And backward (Relay's last/before): the oldest two, then the two newer than them.
+    const BACKWARD = `query($id: ID!, $last: Int, $before: String) {
+      webhookDeliveries(webhookId: $id, last: $last, before: $before) {
+        edges { node { attempt } } pageInfo { hasPreviousPage hasNextPage startCursor } } }`;
+    type Backward = {
+      webhookDeliveries: {
+        edges: { node: { attempt: number } }[];
+        pageInfo: { hasPreviousPage: boolean; hasNextPage: boolean; startCursor: string };
+      };
+    };
+    const oldest = await t.gql<Backward>("wh-flaky", BACKWARD, { id: hook.id, last: 2 });
+    expect(oldest.data!.webhookDeliveries.edges.map((e) => e.node.attempt)).toEqual([2, 1]);
+    expect(oldest.data!.webhookDeliveries.pageInfo).toMatchObject({
+      hasPreviousPage: true,
+      hasNextPage: false,
+    });
+    const newer = await t.gql<Backward>("wh-flaky", BACKWARD, {
+      id: hook.id,
+      last: 2,
+      before: oldest.data!.webhookDeliveries.pageInfo.startCursor,
+    });
+    expect(newer.data!.webhookDeliveries.edges.map((e) => e.node.attempt)).toEqual([4, 3]);
+    expect(newer.data!.webhookDeliveries.pageInfo).toMatchObject({
+      hasPreviousPage: false,
+      hasNextPage: true,
+    });
   }, 60_000);
 });
 
