@@ -89,6 +89,8 @@ test("creates a webhook, shows its secret once, sends a test delivery and logs i
   expect(signingSecret.length).toBeGreaterThanOrEqual(16);
   expect(await page.getByTestId("webhook-secret-card").textContent()).toMatch(/shown only this once/);
   expect(await eventsError.isHidden()).toBe(true);
+  // Focus moves to the secret, so a screen reader reads the warning with it.
+  expect(await page.evaluate<string>("document.activeElement.dataset.testid")).toBe("webhook-secret-card");
 
   const card = page.getByTestId("webhook");
   await card.waitFor();

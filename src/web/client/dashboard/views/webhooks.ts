@@ -80,10 +80,12 @@ export function webhooksView(context: AppContext): View {
   };
 
   const form = createForm(context, (created) => {
-    replaceChildren(
-      secret,
-      secretCard(created.createWebhook.signingSecret, () => replaceChildren(secret)),
-    );
+    const card = secretCard(created.createWebhook.signingSecret, () => {
+      replaceChildren(secret);
+      heading.focus();
+    });
+    replaceChildren(secret, card);
+    card.focus();
     void load();
   });
 
@@ -252,7 +254,7 @@ function secretCard(signingSecret: string, dismiss: () => void): HTMLElement {
   done.addEventListener("click", dismiss);
   return h(
     "div",
-    { class: "card secret", role: "alert", "data-testid": "webhook-secret-card" },
+    { class: "card secret", role: "alert", tabindex: -1, "data-testid": "webhook-secret-card" },
     h("h2", {}, "Signing secret"),
     h(
       "p",
