@@ -1,4 +1,15 @@
-import { budgetLevel, byteSize, duration, money, percent } from "./client/dashboard/format";
+import {
+  budgetLevel,
+  byteSize,
+  deliveryDetail,
+  deliveryOutcome,
+  duration,
+  inputFieldName,
+  milliseconds,
+  money,
+  percent,
+  trainingAlertTitle,
+} from "./client/dashboard/format";
 import { MetricHistory } from "./client/dashboard/metric-history";
 import type { Metric } from "./client/dashboard/operations";
 
@@ -94,5 +105,62 @@ describe("MetricHistory", () => {
 
   test("resumes from -1 (every stored point) before anything arrived", () => {
     expect(new MetricHistory().lastStep).toBe(-1);
+  });
+});
+
+describe("health alerts and webhook deliveries", () => {
+  test.each([
+    [
+      { kind: "LOSS_NAN", step: 42, action: "STOPPING" },
+      "Loss is not a number at step 42 — stopping the run",
+    ],
+    [{ kind: "LOSS_SPIKE", step: 7, action: "NOTIFIED" }, "Loss spike at step 7 — the run continues"],
+    [{ kind: "STALLED", step: null, action: "NOTIFIED" }, "Training stalled — the run continues"],
+    [{ kind: "OUT_OF_MEMORY", step: null, action: null }, "Out of GPU memory"],
+  ] as const)("alert %p reads %s", (alert, text) => {
+    expect(trainingAlertTitle(alert)).toBe(text);
+  });
+
+  test.each([
+    [
+      { statusCode: 200, deliveredAt: "2026-01-01T00:00:00Z" },
+      { text: "HTTP 200", ok: true },
+    ],
+    [
+      { statusCode: 500, deliveredAt: null },
+      { text: "HTTP 500", ok: false },
+    ],
+    [
+      { statusCode: null, deliveredAt: null },
+      { text: "No answer", ok: false },
+    ],
+  ])("an attempt %p shows %p", (delivery, outcome) => {
+    expect(deliveryOutcome(delivery)).toEqual(outcome);
+  });
+
+  test("an attempt's detail is its error, else its answer, on one line and cut short", () => {
+    expect(deliveryDetail({ error: "timeout after 10 s", responseExcerpt: "ignored" })).toBe(
+      "timeout after 10 s",
+    );
+    expect(deliveryDetail({ error: null, responseExcerpt: '{\n  "ok": true\n}' })).toBe('{ "ok": true }');
+    expect(deliveryDetail({ error: null, responseExcerpt: null })).toBe("—");
+    expect(deliveryDetail({ error: "x".repeat(200), responseExcerpt: null }, 10)).toBe(`${"x".repeat(9)}…`);
+  });
+
+  test.each([
+    [85, "85 ms"],
+    [1234, "1.2 s"],
+    [null, "—"],
+  ])("latency %p is %s", (ms, text) => {
+    expect(milliseconds(ms)).toBe(text);
+  });
+
+  test.each([
+    ["input.url", "url"],
+    ["input.events", "events"],
+    ["input", undefined],
+    [undefined, undefined],
+  ])("a BAD_USER_INPUT field %p points at the control %p", (path, name) => {
+    expect(inputFieldName(path)).toBe(name);
   });
 });

@@ -26,6 +26,8 @@ describe("the web UI's GraphQL documents", () => {
   test("are all found", () => {
     expect(documents.map(([name]) => name).sort()).toEqual([
       "BUDGET_ALERTS",
+      "CREATE_WEBHOOK",
+      "DELETE_WEBHOOK",
       "DEPLOYMENT",
       "DEPLOYMENTS",
       "DEPLOYMENT_UPDATED",
@@ -34,8 +36,12 @@ describe("the web UI's GraphQL documents", () => {
       "JOB_ARTIFACT",
       "ME",
       "STOP_DEPLOYMENT",
+      "TEST_WEBHOOK",
+      "TRAINING_ALERTS",
       "TRAINING_CONFIGS",
       "TRAINING_METRICS",
+      "WEBHOOKS",
+      "WEBHOOK_DELIVERIES",
     ]);
   });
 

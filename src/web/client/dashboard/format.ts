@@ -1,4 +1,10 @@
-import type { DeploymentStatus, GpuType } from "./operations";
+import type {
+  DeploymentStatus,
+  GpuType,
+  TrainingAlert,
+  TrainingAlertKind,
+  WebhookDelivery,
+} from "./operations";
 
 const DASH = "—";
 
@@ -73,4 +79,58 @@ export function relativeTime(iso: string, now = Date.now()): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
   return absoluteTime(iso);
+}
+
+/** `85 ms`, `1.2 s`. */
+export function milliseconds(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return DASH;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+const ALERT_TITLES: Record<TrainingAlertKind, string> = {
+  LOSS_NAN: "Loss is not a number",
+  LOSS_SPIKE: "Loss spike",
+  STALLED: "Training stalled",
+  GPU_MEMORY_HIGH: "GPU memory nearly full",
+  OUT_OF_MEMORY: "Out of GPU memory",
+};
+
+/** A training-health alert's headline: what, where, and what the gateway does about it. */
+export function trainingAlertTitle(alert: Pick<TrainingAlert, "kind" | "step" | "action">): string {
+  const step = alert.step === null ? "" : ` at step ${alert.step}`;
+  const action =
+    alert.action === "STOPPING" || alert.action === "STOPPED"
+      ? " — stopping the run"
+      : alert.action === "NOTIFIED"
+        ? " — the run continues"
+        : "";
+  return `${ALERT_TITLES[alert.kind]}${step}${action}`;
+}
+
+/** How one delivery attempt went: `HTTP 200`, `HTTP 500`, or `No answer` when none came. */
+export function deliveryOutcome(delivery: Pick<WebhookDelivery, "statusCode" | "deliveredAt">): {
+  text: string;
+  ok: boolean;
+} {
+  return {
+    text: delivery.statusCode === null ? "No answer" : `HTTP ${delivery.statusCode}`,
+    ok: delivery.deliveredAt !== null,
+  };
+}
+
+/** What to show beside an attempt: its error when it failed, else the start of the endpoint's answer. */
+export function deliveryDetail(
+  delivery: Pick<WebhookDelivery, "error" | "responseExcerpt">,
+  maxLength = 120,
+): string {
+  const text = (delivery.error ?? delivery.responseExcerpt ?? "").replace(/\s+/g, " ").trim();
+  if (!text) return DASH;
+  return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text;
+}
+
+/** `input.url` → `url`: which form control a BAD_USER_INPUT error is about. */
+export function inputFieldName(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  const name = path.replace(/^input\./, "").split(".")[0];
+  return name && name !== "input" ? name : undefined;
 }

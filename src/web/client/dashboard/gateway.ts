@@ -6,6 +6,8 @@ export class GatewayError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** For BAD_USER_INPUT: the dotted path of the offending input field, e.g. `input.url`. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = "GatewayError";
@@ -28,7 +30,7 @@ export interface LiveHandlers<T> {
   error?(error: GatewayError): void;
 }
 
-type GraphQLErrorLike = { message: string; extensions?: { code?: unknown } };
+type GraphQLErrorLike = { message: string; extensions?: { code?: unknown; field?: unknown } };
 
 /**
  * The dashboard's only way to the gateway: POST /graphql with the bearer token, and graphql-ws on the same
@@ -161,8 +163,12 @@ export class GatewayClient {
 }
 
 function toGatewayError(error: GraphQLErrorLike): GatewayError {
-  const code = error.extensions?.code;
-  return new GatewayError(error.message, typeof code === "string" ? code : undefined);
+  const { code, field } = error.extensions ?? {};
+  return new GatewayError(
+    error.message,
+    typeof code === "string" ? code : undefined,
+    typeof field === "string" ? field : undefined,
+  );
 }
 
 function closeCode(event: unknown): number | undefined {

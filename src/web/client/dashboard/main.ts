@@ -10,6 +10,7 @@ import { deployFormView } from "./views/deploy-form";
 import { deploymentListView } from "./views/deployment-list";
 import { deploymentView } from "./views/deployment-page";
 import { signInView } from "./views/sign-in";
+import { webhooksView } from "./views/webhooks";
 
 const app = document.getElementById("app");
 if (!app) throw new Error("the page has no #app element");
@@ -92,6 +93,7 @@ function startSession(token: string, userId: string): void {
   const nav = [
     link(paths.deployments(), { "data-page": "deployments" }, "Deployments"),
     link(paths.deploy(), { "data-page": "deploy" }, "New deployment"),
+    link(paths.webhooks(), { "data-page": "webhooks" }, "Webhooks"),
   ];
   const signOutButton = h(
     "button",
@@ -149,6 +151,8 @@ function createView(context: AppContext, route: Route): View {
       return deployFormView(context);
     case "deployment":
       return deploymentView(context, route.id);
+    case "webhooks":
+      return webhooksView(context);
     case "not-found": {
       const heading = h("h1", { tabindex: -1 }, "Page not found");
       return {

@@ -323,3 +323,173 @@ export interface BudgetAlert {
 export interface BudgetAlertsResult {
   budgetAlerts: BudgetAlert;
 }
+
+export type TrainingAlertKind = "LOSS_NAN" | "LOSS_SPIKE" | "STALLED" | "GPU_MEMORY_HIGH" | "OUT_OF_MEMORY";
+
+/** One deployment's training-health alerts as they are raised (the schema has no query for past ones). */
+export const TRAINING_ALERTS = /* GraphQL */ `
+  subscription TrainingAlerts($deploymentId: ID) {
+    trainingAlerts(deploymentId: $deploymentId) {
+      kind
+      step
+      message
+      action
+      at
+    }
+  }
+`;
+export interface TrainingAlert {
+  kind: TrainingAlertKind;
+  step: number | null;
+  message: string;
+  /** STOPPING: a health action stops the run; null: the run already ended (out of memory). */
+  action: BudgetAction | null;
+  at: string;
+}
+export interface TrainingAlertsResult {
+  trainingAlerts: TrainingAlert;
+}
+
+export const WEBHOOK_EVENTS = [
+  "DEPLOYMENT_CREATED",
+  "DEPLOYMENT_RUNNING",
+  "DEPLOYMENT_COMPLETED",
+  "DEPLOYMENT_FAILED",
+  "DEPLOYMENT_STOPPED",
+  "BUDGET_ALERT",
+  "TRAINING_ALERT",
+  "ARTIFACT_READY",
+  "WEBHOOK_DISABLED",
+] as const;
+/** What a webhook can subscribe to, plus WEBHOOK_TEST (sent by testWebhook only). */
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number] | "WEBHOOK_TEST";
+export const WEBHOOK_FORMATS = ["JSON", "SLACK", "DISCORD"] as const;
+export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
+
+const WEBHOOK_FIELDS = /* GraphQL */ `
+  fragment WebhookFields on Webhook {
+    id
+    url
+    events
+    format
+    description
+    enabled
+    lastDeliveryAt
+    createdAt
+  }
+`;
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEvent[];
+  format: WebhookFormat;
+  description: string | null;
+  enabled: boolean;
+  lastDeliveryAt: string | null;
+  createdAt: string;
+}
+
+const DELIVERY_FIELDS = /* GraphQL */ `
+  fragment DeliveryFields on WebhookDelivery {
+    id
+    event
+    attempt
+    statusCode
+    latencyMs
+    error
+    responseExcerpt
+    deliveredAt
+    nextAttemptAt
+    createdAt
+  }
+`;
+export interface WebhookDelivery {
+  id: string;
+  event: WebhookEvent;
+  attempt: number;
+  statusCode: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  responseExcerpt: string | null;
+  deliveredAt: string | null;
+  nextAttemptAt: string | null;
+  createdAt: string;
+}
+
+export const WEBHOOKS = /* GraphQL */ `
+  query Webhooks {
+    webhooks {
+      ...WebhookFields
+    }
+  }
+  ${WEBHOOK_FIELDS}
+`;
+export interface WebhooksResult {
+  webhooks: Webhook[];
+}
+
+/** A page of a webhook's delivery log, newest first; "older" passes the page's endCursor as `after`. */
+export const WEBHOOK_DELIVERIES = /* GraphQL */ `
+  query WebhookDeliveries($webhookId: ID!, $first: Int!, $after: String) {
+    webhookDeliveries(webhookId: $webhookId, first: $first, after: $after) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...DeliveryFields
+        }
+      }
+    }
+  }
+  ${DELIVERY_FIELDS}
+`;
+export interface WebhookDeliveriesResult {
+  webhookDeliveries: {
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    edges: { node: WebhookDelivery }[];
+  };
+}
+
+export const CREATE_WEBHOOK = /* GraphQL */ `
+  mutation CreateWebhook($input: WebhookInput!) {
+    createWebhook(input: $input) {
+      webhook {
+        ...WebhookFields
+      }
+      signingSecret
+    }
+  }
+  ${WEBHOOK_FIELDS}
+`;
+export interface WebhookInput {
+  url: string;
+  events: WebhookEvent[];
+  format: WebhookFormat;
+  description?: string;
+}
+export interface CreateWebhookResult {
+  createWebhook: { webhook: Webhook; signingSecret: string };
+}
+
+export const TEST_WEBHOOK = /* GraphQL */ `
+  mutation TestWebhook($id: ID!) {
+    testWebhook(id: $id) {
+      ...DeliveryFields
+    }
+  }
+  ${DELIVERY_FIELDS}
+`;
+export interface TestWebhookResult {
+  testWebhook: WebhookDelivery;
+}
+
+export const DELETE_WEBHOOK = /* GraphQL */ `
+  mutation DeleteWebhook($id: ID!) {
+    deleteWebhook(id: $id)
+  }
+`;
+export interface DeleteWebhookResult {
+  deleteWebhook: boolean;
+}

@@ -1,6 +1,10 @@
 /** The dashboard's pages. The gateway serves the same index.html for every path under /dashboard/. */
 export type Route =
-  { page: "deployments" } | { page: "deploy" } | { page: "deployment"; id: string } | { page: "not-found" };
+  | { page: "deployments" }
+  | { page: "deploy" }
+  | { page: "deployment"; id: string }
+  | { page: "webhooks" }
+  | { page: "not-found" };
 
 export const BASE = "/dashboard";
 
@@ -8,6 +12,7 @@ export const paths = {
   deployments: () => BASE,
   deploy: () => `${BASE}/new`,
   deployment: (id: string) => `${BASE}/deployments/${encodeURIComponent(id)}`,
+  webhooks: () => `${BASE}/webhooks`,
 };
 
 export function parseRoute(pathname: string): Route {
@@ -15,6 +20,7 @@ export function parseRoute(pathname: string): Route {
   if (rest === null) return { page: "not-found" };
   if (rest === "") return { page: "deployments" };
   if (rest === "/new") return { page: "deploy" };
+  if (rest === "/webhooks") return { page: "webhooks" };
   const match = /^\/deployments\/([^/]+)$/.exec(rest);
   if (match?.[1]) return { page: "deployment", id: decodeURIComponent(match[1]) };
   return { page: "not-found" };

@@ -2,13 +2,24 @@ import { MetricChart } from "../charts";
 import { MetricHistory } from "../metric-history";
 import type { AppContext, View } from "../context";
 import { h, link, replaceChildren } from "../dom";
-import { absoluteTime, byteSize, duration, gigabytes, gpuName, money, percent, statusLabel } from "../format";
+import {
+  absoluteTime,
+  byteSize,
+  duration,
+  gigabytes,
+  gpuName,
+  money,
+  percent,
+  statusLabel,
+  trainingAlertTitle,
+} from "../format";
 import {
   ACTIVE_STATUSES,
   DEPLOYMENT,
   DEPLOYMENT_UPDATED,
   JOB_ARTIFACT,
   STOP_DEPLOYMENT,
+  TRAINING_ALERTS,
   TRAINING_METRICS,
   type Deployment,
   type DeploymentResult,
@@ -17,6 +28,8 @@ import {
   type JobArtifactResult,
   type Metric,
   type StopDeploymentResult,
+  type TrainingAlert,
+  type TrainingAlertsResult,
   type TrainingMetricsResult,
 } from "../operations";
 import { paths } from "../router";
@@ -59,11 +72,13 @@ export function deploymentView(context: AppContext, id: string): View {
   );
   const actions = h("div", { class: "page__actions" }, stopButton);
   const notices = h("div", { class: "page__status" });
+  const health = healthAlerts();
   const stats = h("dl", { class: "stats" });
   const outcome = h("div", {});
   const content = h(
     "div",
     { class: "deployment", hidden: true },
+    health.element,
     stats,
     outcome,
     h("div", { class: "charts" }, lossChart.element, learningRateChart.element),
@@ -261,6 +276,11 @@ export function deploymentView(context: AppContext, id: string): View {
           error: (error) => streamUnavailable("metrics", error.message),
         },
       ),
+      // Live only: the schema has no query for the alerts raised before the page opened.
+      context.client.live<TrainingAlertsResult>(TRAINING_ALERTS, () => ({ deploymentId: id }), {
+        next: ({ trainingAlerts }) => health.add(trainingAlerts),
+        error: (error) => streamUnavailable("health alerts", error.message),
+      }),
       context.client.onReconnect(() => void load()),
     );
   };
@@ -342,6 +362,48 @@ function artifactView(context: AppContext, jobId: string, artifact: JobArtifact)
     ),
     failure,
   );
+}
+
+/**
+ * The run's training-health alerts, newest first. Each kind is raised at most once per deployment, so a
+ * kind seen again (a resubscription's replay) replaces the one shown.
+ */
+function healthAlerts(): { element: HTMLElement; add(alert: TrainingAlert): void } {
+  let alerts: TrainingAlert[] = [];
+  const list = h("ul", { class: "alerts__list" });
+  const element = h(
+    "section",
+    {
+      class: "health",
+      "aria-live": "polite",
+      "aria-label": "Health alerts",
+      "data-testid": "health-alerts",
+      hidden: true,
+    },
+    list,
+  );
+  return {
+    element,
+    add(alert) {
+      alerts = [alert, ...alerts.filter((other) => other.kind !== alert.kind)];
+      element.hidden = false;
+      replaceChildren(
+        list,
+        alerts.map((shown) =>
+          h(
+            "li",
+            {
+              class: `alert alert--${shown.action === "NOTIFIED" ? "warning" : "exceeded"}`,
+              "data-testid": "health-alert",
+              "data-kind": shown.kind,
+            },
+            h("strong", {}, trainingAlertTitle(shown)),
+            h("div", {}, shown.message, h("span", { class: "muted" }, ` · ${absoluteTime(shown.at)}`)),
+          ),
+        ),
+      );
+    },
+  };
 }
 
 function stat(label: string, testId: string, value: Node | string): HTMLElement {
