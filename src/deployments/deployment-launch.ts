@@ -99,7 +99,7 @@ export class DeploymentLauncher {
 
   /** Answers the deployment, or the error that ended it (a FAILED row stays when RunPod was called). */
   async deploy(userId: string, input: DeployTrainingInput): Promise<Deployment> {
-    const { runpod, secrets, configs, transitions, logger } = this.deps;
+    const { secrets, configs, transitions, logger } = this.deps;
     if (this.options.callbackUnreachable) {
       throw deploymentErrors.callbackUnreachable(this.options.callbackUnreachable);
     }
