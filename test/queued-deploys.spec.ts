@@ -56,7 +56,14 @@ function supervisorAt(minutes: number): PodSupervisor {
   );
 }
 
-const creates = () => s.sim.requests.filter((r) => r.fields.includes("podFindAndDeployOnDemand"));
+/** The pod creates asked of the simulator, of one deployment's pod when `deploymentId` is given. */
+const creates = (deploymentId?: string) =>
+  s.sim.requests.filter(
+    (r) =>
+      r.fields.includes("podFindAndDeployOnDemand") &&
+      (deploymentId === undefined ||
+        (r.variables as { input: { name: string } }).input.name.includes(deploymentId)),
+  );
 
 async function deploy(user: string, input: Record<string, unknown>) {
   const apiKey = await s.withRunpodKey(user);
@@ -83,6 +90,18 @@ describe("deploys that wait for capacity", () => {
     expect(until - Date.now()).toBeGreaterThan(29 * 60_000);
     expect(until - Date.now()).toBeLessThanOrEqual(30 * 60_000);
     expect(s.sim.pods(apiKey)).toEqual([]);
+    const costs = await s.t.gql<{
+      costs: {
+        totalUsd: number;
+        activeBurnRateUsdPerHour: number;
+        deployments: { costUsd: number; deployment: { id: string } }[];
+      };
+    }>(
+      "queue-a",
+      `{ costs { totalUsd activeBurnRateUsdPerHour deployments { costUsd deployment { id } } } }`,
+    );
+    expect(costs.errors).toBeUndefined();
+    expect(costs.data!.costs).toMatchObject({ totalUsd: 0, activeBurnRateUsdPerHour: 0 });
 
     // Still no capacity a minute later: the retry asks again and it stays queued.
     const asked = creates().length;
@@ -165,7 +184,7 @@ describe("deploys that wait for capacity", () => {
     expect(s.sim.requests.filter((r) => r.fields.includes("podTerminate"))).toEqual([]);
     s.sim.faults.restoreCapacity();
     await supervisorAt(10).tick();
-    expect(creates()).toEqual([]);
+    expect(creates(id)).toEqual([]);
     expect(s.sim.pods(apiKey)).toEqual([]);
     expect((await statusOf("queue-e", id)).status).toBe("STOPPED");
   });
