@@ -135,7 +135,12 @@ describe("deploys that wait for capacity", () => {
     await s.t.gql("queue-a", STOP, { id: queued.id });
   });
 
-  it("fails with GPU_UNAVAILABLE when the wait runs out first, having made no pod", async () => {
+  it("fails with GPU_UNAVAILABLE when the wait runs out first, having made no pod, with a webhook", async () => {
+    const hook = await s.t.gql<{ createWebhook: { webhook: { id: string } } }>(
+      "queue-b",
+      `mutation { createWebhook(input: { url: "https://93.184.215.14/hook", events: [DEPLOYMENT_FAILED] }) { webhook { id } } }`,
+    );
+    expect(hook.errors).toBeUndefined();
     s.sim.faults.noCapacity(A4000);
     const { apiKey, res } = await deploy("queue-b", { waitForCapacityMinutes: 5 });
     const id = res.data!.deployTraining.id;
@@ -153,6 +158,11 @@ describe("deploys that wait for capacity", () => {
     });
     expect(failed.errorMessage).toContain("GPU_UNAVAILABLE");
     expect(s.sim.pods(apiKey)).toEqual([]);
+    const sent = await s.t.gateway.db.dataSource.query<{ event: string; id: string }[]>(
+      `SELECT event, payload->'deployment'->>'id' AS id FROM webhook_outbox WHERE webhook_id = $1`,
+      [hook.data!.createWebhook.webhook.id],
+    );
+    expect(sent).toEqual([{ event: "DEPLOYMENT_FAILED", id }]);
   });
 
   it("keeps today's immediate GPU_UNAVAILABLE with waitForCapacityMinutes 0", async () => {
@@ -164,10 +174,20 @@ describe("deploys that wait for capacity", () => {
     expect(s.sim.pods(apiKey)).toEqual([]);
   });
 
-  it("refuses a wait longer than a day, naming the field", async () => {
-    const { res } = await deploy("queue-d", { waitForCapacityMinutes: 1441 });
-    expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT" });
-    expect(JSON.stringify(res.errors)).toContain("waitForCapacityMinutes");
+  it.each([
+    ["longer than a day", 1441],
+    ["negative", -1],
+  ])("refuses a wait %s, naming the field, and stores nothing", async (_name, minutes) => {
+    const { res } = await deploy("queue-d", { waitForCapacityMinutes: minutes });
+    expect(res.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.waitForCapacityMinutes",
+    });
+    const listed = await s.t.gql<{ deployments: { totalCount: number } }>(
+      "queue-d",
+      `{ deployments { totalCount } }`,
+    );
+    expect(listed.data?.deployments.totalCount).toBe(0);
   });
 
   it("stops a queued deployment with no call for a pod, and never tries it again", async () => {
