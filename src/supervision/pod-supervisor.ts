@@ -190,6 +190,8 @@ export class PodSupervisor {
         report.usersSkipped += 1;
         logger.warn({ userId }, "cannot supervise pods: the user's RunPod key is gone");
       }
+      // A queued deployment still ends when its wait does, key or not.
+      await this.retryQueued(userId, report);
       return;
     }
     const pods = await runpod.listPods(apiKey);
