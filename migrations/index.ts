@@ -5,6 +5,7 @@ import { CostRollup1764614400000 } from "./1764614400000-CostRollup";
 import { Webhooks1764700800000 } from "./1764700800000-Webhooks";
 import { TrainingHealthAlerts1764702000000 } from "./1764702000000-TrainingHealthAlerts";
 import { PersistedDocuments1764703800000 } from "./1764703800000-PersistedDocuments";
+import { QueuedDeployments1764705600000 } from "./1764705600000-QueuedDeployments";
 
 /** Every migration, in order. Listed explicitly so the same list works from sources and from `dist/`. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Webhooks1764700800000,
   TrainingHealthAlerts1764702000000,
   PersistedDocuments1764703800000,
+  QueuedDeployments1764705600000,
 ];

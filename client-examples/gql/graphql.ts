@@ -50,6 +50,8 @@ export type DeployTrainingInput = {
   trainingConfigId: string | number;
   /** pod volume at /workspace, GB, 1..4000 */
   volumeSizeGb?: number | null | undefined;
+  /** 0..1440; > 0: with no capacity (or RunPod briefly down), stay QUEUED and retry until then; 0: GPU_UNAVAILABLE at once */
+  waitForCapacityMinutes?: number | null | undefined;
 };
 
 /** where a deployment is in its lifecycle */
@@ -60,6 +62,8 @@ export type DeploymentStatus =
   | 'CREATING'
   /** the pod or the training failed; see errorMessage */
   | 'FAILED'
+  /** waiting for capacity (waitForCapacityMinutes): no pod and no cost yet; retried until queuedUntil */
+  | 'QUEUED'
   /** the pod is running the training */
   | 'RUNNING'
   /** the pod exists and is booting */

@@ -7,7 +7,7 @@ import { projectCost } from "../costs/projection";
 import type { GpuType } from "../runpod/gpu-catalogue";
 import type { CostReport, DeploymentCost } from "./cost-report.types";
 import { Deployment } from "./deployment.entity";
-import { ACTIVE_DEPLOYMENT_STATUSES } from "./deployment.enums";
+import { ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus } from "./deployment.enums";
 import { deploymentErrors } from "./deployment.errors";
 
 /** The longest range a report covers (its byDay has a row per day). */
@@ -174,6 +174,8 @@ export class CostReportService {
     let burnMicros = 0;
     let stillToSpend = 0;
     for (const d of active) {
+      // Waiting for capacity: no pod, so nothing burns and nothing is projected.
+      if (d.status === DeploymentStatus.QUEUED) continue;
       const disks = { volumeGb: d.config.volumeSizeGb, containerGb: d.config.containerDiskGb };
       burnMicros += runningMicrosPerHour(d.costPerHourMicros ?? 0, disks);
       // The same projection as the deployment's projectedCostUsd: what it still spends is that less its cost.

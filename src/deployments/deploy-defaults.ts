@@ -19,4 +19,9 @@ export const DEPLOY_DEFAULTS = {
   stopOnNaN: true,
   /** A running pod that posted no metric this long is stopped (a hung pod still bills). */
   stopAfterStallMinutes: 30,
+  /** Today's behaviour: no capacity is GPU_UNAVAILABLE at once. */
+  waitForCapacityMinutes: 0,
 } as const;
+
+/** How long a deploy may wait for capacity, in minutes: a day at most. */
+export const WAIT_FOR_CAPACITY_RANGE = { min: 0, max: 24 * 60 } as const;

@@ -32,6 +32,8 @@ export interface ResolvedDeployInput {
     gateway: boolean;
     onComplete: CompletionAction;
   };
+  /** How long to stay QUEUED when no GPU has capacity; 0: fail at once. */
+  waitForCapacityMinutes: number;
   /** What the training-health alerts also do. */
   health: { stopOnNaN: boolean; stopAfterStallMinutes: number };
 }
@@ -98,6 +100,7 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
       gateway: input.output?.gateway ?? !(hubRepoId || networkVolumeId),
       onComplete: input.output?.onComplete ?? DEPLOY_DEFAULTS.onComplete,
     },
+    waitForCapacityMinutes: input.waitForCapacityMinutes ?? DEPLOY_DEFAULTS.waitForCapacityMinutes,
     health: {
       stopOnNaN: input.health?.stopOnNaN ?? DEPLOY_DEFAULTS.stopOnNaN,
       stopAfterStallMinutes: input.health?.stopAfterStallMinutes ?? DEPLOY_DEFAULTS.stopAfterStallMinutes,

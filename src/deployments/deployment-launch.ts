@@ -11,19 +11,38 @@ import { Provider } from "../secrets/provider";
 import type { ProviderSecretService } from "../secrets/provider-secret.service";
 import type { TrainingConfig } from "../training-configs/training-config.entity";
 import type { TrainingConfigService } from "../training-configs/training-config.service";
-import { snapshotOf } from "../training-configs/training-config.snapshot";
+import { snapshotOf, type TrainingConfigSnapshot } from "../training-configs/training-config.snapshot";
 import { renderPod } from "../trainer/pod-bootstrap";
 import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
 import { checkDeployQuota, type DeployQuota } from "./deploy-quota";
 import { DeploymentRows } from "./deployment-rows";
-import { isFinished } from "./deployment.enums";
+import { DeploymentStatus, isFinished } from "./deployment.enums";
+import { queueRetryDelayMs } from "./deployment.state";
 import { Deployment } from "./deployment.entity";
 import { deploymentErrors } from "./deployment.errors";
 import { describe, type DeploymentTransitions } from "./deployment-transitions";
 import type { DeployTrainingInput } from "./deployment.types";
 import { formatParameters, workspaceGbNeeded } from "./disk-sizing";
-import { chooseOffers } from "./offer-choice";
+import { chooseOffers, type Candidate } from "./offer-choice";
 import { consoleUrl, podName } from "./pod-name";
+
+/** What a try at creating the pod needs beyond the rows: sealed on a QUEUED deployment for its retries. */
+interface LaunchPlan {
+  request: ResolvedDeployInput;
+  candidates: Candidate[];
+  refusals: string[];
+  /** The job token the pod is given (its hash is on the job): every try hands the same one. */
+  token: string;
+  /** The network volume's data centre, where the pod must run. */
+  dataCenterId: string | null;
+}
+
+/** One try's outcome: the pod made, or a reason to wait (and the error to answer when the caller does not). */
+type Attempt =
+  { kind: "created"; deployment: Deployment } | { kind: "wait"; message: string; error: AppError };
+
+/** What a queued deployment's sealed plan is bound to. */
+const launchPurpose = (deploymentId: string) => `deployment:${deploymentId}:launch`;
 
 /** The trainer's own deadline leaves it this share of the budget's time, to checkpoint before RunPod's cut-off. */
 const TRAINER_DEADLINE_SHARE = 0.95;
@@ -80,7 +99,7 @@ export class DeploymentLauncher {
 
   /** Answers the deployment, or the error that ended it (a FAILED row stays when RunPod was called). */
   async deploy(userId: string, input: DeployTrainingInput): Promise<Deployment> {
-    const { runpod, secrets, configs, transitions, logger } = this.deps;
+    const { secrets, configs, transitions, logger } = this.deps;
     if (this.options.callbackUnreachable) {
       throw deploymentErrors.callbackUnreachable(this.options.callbackUnreachable);
     }
@@ -140,16 +159,93 @@ export class DeploymentLauncher {
     await transitions.publish(deployment);
     if (refusals.length > 0) await transitions.recordEvent(deployment.id, "offers.refused", { refusals });
 
+    const plan: LaunchPlan = {
+      request,
+      candidates,
+      refusals,
+      token,
+      dataCenterId: networkVolume?.dataCenterId ?? null,
+    };
+    const outcome = await this.attempt(deployment, plan, apiKey, hfToken, config);
+    if (outcome.kind === "created") return outcome.deployment;
+    if (request.waitForCapacityMinutes > 0) return this.queue(deployment, plan, outcome.message);
+    // RunPod was called, so the deployment stays, FAILED.
+    await this.fail(deployment.id, outcome.message);
+    throw outcome.error;
+  }
+
+  /**
+   * Tries a QUEUED deployment again (the supervisor calls this when its next try is due): FAILED with
+   * GPU_UNAVAILABLE once its wait is over, else a pod is looked for by name first (an earlier try whose answer
+   * was lost may have made it: it is taken, never a second created), then each GPU type is asked in turn; with
+   * no capacity again, the next try is put off (30 s doubling to 5 min). An upstream error reading the pods is
+   * thrown, and the try is made again on the supervisor's next run.
+   */
+  async retryQueued(deploymentId: string, now: Date): Promise<void> {
+    const deployment = await this.deps.db
+      .getRepository(Deployment)
+      .findOne({ where: { id: deploymentId }, relations: { job: true } });
+    if (deployment?.status !== DeploymentStatus.QUEUED || !deployment.launchSealed || !deployment.job) return;
+    if (deployment.queuedUntil && now >= deployment.queuedUntil) {
+      await this.fail(
+        deployment.id,
+        `GPU_UNAVAILABLE: no GPU had capacity before the wait for capacity ended ` +
+          `(${deployment.launchAttempts} tries until ${deployment.queuedUntil.toISOString()})`,
+      );
+      return;
+    }
+    const plan = JSON.parse(
+      this.deps.secrets.open(deployment.userId, launchPurpose(deployment.id), deployment.launchSealed),
+    ) as LaunchPlan;
+    const apiKey = await this.deps.secrets.require(
+      deployment.userId,
+      Provider.RUNPOD,
+      "a RunPod API key (setProviderSecret with provider RUNPOD)",
+    );
+    const hfToken = (await this.deps.secrets.reveal(deployment.userId, Provider.HUGGINGFACE)) ?? undefined;
+    const found = (await this.deps.runpod.listPods(apiKey)).find((pod) => pod.name === podName(deploymentId));
+    if (found) {
+      const offer = plan.candidates.find((c) => c.gpuType === found.gpuType) ?? plan.candidates[0];
+      await this.podCreated(deploymentId, found, apiKey, this.offerAt(offer, plan.request));
+      return;
+    }
+    const outcome = await this.attempt(deployment, plan, apiKey, hfToken, deployment.job.config);
+    if (outcome.kind === "created") return;
+    const attempts = deployment.launchAttempts + 1;
+    await this.deps.db.getRepository(Deployment).update(
+      { id: deploymentId, status: DeploymentStatus.QUEUED },
+      {
+        launchAttempts: attempts,
+        nextLaunchAt: new Date(now.getTime() + queueRetryDelayMs(attempts - 1, Math.random())),
+      },
+    );
+  }
+
+  /**
+   * One try at each candidate GPU type in turn: the deployment with its pod, or why none was made when waiting
+   * could help (no capacity anywhere, or RunPod briefly unavailable). Any other failure fails the deployment
+   * and is thrown. A create whose outcome is unknown is resolved by finding the pod by its name.
+   */
+  private async attempt(
+    deployment: Deployment,
+    plan: LaunchPlan,
+    apiKey: string,
+    hfToken: string | undefined,
+    config: Pick<TrainingConfigSnapshot, "modelName" | "datasetUrl" | "method" | "hyperparameters">,
+  ): Promise<Attempt> {
+    const { runpod, transitions } = this.deps;
+    const { request } = plan;
+    const refusals = [...plan.refusals];
     let capacityMessage: string | undefined;
-    for (const { gpuType, priceMicros, affordable } of candidates) {
-      const createdAt = transitions.now();
-      const deadlines = this.deadlines(createdAt, affordable, request.maxDurationMinutes);
+    for (const candidate of plan.candidates) {
+      const { gpuType } = candidate;
+      const offer = this.offerAt(candidate, request);
       const rendered = await renderPod({
         jobId: deployment.jobId,
-        jobToken: token,
+        jobToken: plan.token,
         deploymentId: deployment.id,
         metricsApiUrl: this.options.metricsApiUrl,
-        budgetDeadline: deadlines.budgetDeadline,
+        budgetDeadline: offer.budgetDeadline,
         config: {
           modelName: config.modelName,
           datasetUrl: config.datasetUrl,
@@ -176,8 +272,8 @@ export class DeploymentLauncher {
           volumeMountPath: "/workspace",
           networkVolumeId: request.output.networkVolumeId ?? undefined,
           // A pod runs in its network volume's data centre.
-          dataCenterId: networkVolume?.dataCenterId ?? undefined,
-          terminateAfter: deadlines.terminateAfter,
+          dataCenterId: plan.dataCenterId ?? undefined,
+          terminateAfter: offer.terminateAfter,
         });
       } catch (error) {
         if (error instanceof AppError && error.code === ErrorCode.GPU_UNAVAILABLE) {
@@ -194,21 +290,63 @@ export class DeploymentLauncher {
             ? await this.findPodByName(apiKey, podName(deployment.id))
             : undefined;
         if (!found) {
-          await this.fail(
-            deployment.id,
-            error instanceof AppError ? error.message : "the pod could not be created",
-          );
+          const message = error instanceof AppError ? error.message : "the pod could not be created";
+          // Briefly unavailable (5xx, rate limit, timeout): a caller who waits gets a later try.
+          if (error instanceof AppError && error.code === ErrorCode.UPSTREAM_UNAVAILABLE) {
+            await transitions.recordEvent(deployment.id, "pod.create_unavailable", { gpuType, message });
+            return {
+              kind: "wait",
+              message,
+              error: deploymentErrors.withDeployment(error, deployment.id) as AppError,
+            };
+          }
+          await this.fail(deployment.id, message);
           throw deploymentErrors.withDeployment(error, deployment.id);
         }
         pod = found;
       }
-      return this.podCreated(deployment.id, pod, apiKey, { gpuType, priceMicros, createdAt, ...deadlines });
+      return { kind: "created", deployment: await this.podCreated(deployment.id, pod, apiKey, offer) };
     }
-
-    // Every candidate was asked and none had capacity: RunPod was called, so the deployment stays, FAILED.
     const message = `no GPU available: ${refusals.join("; ")}. RunPod said: ${capacityMessage ?? "no capacity"}`;
-    await this.fail(deployment.id, message);
-    throw deploymentErrors.noGpu(message, deployment.id);
+    return { kind: "wait", message, error: deploymentErrors.noGpu(message, deployment.id) };
+  }
+
+  /**
+   * Puts a deployment whose first try made no pod in the queue, with what its retries need sealed on its row
+   * (the caller's env values and the job token are secrets), its first retry due in 30 s.
+   */
+  private async queue(deployment: Deployment, plan: LaunchPlan, why: string): Promise<Deployment> {
+    const sealed = this.deps.secrets.seal(
+      deployment.userId,
+      launchPurpose(deployment.id),
+      JSON.stringify(plan),
+    );
+    const queued = await this.deps.transitions.transition(deployment.id, (_locked, at) => {
+      const queuedUntil = new Date(at.getTime() + plan.request.waitForCapacityMinutes * 60_000);
+      return {
+        signal: { type: "QUEUE" },
+        update: {
+          queuedUntil,
+          nextLaunchAt: new Date(at.getTime() + queueRetryDelayMs(0, Math.random())),
+          launchAttempts: 1,
+          launchSealed: sealed,
+        },
+        events: [{ kind: "deployment.queued", detail: { why, until: queuedUntil.toISOString() } }],
+        announce: true,
+      };
+    });
+    return queued ?? this.deps.db.getRepository(Deployment).findOneByOrFail({ id: deployment.id });
+  }
+
+  /** A candidate offer's price and deadlines, counted from now. */
+  private offerAt(candidate: Candidate, request: ResolvedDeployInput) {
+    const createdAt = this.deps.transitions.now();
+    return {
+      gpuType: candidate.gpuType,
+      priceMicros: candidate.priceMicros,
+      createdAt,
+      ...this.deadlines(createdAt, candidate.affordable, request.maxDurationMinutes),
+    };
   }
 
   private async podCreated(

@@ -26,6 +26,9 @@ export type WrittenListener = (
   previous: DeploymentStatus | null,
 ) => Promise<void>;
 
+/** The queue's columns once a deployment leaves QUEUED: the sealed launch (it holds secrets) is not kept. */
+const LEFT_THE_QUEUE: Partial<Deployment> = { queuedUntil: null, nextLaunchAt: null, launchSealed: null };
+
 /** A deployment, row-locked for the transaction, and its job. */
 export interface Locked {
   deployment: Deployment;
@@ -306,6 +309,8 @@ export class DeploymentTransitions {
           update.stopReason = next.stopReason;
         }
         if (next.errorMessage && !deployment.errorMessage) update.errorMessage = next.errorMessage;
+        // Out of the queue, whatever the way (its pod made, its wait over, stopped): what a retry needed goes.
+        if (deployment.status === DeploymentStatus.QUEUED) Object.assign(update, LEFT_THE_QUEUE);
         await this.insertEvent(tx, deployment.id, "status.changed", {
           from: deployment.status,
           to: next.status,

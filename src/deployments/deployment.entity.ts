@@ -46,6 +46,7 @@ export interface DeploymentRequest {
 @Entity("cloud_deployments")
 @Index("idx_cloud_deployments_user_created", ["userId", "createdAt", "id"])
 @Index("idx_cloud_deployments_status", ["status"])
+@Index("idx_cloud_deployments_queued", ["userId", "nextLaunchAt"], { where: `"status" = 'QUEUED'` })
 @Index("uq_cloud_deployments_job", ["jobId"], { unique: true })
 @Index("uq_cloud_deployments_user_idempotency_key", ["userId", "idempotencyKey"], { unique: true })
 export class Deployment {
@@ -186,6 +187,25 @@ export class Deployment {
   @Field({ description: "when the deployment last changed" })
   @UpdateDateColumn({ type: "timestamptz", precision: 3 })
   updatedAt: Date;
+
+  @Field(() => Date, {
+    description: "while QUEUED: when the wait for capacity ends and the deployment fails; null otherwise",
+    nullable: true,
+  })
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  queuedUntil: Date | null;
+
+  /** While QUEUED: when the supervisor tries to create the pod again. */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  nextLaunchAt: Date | null;
+
+  /** Tries to create the pod that found no capacity (the retry backoff grows with it). */
+  @Column("integer", { default: 0 })
+  launchAttempts: number;
+
+  /** While QUEUED: what a retry needs, sealed (see DeploymentLauncher); cleared once it leaves the queue. */
+  @Column("jsonb", { nullable: true })
+  launchSealed: { ciphertext: string; keyVersion: string } | null;
 
   /** When the pod was known to be gone (terminated by us, by itself, or vanished upstream). */
   @Column({ type: "timestamptz", precision: 3, nullable: true })

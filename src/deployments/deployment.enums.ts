@@ -1,6 +1,7 @@
 import { registerEnumType } from "type-graphql";
 
 export enum DeploymentStatus {
+  QUEUED = "QUEUED",
   CREATING = "CREATING",
   STARTING = "STARTING",
   RUNNING = "RUNNING",
@@ -23,8 +24,12 @@ export enum CompletionAction {
   STOP = "STOP",
 }
 
-/** Deployments that may still hold a pod and cost money. */
+/**
+ * Deployments that may still hold a pod and cost money. A QUEUED one holds none yet, but it is about to: it
+ * counts against the active-deployment quota and its account is looked at on every supervisor run.
+ */
 export const ACTIVE_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = [
+  DeploymentStatus.QUEUED,
   DeploymentStatus.CREATING,
   DeploymentStatus.STARTING,
   DeploymentStatus.RUNNING,
@@ -44,6 +49,10 @@ export const isFinished = (status: DeploymentStatus): boolean =>
 registerEnumType(DeploymentStatus, {
   description: "where a deployment is in its lifecycle",
   valuesConfig: {
+    QUEUED: {
+      description:
+        "waiting for capacity (waitForCapacityMinutes): no pod and no cost yet; retried until queuedUntil",
+    },
     CREATING: { description: "asking the provider for a pod" },
     STARTING: { description: "the pod exists and is booting" },
     RUNNING: { description: "the pod is running the training" },

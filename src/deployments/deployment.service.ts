@@ -90,6 +90,11 @@ export class DeploymentService {
     return this.launcher.deploy(userId, input);
   }
 
+  /** Tries a QUEUED deployment again, or fails it when its wait is over (see `DeploymentLauncher.retryQueued`). */
+  retryQueued(deploymentId: string, now: Date): Promise<void> {
+    return this.launcher.retryQueued(deploymentId, now);
+  }
+
   /**
    * Stops a deployment: the stop flag is set (the trainer's next post hears it), the pod is terminated upstream,
    * then the deployment is STOPPED (USER) and its job CANCELLED. Idempotent. A finished deployment whose pod

@@ -1,6 +1,11 @@
 import { JobStatus } from "../jobs/training-job.enums";
 import { DeploymentStatus as D, StopReason as R } from "./deployment.enums";
-import { nextState, type DeploymentSignal, type DeploymentState } from "./deployment.state";
+import {
+  nextState,
+  queueRetryDelayMs,
+  type DeploymentSignal,
+  type DeploymentState,
+} from "./deployment.state";
 
 const state = (
   status: D,
@@ -162,6 +167,39 @@ describe("deployment state machine", () => {
       null,
     ],
     [
+      "no capacity, and the caller waits",
+      state(D.CREATING),
+      { type: "QUEUE" },
+      [D.QUEUED, null, JobStatus.PENDING],
+    ],
+    ["queued twice changes nothing", state(D.QUEUED), { type: "QUEUE" }, null],
+    [
+      "a queued deployment's retry made its pod",
+      state(D.QUEUED),
+      { type: "POD_CREATED" },
+      [D.STARTING, null, JobStatus.PENDING],
+    ],
+    [
+      "the wait for capacity ran out",
+      state(D.QUEUED),
+      { type: "CREATE_FAILED" },
+      [D.FAILED, R.FAILED, JobStatus.FAILED],
+    ],
+    [
+      "stopped while queued",
+      state(D.QUEUED),
+      { type: "STOP", reason: R.USER },
+      [D.STOPPED, R.USER, JobStatus.CANCELLED],
+    ],
+    [
+      "a queued deployment has no pod to observe",
+      state(D.QUEUED),
+      { type: "POD_OBSERVED", state: "GONE" },
+      null,
+    ],
+    ["a start deadline does not apply while queued", state(D.QUEUED), { type: "START_TIMED_OUT" }, null],
+    ["a running deployment never queues", state(D.RUNNING), { type: "QUEUE" }, null],
+    [
       "observations before the pod exists are ignored",
       state(D.CREATING),
       { type: "POD_OBSERVED", state: "GONE" },
@@ -170,6 +208,18 @@ describe("deployment state machine", () => {
   ])("%s", (_name, current, signal, expected) => {
     const next = nextState(current, signal);
     expect(next && [next.status, next.stopReason, next.jobStatus]).toEqual(expected);
+  });
+
+  it.each([
+    [0, 0.5, 30_000],
+    [1, 0.5, 60_000],
+    [3, 0.5, 240_000],
+    [4, 0.5, 300_000],
+    [50, 0.5, 300_000],
+    [0, 0, 24_000],
+    [0, 0.999999, 36_000],
+  ])("waits before queued retry %i (random %d) %i ms", (attempt, random, ms) => {
+    expect(queueRetryDelayMs(attempt, random)).toBe(ms);
   });
 
   it("keeps a finished job's status when the deployment stops", () => {

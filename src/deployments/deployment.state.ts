@@ -16,6 +16,8 @@ const TRAINER_STOP_REASONS: Readonly<Record<TrainerStopReason, StopReason>> = {
 /** What can happen to a deployment. */
 export type DeploymentSignal =
   | { type: "POD_CREATED" }
+  /** No GPU had capacity (or RunPod failed transiently) and the caller will wait: no pod, retried later. */
+  | { type: "QUEUE" }
   | { type: "CREATE_FAILED" }
   | { type: "POD_OBSERVED"; state: "STARTING" | "RUNNING" | "STOPPED" | "GONE" }
   | {
@@ -66,22 +68,26 @@ export function nextState(current: DeploymentState, signal: DeploymentSignal): T
     stopReason: StopReason.COMPLETED,
     jobStatus: job(JobStatus.COMPLETED),
   };
+  // A queued deployment's retries create its pod as CREATING does, without going back through CREATING.
+  const creating = current.status === DeploymentStatus.CREATING || current.status === DeploymentStatus.QUEUED;
   const same = (status: DeploymentStatus): Transition | null =>
     status === current.status ? null : { status, stopReason: null, jobStatus: current.jobStatus };
 
   switch (signal.type) {
     case "STOP":
       return stopped(signal.reason);
+    case "QUEUE":
+      return current.status === DeploymentStatus.CREATING ? same(DeploymentStatus.QUEUED) : null;
     case "CREATE_FAILED":
-      return current.status === DeploymentStatus.CREATING ? failed() : null;
+      return creating ? failed() : null;
     case "START_TIMED_OUT":
       return current.status === DeploymentStatus.STARTING && current.jobStatus === JobStatus.PENDING
         ? failed()
         : null;
     case "POD_CREATED":
-      return current.status === DeploymentStatus.CREATING ? same(DeploymentStatus.STARTING) : null;
+      return creating ? same(DeploymentStatus.STARTING) : null;
     case "POD_OBSERVED":
-      if (current.status === DeploymentStatus.CREATING) return null;
+      if (creating) return null;
       switch (signal.state) {
         case "STARTING":
           return null;
@@ -113,4 +119,18 @@ export function nextState(current: DeploymentState, signal: DeploymentSignal): T
           );
       }
   }
+}
+
+/** The first retry of a queued deployment comes this long after it queued; each later one twice as long… */
+export const QUEUE_FIRST_RETRY_MS = 30_000;
+/** …up to this. */
+export const QUEUE_MAX_RETRY_MS = 5 * 60_000;
+
+/**
+ * How long a queued deployment waits before its `attempt`-th retry (0 for the first): 30 s doubling to 5 min,
+ * with ±20 % jitter (`random` in [0, 1)) so that deployments queued together do not retry together. Pure.
+ */
+export function queueRetryDelayMs(attempt: number, random: number): number {
+  const base = Math.min(QUEUE_FIRST_RETRY_MS * 2 ** Math.min(attempt, 20), QUEUE_MAX_RETRY_MS);
+  return Math.round(base * (0.8 + 0.4 * random));
 }

@@ -11,7 +11,7 @@ import {
 } from "class-validator";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { CloudType, GPU_COUNT_RANGE, GpuType } from "../runpod/gpu-catalogue";
-import { DEPLOY_DEFAULTS } from "./deploy-defaults";
+import { DEPLOY_DEFAULTS, WAIT_FOR_CAPACITY_RANGE } from "./deploy-defaults";
 import { CompletionAction, DeploymentStatus } from "./deployment.enums";
 import { Deployment } from "./deployment.entity";
 
@@ -239,6 +239,15 @@ export class DeployTrainingInput {
   @Field(() => OutputInput, { nullable: true, description: "where the trained adapter goes" })
   @ValidateNested()
   output?: OutputInput | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: DEPLOY_DEFAULTS.waitForCapacityMinutes,
+    description: `${WAIT_FOR_CAPACITY_RANGE.min}..${WAIT_FOR_CAPACITY_RANGE.max}; > 0: with no capacity (or RunPod briefly down), stay QUEUED and retry until then; 0: GPU_UNAVAILABLE at once`,
+  })
+  @Min(WAIT_FOR_CAPACITY_RANGE.min)
+  @Max(WAIT_FOR_CAPACITY_RANGE.max)
+  waitForCapacityMinutes?: number | null;
 
   @Field(() => HealthActionsInput, {
     nullable: true,

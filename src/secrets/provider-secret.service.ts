@@ -3,7 +3,7 @@ import { ProviderSecret } from "./provider-secret.entity";
 import { secretErrors } from "./provider-secret.errors";
 import type { Provider } from "./provider";
 import type { ProviderSecretInput } from "./provider-secret.types";
-import type { SecretBox } from "./secret-box";
+import type { SecretBox, Sealed } from "./secret-box";
 
 /**
  * Provider keys, encrypted with AES-256-GCM under the configured keyring. Keys go in through `set` and come
@@ -68,6 +68,19 @@ export class ProviderSecretService {
     return apiKey;
   }
 
+  /**
+   * Seals something else of the user's that must be kept for later and holds secrets (a queued deploy's env
+   * values), under the same keyring; `purpose` (say `deployment:<id>`) binds it to where it is kept.
+   */
+  seal(userId: string, purpose: string, plaintext: string): Sealed {
+    return this.box.seal(plaintext, aad(userId, purpose));
+  }
+
+  /** Opens what `seal` sealed for the same user and purpose. */
+  open(userId: string, purpose: string, sealed: Sealed): string {
+    return this.box.open(sealed, aad(userId, purpose));
+  }
+
   /** The plaintext key, or PROVIDER_SECRET_MISSING saying that this needs `what` ("a RunPod API key"). */
   async require(userId: string, provider: Provider, what: string): Promise<string> {
     const key = await this.reveal(userId, provider);
@@ -88,7 +101,7 @@ export class ProviderSecretService {
   }
 }
 
-/** Binds a ciphertext to its row's owner and provider. */
-function aad(userId: string, provider: Provider): string {
+/** Binds a ciphertext to its row's owner and provider (or `seal`'s purpose, which is never a provider name). */
+function aad(userId: string, provider: Provider | string): string {
   return `${userId}\u0000${provider}`;
 }

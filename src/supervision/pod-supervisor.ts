@@ -75,6 +75,8 @@ export interface SupervisorReport {
   healthStops: number;
   orphansTerminated: number;
   usersSkipped: number;
+  /** QUEUED deployments tried again (or failed, their wait over). */
+  queuedRetried: number;
 }
 
 /** Deployments (alias `d`) that may still hold a pod: what the supervisor looks at (`active`: the active statuses). */
@@ -103,7 +105,9 @@ const FINISHED_POD_GRACE_MS = 10 * 60_000;
  * 4. a deployment stuck in CREATING past the grace period lost its creator mid-create: its pod, found by name,
  *    is terminated (ORPHANED);
  * 5. every `traingate-*` pod that no deployment owns, or whose deployment is finished, is reaped, except the
- *    stopped pod a completed run keeps on purpose (onComplete STOP).
+ *    stopped pod a completed run keeps on purpose (onComplete STOP);
+ * 6. a QUEUED deployment (waitForCapacityMinutes) whose next try is due is launched again, or failed once its
+ *    wait is over.
  *
  * Every pod it ends goes through `DeploymentService.terminate`.
  */
@@ -139,6 +143,7 @@ export class PodSupervisor {
       healthStops: 0,
       orphansTerminated: 0,
       usersSkipped: 0,
+      queuedRetried: 0,
     };
     const now = this.now().getTime();
     const sweep = this.lastSweep === undefined || now - this.lastSweep >= this.sweepIntervalMs;
@@ -185,6 +190,8 @@ export class PodSupervisor {
         report.usersSkipped += 1;
         logger.warn({ userId }, "cannot supervise pods: the user's RunPod key is gone");
       }
+      // A queued deployment still ends when its wait does, key or not.
+      await this.retryQueued(userId, report);
       return;
     }
     const pods = await runpod.listPods(apiKey);
@@ -200,6 +207,35 @@ export class PodSupervisor {
       await yieldToEventLoop();
     }
     await this.reap(apiKey, pods, report);
+    await this.retryQueued(userId, report);
+  }
+
+  /**
+   * The account's QUEUED deployments whose next try is due (or whose wait is over): each is tried again through
+   * the deploy's own launch, one at a time. An upstream error leaves it for the next run.
+   */
+  private async retryQueued(userId: string, report: SupervisorReport): Promise<void> {
+    const now = this.now();
+    const due = await this.deps.db
+      .getRepository(Deployment)
+      .createQueryBuilder("d")
+      .select("d.id", "id")
+      .where("d.user_id = :userId AND d.status = :queued", { userId, queued: DeploymentStatus.QUEUED })
+      .andWhere("(d.next_launch_at <= :now OR d.queued_until <= :now)", { now })
+      .orderBy("d.next_launch_at")
+      .getRawMany<{ id: string }>();
+    for (const { id } of due) {
+      try {
+        await this.deps.deployments.retryQueued(id, now);
+        report.queuedRetried += 1;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        this.deps.logger.warn(
+          { deploymentId: id, err: error.message },
+          "could not retry a queued deployment; retried on the next run",
+        );
+      }
+    }
   }
 
   /** A page of the account's deployments that may hold a pod, in id order after `after`. */

@@ -30,14 +30,15 @@ export const GPU_TYPES = [
 ] as const;
 export type GpuType = (typeof GPU_TYPES)[number];
 
-export type DeploymentStatus = "CREATING" | "STARTING" | "RUNNING" | "COMPLETED" | "FAILED" | "STOPPED";
+export type DeploymentStatus =
+  "QUEUED" | "CREATING" | "STARTING" | "RUNNING" | "COMPLETED" | "FAILED" | "STOPPED";
 export type JobStatus = "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
 export type StopReason = "USER" | "BUDGET_EXCEEDED" | "MAX_DURATION" | "COMPLETED" | "FAILED" | "ORPHANED";
 export type CloudType = "SECURE" | "COMMUNITY";
 export type BudgetAction = "NOTIFIED" | "STOPPING" | "STOPPED";
 
 /** Deployments that still hold (or are about to hold) a GPU: the ones a user can stop. */
-export const ACTIVE_STATUSES: readonly DeploymentStatus[] = ["CREATING", "STARTING", "RUNNING"];
+export const ACTIVE_STATUSES: readonly DeploymentStatus[] = ["QUEUED", "CREATING", "STARTING", "RUNNING"];
 
 const METRIC_FRAGMENT = /* GraphQL */ `
   fragment MetricFields on TrainingMetric {
