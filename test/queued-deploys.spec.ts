@@ -1,7 +1,5 @@
 import type { Client } from "graphql-ws";
-import { BudgetAlerts } from "../src/supervision/budget-alerts";
-import { PodSupervisor } from "../src/supervision/pod-supervisor";
-import { startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
+import { startSimulatedGateway, supervisorOf, type SimulatedSetup } from "./support/simulated";
 import { collect, wsClient } from "./support/ws";
 
 /**
@@ -40,21 +38,9 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
 });
 
-/** A supervisor of the same gateway that sees the time `minutes` from now (the gateway's own runs on the real clock). */
-function supervisorAt(minutes: number): PodSupervisor {
-  const { db, runpod, bus, logger, services } = s.t.gateway;
-  return new PodSupervisor(
-    {
-      db: db.dataSource,
-      runpod,
-      secrets: services.secrets,
-      deployments: services.deployments,
-      alerts: new BudgetAlerts(db.dataSource, services.deployments, bus, logger),
-      logger,
-    },
-    { now: () => new Date(Date.now() + minutes * 60_000) },
-  );
-}
+/** A supervisor of the same gateway that sees the time `minutes` from now. */
+const supervisorAt = (minutes: number) =>
+  supervisorOf(s, { now: () => new Date(Date.now() + minutes * 60_000) });
 
 /** The pod creates asked of the simulator, of one deployment's pod when `deploymentId` is given. */
 const creates = (deploymentId?: string) =>

@@ -5,8 +5,6 @@ import os from "node:os";
 import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
 import { JobStatus } from "../src/jobs/training-job.enums";
-import { BudgetAlerts } from "../src/supervision/budget-alerts";
-import { PodSupervisor, type SupervisorOptions } from "../src/supervision/pod-supervisor";
 import { createSupervisionModule } from "../src/supervision/supervision.module";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
 import { dropTestDatabases, freshDatabase, usingPostgres } from "./support/database";
@@ -16,7 +14,7 @@ import {
   TEST_JWT_SECRET,
   startTestGateway,
 } from "./support/gateway";
-import { freePort, startSimulatedGateway, type SimulatedSetup } from "./support/simulated";
+import { freePort, startSimulatedGateway, supervisorOf, type SimulatedSetup } from "./support/simulated";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
 
 const DEPLOY = `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id podId status } }`;
@@ -41,22 +39,6 @@ const spec = (name: string) => ({
   volumeInGb: 10,
   containerDiskInGb: 10,
 });
-
-/** A supervisor of the same gateway that sees another time (the gateway's own runs on the real clock). */
-function supervisorOf(s: SimulatedSetup, options: SupervisorOptions): PodSupervisor {
-  const { db, runpod, bus, logger, services } = s.t.gateway;
-  return new PodSupervisor(
-    {
-      db: db.dataSource,
-      runpod,
-      secrets: services.secrets,
-      deployments: services.deployments,
-      alerts: new BudgetAlerts(db.dataSource, services.deployments, bus, logger),
-      logger,
-    },
-    options,
-  );
-}
 
 describe("the pod supervisor: status sync and orphan reaper", () => {
   let s: SimulatedSetup;

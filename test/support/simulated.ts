@@ -4,7 +4,8 @@ import {
   type RunpodSimulator,
   type RunpodSimulatorOptions,
 } from "../../src/runpod-sim/runpod-simulator";
-import type { SupervisorOptions } from "../../src/supervision/pod-supervisor";
+import { BudgetAlerts } from "../../src/supervision/budget-alerts";
+import { PodSupervisor, type SupervisorOptions } from "../../src/supervision/pod-supervisor";
 import type { TestDatabaseTarget } from "./database";
 import { startTestGateway, type TestGateway } from "./gateway";
 
@@ -105,4 +106,20 @@ export async function startSimulatedGateway(
       await sim.close();
     },
   };
+}
+
+/** A supervisor of the same gateway with its own options (another clock, say: the gateway's own runs on the real one). */
+export function supervisorOf(s: SimulatedSetup, options: SupervisorOptions): PodSupervisor {
+  const { db, runpod, bus, logger, services } = s.t.gateway;
+  return new PodSupervisor(
+    {
+      db: db.dataSource,
+      runpod,
+      secrets: services.secrets,
+      deployments: services.deployments,
+      alerts: new BudgetAlerts(db.dataSource, services.deployments, bus, logger),
+      logger,
+    },
+    options,
+  );
 }
