@@ -33,3 +33,14 @@ export interface GatewayModule {
   /** Released when the gateway closes, after the HTTP server stops and before the bus and database close. */
   close?(): Promise<void>;
 }
+
+type Contribution = "resolvers" | "loaders" | "routes" | "pages" | "background";
+type Item<V> = V extends readonly (infer T)[] ? T : V;
+
+/** What every module contributes of one kind, in module order. */
+export function contributions<K extends Contribution>(
+  modules: readonly GatewayModule[],
+  kind: K,
+): Item<NonNullable<GatewayModule[K]>>[] {
+  return modules.flatMap((module) => module[kind] ?? []) as Item<NonNullable<GatewayModule[K]>>[];
+}

@@ -1,6 +1,6 @@
 import { AppError, ErrorCode } from "../errors/app-error";
 
-/** Why `PERSISTED_QUERIES=only` refuses an operation: BAD_REQUEST (API.md, "Errors"). */
+/** Why `PERSISTED_QUERIES=only` refuses an operation: BAD_REQUEST, like every request refused before it runs. */
 export const persistedQueryErrors = {
   /** A hash, or the hash of a document sent in full, that is not in the registry. */
   unregistered: (sha256: string): AppError =>

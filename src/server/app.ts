@@ -5,6 +5,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createTokenVerifier } from "../auth/jwt";
+import { contributions } from "../composition/gateway-module";
 import type { Config } from "../config/env";
 import type { Database } from "../db/data-source";
 import type { SupervisorOptions } from "../supervision/pod-supervisor";
@@ -103,20 +104,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metricStream: options.subscriptions,
     webhooks: options.webhooks,
   });
-  const resolvers = new ResolverRegistry(modules.flatMap((module) => module.resolvers ?? []));
+  const resolvers = new ResolverRegistry(contributions(modules, "resolvers"));
   const schema = await buildGatewaySchema(resolvers);
   const contextFor = createContextFactory({
     verifyToken,
     limiter: infrastructure.limiter,
     limits: { ratePerSecond: config.userRatePerSecond, burst: config.userRateBurst },
     users: services.users,
-    loaders: loaderSource(modules.flatMap((module) => module.loaders ?? [])),
+    loaders: loaderSource(contributions(modules, "loaders")),
     resolvers,
   });
-  const { app, httpServer } = createHttpFront(
-    logger,
-    modules.flatMap((module) => module.routes ?? []),
-  );
+  const { app, httpServer } = createHttpFront(logger, contributions(modules, "routes"));
   const persistedQueries = await createPersistedQueries(config, db.dataSource, logger);
   const webSockets = attachWebSocketServer({
     httpServer,
@@ -137,7 +135,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   mountExpressRoutes(app, {
     handlers: [
       healthRoutes({ db: db.dataSource, bus, registry: prometheus.registry }),
-      ...modules.flatMap((module) => (module.pages ? [module.pages] : [])),
+      ...contributions(modules, "pages"),
     ],
     apollo,
     contextFor,
@@ -146,12 +144,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const background = new BackgroundWorker(
     createLeaderLock(config.databaseUrl, logger),
-    modules.flatMap((module) => module.background ?? []),
+    contributions(modules, "background"),
     logger.child({ component: "background" }),
-    (task, outcome, seconds) => {
-      prometheus.backgroundRuns.inc({ task, outcome });
-      if (seconds !== undefined) prometheus.backgroundRunSeconds.observe({ task }, seconds);
-    },
+    prometheus.recordBackgroundRun,
   );
   return {
     config,

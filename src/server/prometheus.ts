@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   pointsLate: Counter;
   backgroundRuns: Counter<"task" | "outcome">;
   backgroundRunSeconds: Histogram<"task">;
+  /** Counts a background run by its outcome and, for a run this replica made, observes how long it took. */
+  recordBackgroundRun: (task: string, outcome: string, seconds?: number) => void;
 }
 
 export function createGatewayMetrics(sources: {
@@ -59,6 +61,10 @@ export function createGatewayMetrics(sources: {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    recordBackgroundRun: (task, outcome, seconds) => {
+      metrics.backgroundRuns.inc({ task, outcome });
+      if (seconds !== undefined) metrics.backgroundRunSeconds.observe({ task }, seconds);
+    },
   };
   new Gauge({
     name: "traingate_subscriptions_open",
