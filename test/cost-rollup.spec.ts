@@ -198,6 +198,33 @@ describe("costs from the rollup", () => {
       { from: from.toISOString(), to: to.toISOString() },
     );
     expect(byDefault.data?.costs.deployments).toHaveLength(4);
+    // The lists are read beside the totals: aliases with their own `first`, through a fragment, skipped or not.
+    const shapes = await t.gql<{
+      costs: { top: { costUsd: number }[]; one: { costUsd: number }[]; skipped?: unknown; totalUsd: number };
+    }>(
+      user,
+      `query($from: DateTime, $to: DateTime, $n: Int, $skip: Boolean!) {
+        costs(from: $from, to: $to) { totalUsd ...Lists skipped: deployments(first: 3) @skip(if: $skip) { costUsd } }
+      }
+      fragment Lists on CostReport { top: deployments(first: $n) { costUsd } one: deployments(first: 1) { costUsd } }`,
+      { from: from.toISOString(), to: to.toISOString(), n: 2, skip: true },
+    );
+    expect(shapes.errors).toBeUndefined();
+    expect(shapes.data?.costs).toEqual({
+      totalUsd: 20,
+      top: [{ costUsd: 9 }, { costUsd: 5 }],
+      one: [{ costUsd: 9 }],
+    });
+    // A `first` out of range is that field's error; the rest of the report answers.
+    const tooMany = await t.gql<{ costs: { totalUsd: number; deployments: unknown } | null }>(
+      user,
+      `query($from: DateTime, $to: DateTime) { costs(from: $from, to: $to) { totalUsd deployments(first: 1001) { costUsd } } }`,
+      { from: from.toISOString(), to: to.toISOString() },
+    );
+    expect(tooMany.errors?.[0]).toMatchObject({
+      path: ["costs", "deployments"],
+      extensions: { code: "BAD_USER_INPUT", field: "first" },
+    });
     // A range holding only the cheap one.
     const early = await report(user, from, at(0.75));
     expect(early).toMatchObject({ deploymentCount: 1, deployments: [{ deployment: { id: made.cheap } }] });

@@ -10,6 +10,13 @@ import { Deployment } from "./deployment.entity";
 import { ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus } from "./deployment.enums";
 import { deploymentErrors } from "./deployment.errors";
 
+/** Whose costs, over which range (checked by `CostReportService.range`). */
+export interface CostRange {
+  readonly userId: string;
+  readonly from: Date;
+  readonly to: Date;
+}
+
 /** The longest range a report covers (its byDay has a row per day). */
 const MAX_RANGE_DAYS = 400;
 /** The most deployments `CostReport.deployments(first)` lists. */
@@ -89,7 +96,7 @@ GROUP BY gpu_type`;
  */
 const DEAREST_SQL = `
 WITH ${BOUNDS}, ${TOUCHING}
-SELECT id::text AS id, m::float8 AS micros
+SELECT id, m::float8 AS micros, row_number() OVER (ORDER BY m DESC, s DESC, id) AS rank
 FROM (
   SELECT id, s, m FROM touching WHERE m > 0
   UNION ALL
@@ -102,6 +109,12 @@ FROM (
 ) candidates
 ORDER BY m DESC, s DESC, id
 LIMIT $4`;
+
+/** DEAREST_SQL's positional parameters by name, for TypeORM's query builder. */
+const DEAREST_NAMED = DEAREST_SQL.replace(
+  /\$([1-4])\b/g,
+  (_, n: string) => `:${["userId", "from", "to", "first"][Number(n) - 1]}`,
+);
 
 /**
  * The exact micro-dollars per UTC day: a whole day is its `cost_user_days` sum (on the range's first midnight,
@@ -136,12 +149,13 @@ GROUP BY d.day`;
 export class CostReportService {
   constructor(private readonly db: DataSource) {}
 
-  async report(
+  /** The range a report covers: `from` defaults to the start of `to`'s UTC month, `to` to now. */
+  range(
     userId: string,
     from: Date | null | undefined,
     to: Date | null | undefined,
     now = new Date(),
-  ): Promise<CostReport> {
+  ): CostRange {
     const end = to ?? now;
     const start = from ?? new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), 1));
     if (start.getTime() >= end.getTime()) {
@@ -151,6 +165,20 @@ export class CostReportService {
       // The argument the caller gave is the one to move: `from` when `to` is the default (now).
       throw deploymentErrors.badInput(to ? "to" : "from", `a report covers at most ${MAX_RANGE_DAYS} days`);
     }
+    return { userId, from: start, to: end };
+  }
+
+  async report(
+    userId: string,
+    from: Date | null | undefined,
+    to: Date | null | undefined,
+    now = new Date(),
+  ): Promise<CostReport> {
+    return this.summarize(this.range(userId, from, to, now));
+  }
+
+  /** The report's totals, by GPU type and by day, over a checked range. */
+  async summarize({ userId, from: start, to: end }: CostRange): Promise<CostReport> {
     const [perType, perDay, active, remaining] = await Promise.all([
       this.db.query<{ gpu_type: GpuType; micros: string; gpu_seconds: string; costing: number }[]>(
         BY_GPU_TYPE_SQL,
@@ -214,33 +242,36 @@ export class CostReportService {
    * The `first` deployments of a report that cost most (ties: the newer first), with their entities; each one's
    * cost is its exact cost in the range rounded to the API's 4 decimals. `first` is 0 to MAX_FIRST.
    */
-  async deployments(report: CostReport, first: number): Promise<DeploymentCost[]> {
+  async deployments(range: CostRange, first: number): Promise<DeploymentCost[]> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_FIRST) {
       throw deploymentErrors.badInput("first", `must be between 0 and ${MAX_FIRST}`);
     }
     if (first === 0) return [];
-    const page = await this.db.query<{ id: string; micros: number }[]>(DEAREST_SQL, [
-      report.userId,
-      report.from,
-      report.to,
-      first,
-    ]);
-    if (page.length === 0) return [];
-    const entities = await this.db.getRepository(Deployment).findBy({ id: In(page.map((r) => r.id)) });
+    // The ranking and the entities in one statement: one round trip.
+    const { raw, entities } = await this.db
+      .getRepository(Deployment)
+      .createQueryBuilder("d")
+      .innerJoin(`(${DEAREST_NAMED})`, "top", "top.id = d.id")
+      .addSelect("top.micros", "top_micros")
+      .addSelect("top.rank", "top_rank")
+      .setParameters({ userId: range.userId, from: range.from, to: range.to, first })
+      .getRawAndEntities<{ d_id: string; top_micros: number; top_rank: string }>();
     const byId = new Map(entities.map((d) => [d.id, d]));
-    return page.flatMap(({ id, micros }) => {
-      const deployment = byId.get(id);
-      if (!deployment) return [];
-      const units = Math.round(micros / UNIT);
-      return [
-        {
-          deployment,
-          costUsd: toUsd(units),
-          budgetLimitUsd: deployment.budgetLimitUsd,
-          budgetUsedPercent: percentOf(units * UNIT, deployment.budgetLimitMicros),
-        },
-      ];
-    });
+    return raw
+      .sort((a, b) => Number(a.top_rank) - Number(b.top_rank))
+      .flatMap(({ d_id: id, top_micros: micros }) => {
+        const deployment = byId.get(id);
+        if (!deployment) return [];
+        const units = Math.round(micros / UNIT);
+        return [
+          {
+            deployment,
+            costUsd: toUsd(units),
+            budgetLimitUsd: deployment.budgetLimitUsd,
+            budgetUsedPercent: percentOf(units * UNIT, deployment.budgetLimitMicros),
+          },
+        ];
+      });
   }
 
   /** The remaining seconds the trainer of each of the user's active jobs last reported. */

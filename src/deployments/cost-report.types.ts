@@ -66,6 +66,9 @@ export class CostReport {
   /** Whose report it is: `deployments(first)` reads that user's deployments. */
   userId: string;
 
+  /** The `deployments(first)` lists read with the report, by `first` (the query asked for them). */
+  ranked?: Map<number, DeploymentCost[]>;
+
   @Field(() => Int, { description: "how many deployments cost anything in the range" })
   deploymentCount: number;
 
