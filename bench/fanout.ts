@@ -387,6 +387,13 @@ runBench("fanout", async () => {
       gateway.latencyMs.p99 < TARGET_P99_MS,
     ),
     verdict(
+      "p99 POST-to-delivery against the bare pair",
+      `${(gateway.latencyMs.p99 / bare.latencyMs.p99).toFixed(2)}x (POST p99 ${gateway.postLatencyMs.p99} ms)`,
+      `bare p99 ${bare.latencyMs.p99} ms (POST p99 ${bare.postLatencyMs.p99} ms, which stores nothing)`,
+      "<= 1.5x",
+      gateway.latencyMs.p99 <= 1.5 * bare.latencyMs.p99,
+    ),
+    verdict(
       "loss",
       `${fmt(gateway.lost)} of ${fmt(gateway.expectedDeliveries)}`,
       `bare ${fmt(bare.lost)} of ${fmt(bare.expectedDeliveries)}`,
