@@ -153,3 +153,48 @@ describe("the import rules of ARCHITECTURE.md", () => {
     expect(broken.map(describeImport)).toEqual([]);
   });
 });
+
+describe("ARCHITECTURE.md", () => {
+  const text = readFileSync(path.resolve(__dirname, "../ARCHITECTURE.md"), "utf8");
+
+  it("has a row in its table of parts for every folder of src/", () => {
+    const rows = new Set(
+      text
+        .split("\n")
+        .filter((line) => line.startsWith("| `"))
+        .flatMap((line) => [...line.split("|")[1].matchAll(/`([^`]+)\/`/g)].map(([, name]) => name)),
+    );
+    const folders = readdirSync(SRC).filter((name) => statSync(path.join(SRC, name)).isDirectory());
+    expect(folders.filter((name) => !rows.has(name))).toEqual([]);
+  });
+
+  it("lists every arrow between the domain parts, and no arrow the code does not have", () => {
+    // The composition (server/, cli/) imports everything; every part may use the leaves.
+    const unlisted = new Set(["server", "cli", "errors", "config", "db", "auth", "composition", ".."]);
+    const inCode = new Set(
+      PRODUCTION.filter(
+        ({ file, target }) =>
+          folder(file) !== folder(target) && !unlisted.has(folder(file)) && !unlisted.has(folder(target)),
+      ).map(({ file, target }) => `${folder(file)} -> ${folder(target)}`),
+    );
+    // The bullets of the Arrows section: "`a/` (and `b/`) → `c/`, `d/` (why); `e/` → …".
+    const section = text.slice(text.indexOf("## Arrows"), text.indexOf("### Never"));
+    const bullets = section.split(/\n(?=- )|\n\n/).filter((bullet) => bullet.startsWith("- "));
+    const documented = new Set<string>();
+    for (const bullet of bullets) {
+      const segments: string[] = [];
+      for (const piece of bullet.split(";")) {
+        if (piece.includes("→") || segments.length === 0) segments.push(piece);
+        else segments[segments.length - 1] += piece;
+      }
+      for (const segment of segments) {
+        const [from, to] = segment.split("→");
+        const names = (part: string) => [...part.matchAll(/`([a-z-]+)\/`/g)].map(([, name]) => name);
+        for (const a of names(from))
+          for (const b of names(to)) if (!unlisted.has(b)) documented.add(`${a} -> ${b}`);
+      }
+    }
+    expect([...inCode].filter((arrow) => !documented.has(arrow)).sort()).toEqual([]);
+    expect([...documented].filter((arrow) => !inCode.has(arrow)).sort()).toEqual([]);
+  });
+});

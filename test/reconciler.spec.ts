@@ -349,7 +349,7 @@ describe("a gateway killed between pod creation and the database update", () => 
     const next = await startTestGateway({
       database: usingPostgres() ? database : undefined,
       env: { RUNPOD_API_URL: simulator.url, DATA_DIR: dataDir, REDIS_URL: undefined },
-      gatewayOptions: { reconciler: { orphanGraceMs: 0 } },
+      gatewayOptions: { supervisor: { orphanGraceMs: 0 } },
       useDataDir: !usingPostgres(),
     });
     try {

@@ -1,4 +1,5 @@
 import WebSocket from "ws";
+import { eventually } from "./support/eventually";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 
@@ -80,10 +81,16 @@ it("sends every subscriber of a point the same bytes graphql-ws would, each with
   let step = 0;
   const started = (client: typeof a, ids: string[]) =>
     ids.every((id) => client.frames().some((frame) => frame.id === id && frame.type === "next"));
-  while (!started(a, ["1", odd]) || !started(b, ["1"])) {
-    await post(rows, step++);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // Live once each subscription has had a point (nothing announces it sooner): post until then.
+  await eventually(
+    async () => {
+      if (started(a, ["1", odd]) && started(b, ["1"])) return true;
+      await post(rows, step++);
+      return false;
+    },
+    "a first point on every subscription",
+    15_000,
+  );
   const last = step + 4;
   for (; step <= last; step++) await post(rows, step);
   const hasLast = (id: string) => (f: Frame[]) =>

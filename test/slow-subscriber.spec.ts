@@ -1,4 +1,5 @@
 import WebSocket from "ws";
+import { eventually } from "./support/eventually";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 import { collect, wsClient } from "./support/ws";
@@ -96,10 +97,15 @@ it("ends a subscriber that stops reading, after a bounded backlog, and keeps ser
 
   // Live on both before the slow one stops reading.
   let step = 0;
-  while (!slow.frames.some((f) => f.type === "next") || others.values.length === 0) {
-    await post(rows, step++, 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(
+    async () => {
+      if (slow.frames.some((f) => f.type === "next") && others.values.length > 0) return true;
+      await post(rows, step++, 1);
+      return false;
+    },
+    "a first point on both subscribers",
+    15_000,
+  );
   const first = step;
   slow.socket.pause();
   for (let from = first; from < first + TOTAL; from += BATCH) await post(rows, from, BATCH);

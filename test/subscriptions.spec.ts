@@ -39,17 +39,26 @@ function post(rows: DeploymentRows, steps: number[], url = t.url, extra: Record<
   });
 }
 
-/** Posts a fresh step every 20 ms until the subscription shows one: from then on it is live. */
+/**
+ * Posts a fresh step until the subscription shows one: from then on it is live (graphql-ws announces no
+ * "subscribed", so only a delivered point says so). Fails after `timeoutMs`.
+ */
 async function untilLive<T>(
   received: { values: T[] },
   send: (step: number) => Promise<void>,
   firstStep: number,
+  timeoutMs = 15_000,
 ): Promise<number> {
   let step = firstStep;
-  while (received.values.length === 0) {
-    await send(step++);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(
+    async () => {
+      if (received.values.length > 0) return true;
+      await send(step++);
+      return false;
+    },
+    "the subscription's first point",
+    timeoutMs,
+  );
   return step;
 }
 
@@ -211,10 +220,15 @@ describe("deploymentUpdated", () => {
     const all = collect(await client("upd-a"), UPDATED, {}, pick);
     const deployments = t.gateway.services.deployments;
     // Keep nudging until both subscriptions are live, then change things for real.
-    while (one.values.length === 0 || all.values.length === 0) {
-      await deployments.publish(mine.deployment);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      async () => {
+        if (one.values.length > 0 && all.values.length > 0) return true;
+        await deployments.publish(mine.deployment);
+        return false;
+      },
+      "both subscriptions' first update",
+      15_000,
+    );
     await deployments.signal(foreign.deployment.id, { type: "JOB_REPORTED", status: "running" });
     await deployments.signal(other.deployment.id, { type: "JOB_REPORTED", status: "running" });
     await deployments.signal(mine.deployment.id, { type: "JOB_REPORTED", status: "completed" });

@@ -38,7 +38,7 @@ let skippedMs = 0;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  s = await startSimulatedGateway({ reconciler: { now: () => new Date(Date.now() + skippedMs) } });
+  s = await startSimulatedGateway({ supervisor: { now: () => new Date(Date.now() + skippedMs) } });
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map(async (c) => c.dispose()));

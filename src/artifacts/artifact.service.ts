@@ -3,10 +3,10 @@ import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import { isUuid } from "../db/ids";
-import { notFound } from "../errors/app-error";
 import { jobRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
 import { WebhookEvent } from "../webhooks/webhook.enums";
 import { ArtifactRecord } from "./artifact.entity";
+import { artifactErrors } from "./artifact.errors";
 import type { ArtifactStore, ByteRange } from "./artifact-store";
 import { STORE_PIECE_BYTES } from "./artifact-store";
 import { DownloadSigner } from "./artifact-signing";
@@ -246,7 +246,7 @@ export class ArtifactService {
   /** deleteArtifact: removes one of the caller's stored results (complete or not). NOT_FOUND otherwise. */
   async delete(userId: string, jobId: string): Promise<boolean> {
     const row = await this.row(jobId);
-    if (!row || row.userId !== userId) throw notFound("artifact");
+    if (!row || row.userId !== userId) throw artifactErrors.notFound();
     await this.remove(row);
     return true;
   }

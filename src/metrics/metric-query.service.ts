@@ -1,6 +1,6 @@
 import { MoreThan, type DataSource } from "typeorm";
-import { badInput } from "../errors/app-error";
 import { lttb } from "./downsample";
+import { metricErrors } from "./metric.errors";
 import { TrainingMetric } from "./training-metric.entity";
 
 export const MAX_METRICS_LIMIT = 10_000;
@@ -20,7 +20,7 @@ export class MetricQueryService {
   ): Promise<TrainingMetric[]> {
     const take = limit ?? 1000;
     if (!Number.isInteger(take) || take < 1 || take > MAX_METRICS_LIMIT) {
-      throw badInput("limit", `must be from 1 to ${MAX_METRICS_LIMIT}`);
+      throw metricErrors.badLimit(MAX_METRICS_LIMIT);
     }
     return this.db.getRepository(TrainingMetric).find({
       where: afterStep == null ? { jobId } : { jobId, step: MoreThan(afterStep) },
@@ -41,7 +41,7 @@ export class MetricQueryService {
     maxPoints: number,
   ): Promise<TrainingMetric[]> {
     if (!Number.isInteger(maxPoints) || maxPoints < 2 || maxPoints > MAX_METRICS_LIMIT) {
-      throw badInput("maxPoints", `must be from 2 to ${MAX_METRICS_LIMIT}`);
+      throw metricErrors.badMaxPoints(MAX_METRICS_LIMIT);
     }
     const after = afterStep ?? -1;
     const candidates = Math.max(MIN_CANDIDATES, maxPoints * CANDIDATES_PER_POINT);

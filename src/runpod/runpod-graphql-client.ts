@@ -168,7 +168,7 @@ export class RunpodGraphqlClient implements RunpodClient {
     const { data, errors } = await this.execute("ListPods", LIST_PODS_DOCUMENT, {}, apiKey, { retry: true });
     if (errors[0] !== undefined) throw this.rejected("ListPods", errors[0], [apiKey]);
     const myself = isRecord(data.myself) ? data.myself : null;
-    // A missing list is an error, never "no pods": the reconciler would close every running deployment.
+    // A missing list is an error, never "no pods": the pod supervisor would close every running deployment.
     if (myself === null || !Array.isArray(myself.pods)) throw this.malformed("ListPods");
     return (myself.pods as unknown[]).flatMap((raw) => {
       const pod = toPodInfo(raw);

@@ -1,4 +1,5 @@
 import { AppError, ErrorCode, type AppErrorDetails } from "../errors/app-error";
+import { GPU_COUNT_RANGE } from "./gpu-catalogue";
 
 /**
  * Every error the upstream seam raises, by what went wrong. Messages are shown to callers as they are: they
@@ -71,7 +72,11 @@ export const upstreamErrors = {
   badField: (field: string, message: string): AppError =>
     new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field }),
 
-  gpuCountOutOfRange: (): AppError => upstreamErrors.badField("gpuCount", "must be an integer from 1 to 8"),
+  gpuCountOutOfRange: (): AppError =>
+    upstreamErrors.badField(
+      "gpuCount",
+      `must be an integer from ${GPU_COUNT_RANGE.min} to ${GPU_COUNT_RANGE.max}`,
+    ),
 
   badCloudType: (): AppError => upstreamErrors.badField("cloudType", "must be SECURE or COMMUNITY"),
 };

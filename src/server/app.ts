@@ -39,10 +39,13 @@ export interface GatewayOptions {
   logger?: Logger;
   /** An open PGlite to use in embedded mode (tests boot one from a migrated snapshot). */
   pglite?: PGlite;
-  /** Run the background work (status sync, reaper, watchdog) on a timer. Default true; tests drive it by hand. */
+  /**
+   * Run the background work (the pod supervisor, webhook delivery, artifact retention) on a timer. Default true;
+   * tests drive it by hand.
+   */
   background?: boolean;
   /** Tuning of the pod supervisor (tests shorten the orphan grace period). */
-  reconciler?: SupervisorOptions;
+  supervisor?: SupervisorOptions;
   /**
    * The RunPod endpoint to use instead of `RUNPOD_API_URL` (the built-in simulator, which the entry points
    * start: see start.ts), closed with the gateway.
@@ -92,7 +95,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const verifyToken = createTokenVerifier(config.jwt);
   const { modules, services } = await createModules({
     config,
-    reconciler: options.reconciler,
+    supervisor: options.supervisor,
     ingest: options.ingest,
     metricsRoutes: options.metricsRoutes,
     infrastructure,

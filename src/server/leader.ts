@@ -2,7 +2,8 @@ import { Client } from "pg";
 import type { Logger } from "pino";
 
 /**
- * Which replica runs the background work that must happen once (budget watchdog, status sync, reaper).
+ * Which replica runs the background work that must happen once (the pod supervisor, webhook delivery, artifact
+ * retention).
  *
  * On PostgreSQL: a session-level advisory lock held on a connection of its own. Whoever holds it leads; if that
  * replica dies, its connection closes, the lock is released and another replica takes it on its next try.

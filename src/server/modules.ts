@@ -71,7 +71,7 @@ export interface ModuleDeps {
   /** Why no pod could reach PUBLIC_URL, when none can. */
   callbackUnreachable: string | undefined;
   /** Tuning of the pod supervisor (tests shorten the orphan grace period). */
-  reconciler?: SupervisorOptions;
+  supervisor?: SupervisorOptions;
   ingest?: IngestOptions;
   metricsRoutes?: CallbackOptions;
   metricStream?: MetricStreamOptions;
@@ -136,7 +136,7 @@ export async function createModules(
       intervalMs: config.watchdogIntervalMs,
       sweepIntervalMs: config.syncIntervalMs,
       podStartTimeoutMs: config.podStartTimeoutSeconds * 1000,
-      ...deps.reconciler,
+      ...deps.supervisor,
     },
   });
   const jobs = createJobsModule({ db });

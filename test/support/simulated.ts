@@ -33,7 +33,7 @@ export interface SimulatedSetup {
 
 /**
  * A real gateway whose upstream is a RunPod simulator on another port, reached over HTTP through the real
- * client (RUNPOD_API_URL). Background work is off unless asked for: tests drive the reconciler by hand.
+ * client (RUNPOD_API_URL). Background work is off unless asked for: tests drive the pod supervisor by hand.
  */
 export async function startSimulatedGateway(
   options: {
@@ -43,7 +43,7 @@ export async function startSimulatedGateway(
     database?: TestDatabaseTarget;
     orphanGraceMs?: number;
     /** More tuning of the pod supervisor (its clock, say). */
-    reconciler?: SupervisorOptions;
+    supervisor?: SupervisorOptions;
   } = {},
 ): Promise<SimulatedSetup> {
   const sim = await startRunpodSimulator({ trainer: false, autoAccountPrefix: null, ...options.simulator });
@@ -60,7 +60,7 @@ export async function startSimulatedGateway(
       },
       gatewayOptions: {
         background: options.background ?? false,
-        reconciler: { orphanGraceMs: options.orphanGraceMs, ...options.reconciler },
+        supervisor: { orphanGraceMs: options.orphanGraceMs, ...options.supervisor },
       },
       port,
     });
