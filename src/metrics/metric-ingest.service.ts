@@ -145,11 +145,14 @@ export class MetricIngestService {
   /**
    * The job's run starts again (its trainer reported `running`) and redoes steps from its checkpoint: publishes
    * the job's restart marker after this replica's earlier publications of the job, so that its subscriptions, on
-   * every replica, deliver the redone lower steps. Resolves once the marker is published (or given up), so the
-   * trainer's next points, wherever they land, are published after it.
+   * every replica, deliver the redone lower steps. Resolves once the marker is published, so that the trainer's
+   * next points, wherever they land, are published after it; or once its first try failed (the bus is down: it is
+   * retried in the background, and a report does not wait for the bus to come back).
    */
   restartSteps(jobId: string): Promise<void> {
-    return this.publishInOrder(jobId, this.lane(jobId), { jobId, points: [], restart: true });
+    return new Promise((tried) => {
+      void this.publishInOrder(jobId, this.lane(jobId), { jobId, points: [], restart: true }, tried);
+    });
   }
 
   /** Points waiting for a write. */
@@ -260,8 +263,13 @@ export class MetricIngestService {
   }
 
   /** Publishes an event of the job after the job's earlier publications from this replica. */
-  private publishInOrder(jobId: string, lane: Lane, event: MetricBatchEvent): Promise<void> {
-    const chain = (lane.chain ?? Promise.resolve()).then(() => this.publishWithRetry(jobId, event));
+  private publishInOrder(
+    jobId: string,
+    lane: Lane,
+    event: MetricBatchEvent,
+    tried?: () => void,
+  ): Promise<void> {
+    const chain = (lane.chain ?? Promise.resolve()).then(() => this.publishWithRetry(jobId, event, tried));
     lane.chain = chain;
     return chain.then(() => {
       if (lane.chain === chain) lane.chain = null;
@@ -285,13 +293,16 @@ export class MetricIngestService {
       this.lanes.delete(jobId);
   }
 
-  private async publishWithRetry(jobId: string, event: MetricBatchEvent): Promise<void> {
+  /** Publishes, retrying for up to `publishRetryMs`; `tried` is told after the first try, however it went. */
+  private async publishWithRetry(jobId: string, event: MetricBatchEvent, tried?: () => void): Promise<void> {
     const giveUpAt = Date.now() + this.publishRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.bus.publish(metricTopics.jobMetric(jobId), event);
+        tried?.();
         return;
       } catch (error) {
+        tried?.();
         if (Date.now() >= giveUpAt) {
           // Stored all the same: a subscriber resuming with afterStep gets them from the table.
           this.logger.warn(
