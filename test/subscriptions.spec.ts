@@ -5,7 +5,7 @@ import { freshDatabase, usingPostgres, usingRedis } from "./support/database";
 import { newDeployment, type DeploymentRows } from "./support/factories";
 import { startTestGateway, type TestGateway } from "./support/gateway";
 import { eventually } from "./support/eventually";
-import { collect, wsClient } from "./support/ws";
+import { collect, wsClient, type Collected } from "./support/ws";
 
 const METRICS = `subscription($jobId: ID!, $afterStep: Int) { trainingMetrics(jobId: $jobId, afterStep: $afterStep) { jobId step loss timestamp } }`;
 type Point = { jobId: string; step: number; loss: number; timestamp: string };
@@ -37,6 +37,16 @@ function post(rows: DeploymentRows, steps: number[], url = t.url, extra: Record<
   }).then((r) => {
     if (r.status !== 200) throw new Error(`POST answered ${r.status}`);
   });
+}
+
+/** The trainer reports `running` (again: a run resumed from its checkpoint). */
+async function reportRunning(rows: DeploymentRows, url = t.url): Promise<void> {
+  const res = await fetch(`${url}/api/training/jobs/${rows.job.id}/status`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${rows.jobToken}` },
+    body: JSON.stringify({ status: "running" }),
+  });
+  expect(res.status).toBe(200);
 }
 
 /**
@@ -122,12 +132,7 @@ describe("trainingMetrics", () => {
     await received.until((v) => v.length === 6);
     expect(received.values.map((v) => v.step)).toEqual([1, 2, 3, 4, 5, 6]);
     // The run restarts from its checkpoint at step 2 and says so: its redone steps go out live.
-    const status = await fetch(`${t.url}/api/training/jobs/${rows.job.id}/status`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${rows.jobToken}` },
-      body: JSON.stringify({ status: "running" }),
-    });
-    expect(status.status).toBe(200);
+    await reportRunning(rows);
     await post(rows, [3], t.url, { loss: 0.5 });
     const values = await received.until((v) => v.length === 7);
     expect(values.at(-1)).toMatchObject({ step: 3, loss: 0.5 });
@@ -257,35 +262,121 @@ describe("deploymentUpdated", () => {
   });
 });
 
+const replicas = usingPostgres() && usingRedis();
+
+/**
+ * Runs `test` with two replicas on one database and one bus (PostgreSQL and Redis), or with the one gateway
+ * twice (embedded mode has one replica).
+ */
+async function onTwoReplicas(test: (a: TestGateway, b: TestGateway) => Promise<void>): Promise<void> {
+  const shared = replicas ? await freshDatabase() : undefined;
+  const options = { gatewayOptions: { metricsRoutes: { ratePerSecond: 10_000, burst: 10_000 } } };
+  const a = shared ? await startTestGateway({ database: shared, ...options }) : t;
+  const b = shared ? await startTestGateway({ database: shared, ...options }) : t;
+  try {
+    await test(a, b);
+  } finally {
+    await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
+    if (shared) {
+      await a.close();
+      await b.close();
+      await shared.drop();
+    }
+  }
+}
+
+/**
+ * A test with a job of `user` made on replica A and a subscription to its live points on replica B, live once
+ * it received a step from 1 up posted to A; `next` is the first step not posted yet.
+ */
+function itAcrossReplicas(
+  [onTwo, onOne]: [string, string],
+  user: string,
+  test: (ctx: {
+    a: TestGateway;
+    b: TestGateway;
+    rows: DeploymentRows;
+    received: Collected<Point>;
+    next: number;
+  }) => Promise<void>,
+): void {
+  it(replicas ? onTwo : `${onOne} (embedded mode has one replica)`, () =>
+    onTwoReplicas(async (a, b) => {
+      const rows = await newDeployment(a.gateway.db.dataSource, user);
+      const received = collect(await client(user, b.url), METRICS, { jobId: rows.job.id }, pickPoint);
+      const next = await untilLive(received, (s) => post(rows, [s], a.url), 1);
+      await test({ a, b, rows, received, next });
+    }),
+  );
+}
+
+/** The steps in the order received, each higher than the one before. */
+function expectRising(steps: number[]): void {
+  const fallsBack = steps.findIndex((step, i) => i > 0 && step <= steps[i - 1]);
+  expect(fallsBack === -1 ? "rising" : steps.slice(Math.max(0, fallsBack - 3), fallsBack + 1)).toBe("rising");
+}
+
 describe("across replicas", () => {
-  it(
-    usingPostgres() && usingRedis()
-      ? "delivers a point POSTed to replica A to a subscriber on replica B"
-      : "delivers a point POSTed to the gateway to its subscriber (embedded mode has one replica)",
-    async () => {
-      const shared = usingPostgres() ? await freshDatabase() : undefined;
-      const a = shared ? await startTestGateway({ database: shared }) : t;
-      const b = shared ? await startTestGateway({ database: shared }) : t;
-      try {
-        const rows = await newDeployment(a.gateway.db.dataSource, "replica-user");
-        const received = collect(
-          await client("replica-user", b.url),
-          METRICS,
-          { jobId: rows.job.id },
-          pickPoint,
+  itAcrossReplicas(
+    [
+      "delivers a point POSTed to replica A to a subscriber on replica B",
+      "delivers a point POSTed to the gateway to its subscriber",
+    ],
+    "replica-user",
+    async ({ a, rows, received, next }) => {
+      await post(rows, [next, next + 1], a.url);
+      const values = await received.until((v) => v.some((p) => p.step === next + 1));
+      expect(values.map((p) => p.step).slice(-2)).toEqual([next, next + 1]);
+    },
+  );
+
+  itAcrossReplicas(
+    [
+      "never delivers a lower step after a higher one when a job's posts land on two replicas at once, and stores every step",
+      "never delivers a lower step after a higher one when a job's posts overlap, and stores every step",
+    ],
+    "replica-order",
+    async ({ a, b, rows, received, next: first }) => {
+      const steps = Array.from({ length: 300 }, (_, i) => first + i).sort(() => Math.random() - 0.5);
+      // Single points and small batches, alternately to A and B, ten requests in flight at a time.
+      const requests: number[][] = [];
+      for (let i = 0, n = 1; i < steps.length; i += n, n = 4 - n) requests.push(steps.slice(i, i + n));
+      for (let i = 0; i < requests.length; i += 10)
+        await Promise.all(
+          requests.slice(i, i + 10).map((r, j) => post(rows, r, j % 2 === 0 ? a.url : b.url)),
         );
-        const next = await untilLive(received, (s) => post(rows, [s], a.url), 1);
-        await post(rows, [next, next + 1], a.url);
-        const values = await received.until((v) => v.some((p) => p.step === next + 1));
-        expect(values.map((p) => p.step).slice(-2)).toEqual([next, next + 1]);
-      } finally {
-        await Promise.all(clients.splice(0).map(async (c) => c.dispose()));
-        if (shared) {
-          await a.close();
-          await b.close();
-          await shared.drop();
-        }
-      }
+      const last = first + steps.length - 1;
+      const values = await received.until((v) => v.some((p) => p.step === last));
+      expectRising(values.map((p) => p.step));
+      const stored = await a.gateway.db.dataSource.query<{ step: number }[]>(
+        `SELECT step FROM training_metrics WHERE job_id = $1 AND step >= $2 ORDER BY step`,
+        [rows.job.id, first],
+      );
+      expect(stored.map((r) => r.step)).toEqual(steps.slice().sort((x, y) => x - y));
+    },
+  );
+
+  itAcrossReplicas(
+    [
+      "delivers the steps a run redoes once it reports running to replica A, posted to replica B, to a subscriber on B",
+      "delivers the steps a run redoes once it reports running again",
+    ],
+    "replica-resume",
+    async ({ a, b, rows, received, next }) => {
+      await post(rows, [next, next + 1], a.url);
+      // A late resend of a lower step, through the other replica: stored, not delivered.
+      await post(rows, [next - 1], b.url, { loss: 0.75 });
+      await post(rows, [next + 2], b.url);
+      await received.until((v) => v.some((p) => p.step === next + 2));
+      await reportRunning(rows, a.url);
+      // The run redoes steps from its checkpoint, its posts landing on either replica.
+      await post(rows, [next - 1], b.url, { loss: 0.5 });
+      await post(rows, [next], a.url, { loss: 0.5 });
+      const values = await received.until((v) => v.some((p) => p.step === next && p.loss === 0.5));
+      const steps = values.map((p) => p.step);
+      expect(steps.slice(-5)).toEqual([next, next + 1, next + 2, next - 1, next]);
+      expect(values.at(-2)).toMatchObject({ step: next - 1, loss: 0.5 });
+      expectRising(steps.slice(0, -2));
     },
   );
 });

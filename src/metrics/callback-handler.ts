@@ -139,8 +139,9 @@ export class CallbackHandler {
     }
     if (access.finished) return sendJson(res, 409, { error: "job is finished" });
     this.deps.access.invalidate(access.jobId);
-    // A run (re)starting may redo steps from its checkpoint: they replace the stored ones and go out live again.
-    if (report.status === "running") this.deps.ingest.restartSteps(access.jobId);
+    // A run (re)starting may redo steps from its checkpoint: they replace the stored ones and go out live again,
+    // to subscribers on every replica (the marker is published before the trainer hears back).
+    if (report.status === "running") await this.deps.ingest.restartSteps(access.jobId);
     const jobExtra: { artifactUri?: string; errorMessage?: string } = {};
     if (report.artifactUri) jobExtra.artifactUri = report.artifactUri;
     if (report.message && (report.status === "failed" || report.status === "stopped"))

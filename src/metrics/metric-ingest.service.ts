@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { EventBus } from "../pubsub/event-bus";
-import { metricTopics } from "./metric.topics";
+import { metricTopics, type MetricBatchEvent } from "./metric.topics";
 import type { MetricEvent } from "./metric-event";
 import { METRIC_FIELDS } from "./metric-fields";
 import type { MetricPoint } from "./metric-payload";
@@ -20,8 +20,6 @@ export interface IngestOptions {
   maxConcurrentWrites?: number;
   /** Told after every committed write (for /metrics). */
   onCommitted?: (points: number, seconds: number) => void;
-  /** Told of each committed point not published live because a higher step of its job already was (for /metrics). */
-  onLate?: (points: number) => void;
   /** How long a failed publish of committed points is retried before it is given up (default 60 s). */
   publishRetryMs?: number;
 }
@@ -43,13 +41,12 @@ interface Pending {
 
 /**
  * What one job has on its way to subscribers: the steps accepted and not yet committed (a count per step, a
- * resend may be in flight twice), the committed points held back behind a lower step still in flight, the
- * highest step published, and the end of its chain of publications.
+ * resend may be in flight twice), the committed points held back behind a lower step still in flight, and the
+ * end of its chain of publications.
  */
 interface Lane {
   inFlight: Map<number, number>;
   held: MetricEvent[];
-  published: number;
   chain: Promise<void> | null;
 }
 
@@ -99,11 +96,12 @@ function toRecord(row: MetricPoint & { jobId: string }): Record<string, string |
  * row and commit in the order its requests came. A request's promise resolves only after its points are
  * committed. The queue is bounded: past it, `submit` refuses at once instead of holding memory.
  *
- * Publication keeps each job's steps rising for its subscribers: a committed point waits while a lower step of
- * its job is still in flight (accepted, not yet committed), then the job's points go in step order. A point
- * that commits after a higher step of its job was published (a resend of an old step, a spool drained late)
- * is stored but not published live; a subscriber gets it from the table (`metrics`, or `afterStep` below it).
- * A run that starts again (`restartSteps`) redoes steps from its checkpoint: those are published again.
+ * Publication goes in step order per job as far as this replica can see: a committed point waits while a lower
+ * step of its job is still in flight here (accepted, not yet committed), then the job's points go in step
+ * order, each job's publications one after another. Every committed point is published; another replica may
+ * publish the same job's points in between, so the order a subscriber sees is kept by the subscription
+ * itself (`MetricStream`): it never delivers a lower step after a higher one of the job, except after the
+ * restart marker published by `restartSteps`.
  */
 export class MetricIngestService {
   private readonly queue: Pending[] = [];
@@ -112,13 +110,10 @@ export class MetricIngestService {
   /** Jobs with points in a write now. */
   private readonly writing = new Set<string>();
   private readonly lanes = new Map<string, Lane>();
-  /** The highest step published per job, kept after its lane goes idle (bounded; see `settle`). */
-  private readonly highest = new Map<string, number>();
   private readonly maxQueuedPoints: number;
   private readonly maxRowsPerWrite: number;
   private readonly maxConcurrentWrites: number;
   private readonly onCommitted?: (points: number, seconds: number) => void;
-  private readonly onLate?: (points: number) => void;
   private readonly publishRetryMs: number;
 
   constructor(
@@ -131,7 +126,6 @@ export class MetricIngestService {
     this.maxRowsPerWrite = options.maxRowsPerWrite ?? 5_000;
     this.maxConcurrentWrites = options.maxConcurrentWrites ?? 1;
     this.onCommitted = options.onCommitted;
-    this.onLate = options.onLate;
     this.publishRetryMs = options.publishRetryMs ?? 60_000;
   }
 
@@ -149,13 +143,16 @@ export class MetricIngestService {
   }
 
   /**
-   * The job's run starts again (its trainer reported `running`): the steps it redoes from its checkpoint are
-   * published like new ones instead of being held as late.
+   * The job's run starts again (its trainer reported `running`) and redoes steps from its checkpoint: publishes
+   * the job's restart marker after this replica's earlier publications of the job, so that its subscriptions, on
+   * every replica, deliver the redone lower steps. Resolves once the marker is published, so that the trainer's
+   * next points, wherever they land, are published after it; or once its first try failed (the bus is down: it is
+   * retried in the background, and a report does not wait for the bus to come back).
    */
-  restartSteps(jobId: string): void {
-    this.highest.delete(jobId);
-    const lane = this.lanes.get(jobId);
-    if (lane) lane.published = -1;
+  restartSteps(jobId: string): Promise<void> {
+    return new Promise((tried) => {
+      void this.publishInOrder(jobId, this.lane(jobId), { jobId, points: [], restart: true }, tried);
+    });
   }
 
   /** Points waiting for a write. */
@@ -255,64 +252,66 @@ export class MetricIngestService {
     const ready = lane.held.filter((p) => p.step < lowestInFlight).sort((a, b) => a.step - b.step);
     lane.held = lane.held.filter((p) => p.step >= lowestInFlight);
     const points: MetricEvent[] = [];
-    let late = 0;
     for (const point of ready) {
       // The same step committed twice while held: the later write is what the table holds.
       if (points.length > 0 && points[points.length - 1].step === point.step)
         points[points.length - 1] = point;
-      else if (point.step <= lane.published) late += 1;
       else points.push(point);
     }
-    if (late > 0) this.onLate?.(late);
-    if (points.length > 0) {
-      lane.published = points[points.length - 1].step;
-      const chain = (lane.chain ?? Promise.resolve()).then(() => this.publishWithRetry(jobId, points));
-      lane.chain = chain;
-      void chain.then(() => {
-        if (lane.chain === chain) lane.chain = null;
-        this.settle(jobId);
-      });
-    }
+    if (points.length > 0) void this.publishInOrder(jobId, lane, { jobId, points });
     this.settle(jobId);
+  }
+
+  /** Publishes an event of the job after the job's earlier publications from this replica. */
+  private publishInOrder(
+    jobId: string,
+    lane: Lane,
+    event: MetricBatchEvent,
+    tried?: () => void,
+  ): Promise<void> {
+    const chain = (lane.chain ?? Promise.resolve()).then(() => this.publishWithRetry(jobId, event, tried));
+    lane.chain = chain;
+    return chain.then(() => {
+      if (lane.chain === chain) lane.chain = null;
+      this.settle(jobId);
+    });
   }
 
   private lane(jobId: string): Lane {
     let lane = this.lanes.get(jobId);
     if (!lane) {
-      lane = { inFlight: new Map(), held: [], published: this.highest.get(jobId) ?? -1, chain: null };
+      lane = { inFlight: new Map(), held: [], chain: null };
       this.lanes.set(jobId, lane);
     }
     return lane;
   }
 
-  /** Forgets an idle lane, keeping its highest published step (the oldest half dropped past 100,000 jobs). */
+  /** Forgets an idle lane. */
   private settle(jobId: string): void {
     const lane = this.lanes.get(jobId);
-    if (!lane || lane.inFlight.size > 0 || lane.held.length > 0 || lane.chain !== null) return;
-    this.lanes.delete(jobId);
-    if (lane.published < 0) return;
-    this.highest.delete(jobId);
-    this.highest.set(jobId, lane.published);
-    if (this.highest.size > 100_000) {
-      let drop = this.highest.size / 2;
-      for (const key of this.highest.keys()) {
-        if (drop-- <= 0) break;
-        this.highest.delete(key);
-      }
-    }
+    if (lane && lane.inFlight.size === 0 && lane.held.length === 0 && lane.chain === null)
+      this.lanes.delete(jobId);
   }
 
-  private async publishWithRetry(jobId: string, points: MetricEvent[]): Promise<void> {
+  /** Publishes, retrying for up to `publishRetryMs`; `tried` is told after the first try, however it went. */
+  private async publishWithRetry(jobId: string, event: MetricBatchEvent, tried?: () => void): Promise<void> {
     const giveUpAt = Date.now() + this.publishRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.bus.publish(metricTopics.jobMetric(jobId), { jobId, points });
+        await this.bus.publish(metricTopics.jobMetric(jobId), event);
+        tried?.();
         return;
       } catch (error) {
+        tried?.();
         if (Date.now() >= giveUpAt) {
           // Stored all the same: a subscriber resuming with afterStep gets them from the table.
           this.logger.warn(
-            { jobId, points: points.length, err: error instanceof Error ? error.message : String(error) },
+            {
+              jobId,
+              points: event.points.length,
+              restart: event.restart === true,
+              err: error instanceof Error ? error.message : String(error),
+            },
             "could not publish metrics; gave up",
           );
           return;

@@ -153,14 +153,13 @@ export async function createModules(
         prometheus.pointsIngested.inc(points);
         prometheus.ingestWriteSeconds.observe(seconds);
       },
-      onLate: (points) => prometheus.pointsLate.inc(points),
       ...deps.ingest,
     },
     routes: {
       onAnswer: (route, status) => prometheus.callbacks.inc({ route, status: String(status) }),
       ...deps.metricsRoutes,
     },
-    stream: deps.metricStream,
+    stream: { onLate: () => prometheus.pointsLate.inc(), ...deps.metricStream },
   });
   const artifacts = createArtifactsModule({
     db,

@@ -39,7 +39,7 @@ export function createGatewayMetrics(sources: {
     }),
     pointsLate: new Counter({
       name: "traingate_metric_points_late_total",
-      help: "Metric points stored but not published live: a higher step of their job had been published already",
+      help: "Live metric points a subscription did not deliver (they are stored): it had delivered a higher step of their job",
       registers: [registry],
     }),
     ingestWriteSeconds: new Histogram({
