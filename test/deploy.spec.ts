@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hashJobToken } from "../src/auth/job-token";
 import { DEFAULT_TRAINER_IMAGE } from "../src/config/env";
+import { LOCAL_MODEL_IDS } from "../src/config/local-models";
 import { deploymentTopics as topics } from "../src/deployments/deployment-stream";
 import { NO_CAPACITY_MESSAGE } from "../src/runpod-sim/runpod-simulator";
 import { POD_DOCKER_ARGS } from "../src/trainer/pod-bootstrap";
@@ -342,7 +343,11 @@ describe("deployTraining against the RunPod simulator", () => {
 
   it.each([
     ["no output", undefined, { gateway: true, onComplete: "TERMINATE" }],
-    ["gateway: false", { gateway: false }, { gateway: false, onComplete: "TERMINATE" }],
+    [
+      "gateway: false with onComplete STOP",
+      { gateway: false, onComplete: "STOP" },
+      { gateway: false, onComplete: "STOP" },
+    ],
     ["onComplete: STOP", { onComplete: "STOP" }, { gateway: true, onComplete: "STOP" }],
   ])("renders the result's destination for %s into the trainer config", async (_what, output, expected) => {
     await s.withRunpodKey("dep-dest");
@@ -354,6 +359,46 @@ describe("deployTraining against the RunPod simulator", () => {
       output: Record<string, unknown>;
     };
     expect(config.output).toMatchObject(expected);
+  });
+
+  it("refuses gateway false with no Hub repo, no volume and a pod that is terminated: the result would be lost", async () => {
+    await s.withRunpodKey("dep-lost");
+    const configId = await s.newConfig("dep-lost");
+    s.sim.clearRequests();
+    const res = await deploy("dep-lost", { trainingConfigId: configId, output: { gateway: false } });
+    expect(res.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.output.gateway",
+    });
+    expect(res.errors?.[0].message).toBe(
+      "input.output.gateway: the result would be deleted with the pod: give hubRepoId or networkVolumeId, " +
+        "keep gateway true, or set onComplete STOP",
+    );
+    expect(creates()).toHaveLength(0);
+    expect(await rowsOf("dep-lost")).toBe(0);
+  });
+
+  it("refuses to deploy a saved config on a local model of the simulator, which RunPod's pods cannot load", async () => {
+    await s.withRunpodKey("dep-local");
+    const configId = await s.newConfig("dep-local");
+    // Saved while the gateway ran the simulator's local pods: createTrainingConfig refuses it here.
+    await s.t.gateway.db.dataSource.query(`UPDATE training_configs SET model_name = $1 WHERE id = $2`, [
+      LOCAL_MODEL_IDS[0],
+      configId,
+    ]);
+    s.sim.clearRequests();
+    const res = await deploy("dep-local", { trainingConfigId: configId });
+    expect(res.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.trainingConfigId",
+    });
+    expect(res.errors?.[0].message).toBe(
+      `input.trainingConfigId: the training config's modelName: ${LOCAL_MODEL_IDS[0]} is a local model of the ` +
+        "RunPod simulator: only its local pods (RUNPOD_SIMULATOR=true with RUNPOD_SIMULATOR_TRAINER=real) can " +
+        "train it; name a model on the Hugging Face Hub",
+    );
+    expect(creates()).toHaveLength(0);
+    expect(await rowsOf("dep-local")).toBe(0);
   });
 
   it("hands a saved Hugging Face token to the pod without a Hub push (gated models and datasets)", async () => {
@@ -517,6 +562,16 @@ describe("deployTraining against the RunPod simulator", () => {
     ["a tiny container disk", { containerDiskGb: 1 }, "input.containerDiskGb"],
     ["a zero max duration", { maxDurationMinutes: 0 }, "input.maxDurationMinutes"],
     ["a bad Hub repo id", { output: { hubRepoId: "no-owner" } }, "input.output.hubRepoId"],
+    [
+      "gateway false with nowhere else for the result",
+      { output: { gateway: false } },
+      "input.output.gateway",
+    ],
+    [
+      "gateway false with nowhere else and onComplete TERMINATE",
+      { output: { gateway: false, onComplete: "TERMINATE" } },
+      "input.output.gateway",
+    ],
   ])("refuses %s with BAD_USER_INPUT naming the field, creating nothing", async (_case, fields, field) => {
     await s.withRunpodKey("dep-invalid");
     const configId = await s.newConfig("dep-invalid");

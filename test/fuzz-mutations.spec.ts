@@ -189,7 +189,8 @@ const trainingConfigInput = input(
     ),
     modelName: field(
       fc.oneof(
-        fc.constantFrom("Qwen/Qwen3-0.6B", "gpt2", "meta-llama/Llama-3.2-1B"),
+        // The simulator's local model is refused here: this gateway's pods load from the Hub.
+        fc.constantFrom("Qwen/Qwen3-0.6B", "gpt2", "meta-llama/Llama-3.2-1B", "traingate/tiny-random-llama"),
         fc.stringMatching(MODEL_ID_PATTERN),
       ),
       evilString,
@@ -309,6 +310,8 @@ const deployTrainingInput = fc.tuple(
               hubRepoId: field(fc.option(fc.constantFrom("acme/adapter")), evilString),
               hubPrivate: field(fc.boolean(), wrongType),
               networkVolumeId: field(fc.option(fc.stringMatching(/^[a-z0-9]{1,12}$/)), evilString),
+              // false with neither hubRepoId nor networkVolumeId is refused unless onComplete is STOP.
+              gateway: field(fc.boolean(), wrongType),
               onComplete: enumOf("TERMINATE", "STOP"),
             },
             [],

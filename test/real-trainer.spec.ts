@@ -137,6 +137,56 @@ describe("local models", () => {
       parameters: 1.1e9,
     });
   });
+
+  it("are the only models local pods train: a Hub model is refused at save and at deploy, changing nothing", async () => {
+    expect(s.t.gateway.config.localModels).toEqual([LOCAL_MODEL_ID]);
+    const only =
+      "local pods (RUNPOD_SIMULATOR_TRAINER=real) run offline and can train only the local models: " +
+      `${LOCAL_MODEL_ID}; TinyLlama/TinyLlama-1.1B-Chat-v1.0 cannot be loaded there`;
+    const input = {
+      name: "hub model",
+      modelName: "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+      datasetUrl: "https://example.com/d.jsonl",
+    };
+    const created = await s.t.gql(
+      "rt-hub",
+      `mutation($input: TrainingConfigInput!) { createTrainingConfig(input: $input) { id } }`,
+      {
+        input,
+      },
+    );
+    expect(created.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.modelName",
+    });
+    expect(created.errors?.[0].message).toBe(`input.modelName: ${only}`);
+
+    // A config saved while the gateway's pods were RunPod's is refused at deploy.
+    await s.withRunpodKey("rt-hub");
+    const configId = await s.newConfig("rt-hub");
+    await s.t.gateway.db.dataSource.query(`UPDATE training_configs SET model_name = $1 WHERE id = $2`, [
+      input.modelName,
+      configId,
+    ]);
+    const podsBefore = s.sim.pods().length;
+    const deployed = await s.t.gql(
+      "rt-hub",
+      `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id } }`,
+      { input: { trainingConfigId: configId } },
+    );
+    expect(deployed.errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.trainingConfigId",
+    });
+    expect(deployed.errors?.[0].message).toBe(
+      `input.trainingConfigId: the training config's modelName: ${only}`,
+    );
+    expect(s.sim.pods()).toHaveLength(podsBefore);
+    const [{ n }] = await s.t.gateway.db.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM cloud_deployments WHERE user_id = 'rt-hub'`,
+    );
+    expect(n).toBe(0);
+  });
 });
 
 describe("a real run on a local pod", () => {

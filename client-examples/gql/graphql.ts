@@ -145,7 +145,7 @@ export type JobStatus =
 
 /** where a training run's result goes and what happens to the pod after */
 export type OutputInput = {
-  /** upload the result to the gateway (TrainingJob.artifact); default: true when neither hubRepoId nor networkVolumeId is given, so a result is never stranded */
+  /** upload the result to the gateway (TrainingJob.artifact); default: true when neither hubRepoId nor networkVolumeId is given, so a result is never stranded; false with neither of them is refused unless onComplete is STOP (the result then stays on the stopped pod's disk) */
   gateway?: boolean | null | undefined;
   /** create the Hugging Face repo as private */
   hubPrivate?: boolean | null | undefined;

@@ -38,6 +38,13 @@ export interface Config {
   readonly artifactRetentionDays: number;
   /** `real`: the simulator's pods run the real trainer-scripts as local processes (`RUNPOD_SIMULATOR_TRAINER`). */
   readonly simulatorTrainer: "simulated" | "real";
+  /**
+   * The models this gateway's pods can train when they are the built-in simulator's local processes, which run
+   * offline and load only the local models its Hub stand-in serves: set by `server/start.ts` once the simulator
+   * has built them. Null (what `loadConfig` answers) for pods that load from the Hugging Face Hub, RunPod's or the
+   * simulated trainer's, which cannot train a local model.
+   */
+  readonly localModels: readonly string[] | null;
   /** Seconds a created pod may take to report its container up before it is terminated and the run failed. */
   readonly podStartTimeoutSeconds: number;
   /** The Hugging Face Hub's base URL (`HF_ENDPOINT`, the Hub libraries' own variable), for model metadata. */
@@ -268,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     artifactMaxBytes,
     artifactRetentionDays,
     simulatorTrainer: simulatorTrainerRaw === "real" ? "real" : "simulated",
+    localModels: null,
     podStartTimeoutSeconds,
     hubEndpoint,
     logLevel: logLevelRaw as LogLevel,
@@ -330,6 +338,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     artifactMaxBytes: config.artifactMaxBytes,
     artifactRetentionDays: config.artifactRetentionDays,
     simulatorTrainer: config.simulatorTrainer,
+    localModels: config.localModels,
     hubEndpoint: config.hubEndpoint,
     logLevel: config.logLevel,
     playgroundEnabled: config.playgroundEnabled,

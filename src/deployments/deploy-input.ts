@@ -1,8 +1,9 @@
 import { usdToMicros, type Micros } from "../costs/money";
 import type { CloudType, GpuType } from "../runpod/gpu-catalogue";
 import { GATEWAY_ENV_NAMES } from "../trainer/pod-bootstrap";
+import { modelUnavailable } from "../training-configs/model-availability";
 import { Quantization, TrainingMethod } from "../training-configs/training-config.enums";
-import type { CompletionAction } from "./deployment.enums";
+import { CompletionAction } from "./deployment.enums";
 import { DEPLOY_DEFAULTS } from "./deploy-defaults";
 import { deploymentErrors } from "./deployment.errors";
 import { RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES, type DeployTrainingInput } from "./deployment.types";
@@ -79,6 +80,17 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
   const budgetLimitMicros = usdToMicros(budget);
   if (!(budgetLimitMicros > 0)) throw bad("input.budgetLimitUsd", "must be greater than 0");
 
+  // With neither the Hub nor a volume nor the gateway, the result is only on the pod's disk: TERMINATE deletes it.
+  const gateway = input.output?.gateway ?? !(hubRepoId || networkVolumeId);
+  const onComplete = input.output?.onComplete ?? DEPLOY_DEFAULTS.onComplete;
+  if (!gateway && !hubRepoId && !networkVolumeId && onComplete === CompletionAction.TERMINATE) {
+    throw bad(
+      "input.output.gateway",
+      "the result would be deleted with the pod: give hubRepoId or networkVolumeId, keep gateway true, " +
+        "or set onComplete STOP",
+    );
+  }
+
   return {
     trainingConfigId: input.trainingConfigId,
     gpuTypes,
@@ -97,8 +109,8 @@ export function resolveDeployInput(input: DeployTrainingInput, defaultImage: str
       hubPrivate: input.output?.hubPrivate ?? DEPLOY_DEFAULTS.hubPrivate,
       networkVolumeId,
       // A result is never stranded: with neither the Hub nor a network volume it goes to the gateway.
-      gateway: input.output?.gateway ?? !(hubRepoId || networkVolumeId),
-      onComplete: input.output?.onComplete ?? DEPLOY_DEFAULTS.onComplete,
+      gateway,
+      onComplete,
     },
     waitForCapacityMinutes: input.waitForCapacityMinutes ?? DEPLOY_DEFAULTS.waitForCapacityMinutes,
     health: {
@@ -146,4 +158,14 @@ export function checkGpuCount(
         "use gpuCount 1, or LORA or FULL without quantization for multi-GPU training",
     );
   }
+}
+
+/**
+ * Refuses a saved config whose model these pods cannot load (a local model of the simulator on RunPod, or a Hub
+ * model on the simulator's offline local pods): it may have been saved while the gateway ran otherwise.
+ */
+export function checkModelAvailable(modelName: string, localModels: readonly string[] | null): void {
+  const unavailable = modelUnavailable(modelName, localModels);
+  if (unavailable !== null)
+    throw bad("input.trainingConfigId", `the training config's modelName: ${unavailable}`);
 }

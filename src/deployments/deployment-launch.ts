@@ -13,7 +13,13 @@ import type { TrainingConfig } from "../training-configs/training-config.entity"
 import type { TrainingConfigService } from "../training-configs/training-config.service";
 import { snapshotOf, type TrainingConfigSnapshot } from "../training-configs/training-config.snapshot";
 import { renderPod } from "../trainer/pod-bootstrap";
-import { checkEnvLimit, checkGpuCount, resolveDeployInput, type ResolvedDeployInput } from "./deploy-input";
+import {
+  checkEnvLimit,
+  checkGpuCount,
+  checkModelAvailable,
+  resolveDeployInput,
+  type ResolvedDeployInput,
+} from "./deploy-input";
 import { checkDeployQuota, type DeployQuota } from "./deploy-quota";
 import { DeploymentRows } from "./deployment-rows";
 import { DeploymentStatus, isFinished } from "./deployment.enums";
@@ -69,6 +75,11 @@ export interface LaunchOptions {
   modelSizes: { modelSize(modelId: string, hfToken?: string): Promise<ModelSize | null> };
   /** The per-user caps on active deployments and deploys per hour; none when absent. */
   quota?: DeployQuota;
+  /**
+   * What pods can load when they are the simulator's local processes; null or absent for pods that load from
+   * the Hub (see modelUnavailable): a config saved under another setting is refused at deploy.
+   */
+  localModels?: readonly string[] | null;
 }
 
 export interface LaunchDeps {
@@ -123,6 +134,7 @@ export class DeploymentLauncher {
     }
     const config = await configs.get(userId, request.trainingConfigId);
     checkGpuCount(request.gpuCount, config);
+    checkModelAvailable(config.modelName, this.options.localModels ?? null);
     const apiKey = await secrets.require(
       userId,
       Provider.RUNPOD,

@@ -107,7 +107,7 @@ export class OutputInput {
   @Field(() => Boolean, {
     nullable: true,
     description:
-      "upload the result to the gateway (TrainingJob.artifact); default: true when neither hubRepoId nor networkVolumeId is given, so a result is never stranded",
+      "upload the result to the gateway (TrainingJob.artifact); default: true when neither hubRepoId nor networkVolumeId is given, so a result is never stranded; false with neither of them is refused unless onComplete is STOP (the result then stays on the stopped pod's disk)",
   })
   gateway?: boolean | null;
 

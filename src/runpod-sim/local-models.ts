@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
+import { LOCAL_DATASET_URL, LOCAL_MODEL_IDS } from "../config/local-models";
 import { sendJson } from "./sim-http";
 
 /** What `local_models.py` built: the models and datasets local pods can use, by Hub id. */
@@ -22,8 +23,8 @@ export interface LocalModelManifest {
 }
 
 /** The local model and dataset every local pod can train on (built by local_models.py). */
-export const LOCAL_MODEL_ID = "traingate/tiny-random-llama";
-export const LOCAL_DATASET_URL = "hf://datasets/traingate/tiny-arithmetic";
+export const LOCAL_MODEL_ID = LOCAL_MODEL_IDS[0];
+export { LOCAL_DATASET_URL };
 
 /** The folder of local_models.py (beside this file in `src/`, also when running from `dist/src/`). */
 function builderScript(): string {

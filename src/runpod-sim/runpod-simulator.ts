@@ -156,6 +156,8 @@ export interface RunpodSimulator {
    * for every other model.
    */
   readonly hubUrl: string;
+  /** The models its local pods can load (the local models built at start); none without `localPods`. */
+  readonly localModelIds: readonly string[];
   readonly speedFactor: number;
   readonly faults: SimFaults;
   /** Every GraphQL request received, oldest first (a copy). */
@@ -239,6 +241,10 @@ class RunpodSimulatorServer implements RunpodSimulator {
   hubUrl = "";
   /** The local models, once built (`localPods` only). */
   localModels: { manifest: LocalModelManifest; folder: string } | null = null;
+
+  get localModelIds(): readonly string[] {
+    return this.localModels?.manifest.models.map((model) => model.id) ?? [];
+  }
   private readonly world: SimWorld;
   private readonly schema: GraphQLSchema;
   private readonly rootValue: Record<string, unknown>;

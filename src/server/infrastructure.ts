@@ -28,6 +28,12 @@ export function announceConfig(config: Config, logger: Logger): string | undefin
     logger.warn(`generated ${generated}: fine for a laptop; set it explicitly in production`);
   }
   logger.debug({ config: describeConfig(config) }, "configuration");
+  if (config.simulatorTrainer === "real" && !config.runpodSimulator) {
+    logger.warn(
+      "RUNPOD_SIMULATOR_TRAINER=real is ignored without RUNPOD_SIMULATOR=true: only the built-in simulator runs " +
+        "pods as local processes with the real trainer; set RUNPOD_SIMULATOR=true for that, or unset it",
+    );
+  }
   if (config.upstreamSimulated) return undefined;
   const reason = unreachableCallbackReason(config.publicUrl);
   if (reason === null) return undefined;

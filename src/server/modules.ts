@@ -91,7 +91,7 @@ export async function createModules(
   const db = deps.infrastructure.db.dataSource;
   const users = createUsersModule({ db });
   const secrets = createSecretsModule({ db, encryptionKeys: config.encryptionKeys });
-  const trainingConfigs = createTrainingConfigsModule({ db });
+  const trainingConfigs = createTrainingConfigsModule({ db, localModels: config.localModels });
   const gpuOffers = new GpuOfferService(runpod);
   const deployments = createDeploymentsModule({
     db,
@@ -108,6 +108,7 @@ export async function createModules(
       terminateAfterGraceSeconds: Math.ceil(config.watchdogIntervalMs / 1000),
       callbackUnreachable: deps.callbackUnreachable,
       quota: { maxActive: config.maxActiveDeploymentsPerUser, maxPerHour: config.maxDeploysPerHour },
+      localModels: config.localModels,
       modelSizes: new HubModelInfoClient({
         endpoint: config.hubEndpoint,
         logger: logger.child({ component: "hub" }),

@@ -53,7 +53,11 @@ export async function startGateway(options: StartOptions): Promise<StartedGatewa
   );
   // Local pods load only the local models; the Hub stand-in knows their sizes, and nothing goes to the network.
   const config: Config = localPods
-    ? Object.freeze({ ...options.config, hubEndpoint: simulator.hubUrl })
+    ? Object.freeze({
+        ...options.config,
+        hubEndpoint: simulator.hubUrl,
+        localModels: simulator.localModelIds,
+      })
     : options.config;
   try {
     const gateway = await createGateway({ ...gatewayOptions, config, logger, upstream: simulator });

@@ -5,6 +5,9 @@ export const trainingConfigErrors = {
   /** No such config, or another user's: both answer alike, so ids cannot be probed. */
   notFound: (): AppError => notFound("training config"),
 
+  /** A model the gateway's pods cannot load (see modelUnavailable). */
+  modelUnavailable: (reason: string): AppError => badInput("input.modelName", reason),
+
   /** A FULL fine-tune asked for a quantized base model. */
   fullFineTuneQuantized: (): AppError =>
     badInput(

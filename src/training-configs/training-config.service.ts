@@ -3,6 +3,7 @@ import { isUuid } from "../db/ids";
 import { TrainingConfig } from "./training-config.entity";
 import { trainingConfigErrors } from "./training-config.errors";
 import { Quantization, TrainingMethod } from "./training-config.enums";
+import { modelUnavailable } from "./model-availability";
 import {
   HYPERPARAMETER_DEFAULTS,
   type Hyperparameters,
@@ -12,7 +13,14 @@ import {
 
 /** Saved training recipes, each visible to its owner only. */
 export class TrainingConfigService {
-  constructor(private readonly db: DataSource) {}
+  /**
+   * @param localModels what pods can load when they are the simulator's local processes; null for pods that
+   *   load from the Hub (see modelUnavailable)
+   */
+  constructor(
+    private readonly db: DataSource,
+    private readonly localModels: readonly string[] | null = null,
+  ) {}
 
   list(userId: string): Promise<TrainingConfig[]> {
     return this.db
@@ -29,12 +37,12 @@ export class TrainingConfigService {
 
   async create(userId: string, input: TrainingConfigInput): Promise<TrainingConfig> {
     const repo = this.db.getRepository(TrainingConfig);
-    const saved = await repo.save(repo.create({ userId, ...resolveConfig(input) }));
+    const saved = await repo.save(repo.create({ userId, ...this.resolve(input) }));
     return repo.findOneByOrFail({ id: saved.id });
   }
 
   async update(userId: string, id: string, input: TrainingConfigInput): Promise<TrainingConfig> {
-    const values = resolveConfig(input);
+    const values = this.resolve(input);
     await this.get(userId, id);
     await this.db.getRepository(TrainingConfig).update({ id, userId }, values);
     return this.get(userId, id);
@@ -44,6 +52,14 @@ export class TrainingConfigService {
     await this.get(userId, id);
     await this.db.getRepository(TrainingConfig).delete({ id, userId });
     return true;
+  }
+
+  /** resolveConfig, and a model these pods can load. */
+  private resolve(input: TrainingConfigInput): ReturnType<typeof resolveConfig> {
+    const values = resolveConfig(input);
+    const unavailable = modelUnavailable(values.modelName, this.localModels);
+    if (unavailable !== null) throw trainingConfigErrors.modelUnavailable(unavailable);
+    return values;
   }
 }
 

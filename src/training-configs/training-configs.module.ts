@@ -15,8 +15,12 @@ export interface TrainingConfigsModule extends GatewayModule {
 }
 
 /** Saved training configurations. */
-export function createTrainingConfigsModule(deps: { db: DataSource }): TrainingConfigsModule {
-  const trainingConfigs = new TrainingConfigService(deps.db);
+export function createTrainingConfigsModule(deps: {
+  db: DataSource;
+  /** What pods can load when they are the simulator's local processes; null for pods that load from the Hub. */
+  localModels: readonly string[] | null;
+}): TrainingConfigsModule {
+  const trainingConfigs = new TrainingConfigService(deps.db, deps.localModels);
   return {
     trainingConfigs,
     resolvers: [new TrainingConfigResolver(trainingConfigs)],
