@@ -4,8 +4,10 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { HubModelInfoClient } from "../src/hub/hub-model-info";
+import { processGroupAlive } from "../src/runpod-sim/local-pod";
 import { LOCAL_MODEL_ID } from "../src/runpod-sim/runpod-simulator";
 import { startRealPodGateway, type RealPodSetup } from "./support/real-pods";
+import { supervisorOf } from "./support/simulated";
 import { collect, wsClient } from "./support/ws";
 
 /**
@@ -46,8 +48,11 @@ beforeAll(async () => {
   s = await startRealPodGateway();
 }, 600_000);
 
+/** Set once a test closed the gateway itself. */
+let closed = false;
+
 afterAll(async () => {
-  await s?.close();
+  if (!closed) await s?.close();
 });
 
 async function deploy(
@@ -274,6 +279,21 @@ async function trainedPast(user: string, jobId: string, step: number): Promise<v
   });
 }
 
+/** RunPod's podStop with the account's key, as the console sends it. */
+async function podStop(apiKey: string, podId: string): Promise<void> {
+  const res = await fetch(s.sim.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({
+      query: `mutation($id: String!) { podStop(input: { podId: $id }) { id desiredStatus } }`,
+      variables: { id: podId },
+    }),
+  });
+  expect(((await res.json()) as { data: unknown }).data).toEqual({
+    podStop: { id: podId, desiredStatus: "EXITED" },
+  });
+}
+
 describe("stopping a real run", () => {
   it("stopDeployment mid-run: the trainer saves a checkpoint, the partial adapter reaches the gateway, STOPPED", async () => {
     const user = "real-user-stop";
@@ -337,17 +357,7 @@ describe("stopping a real run", () => {
     const { deploymentId, podId, jobId, apiKey } = await deploy(user, LONG_RUN);
     await trainedPast(user, jobId, 60);
     // Someone stops the pod on RunPod itself (the console, or RunPod reclaiming it): podStop with the account key.
-    const res = await fetch(s.sim.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({
-        query: `mutation($id: String!) { podStop(input: { podId: $id }) { id desiredStatus } }`,
-        variables: { id: podId },
-      }),
-    });
-    expect(((await res.json()) as { data: unknown }).data).toEqual({
-      podStop: { id: podId, desiredStatus: "EXITED" },
-    });
+    await podStop(apiKey, podId);
     await s.sim.waitFor(() => s.sim.pod(podId)?.process?.running === false, { timeoutMs: 30_000 });
     const pod = s.sim.pod(podId)!;
     expect(pod.process!.exitCode).toBe(0);
@@ -361,5 +371,28 @@ describe("stopping a real run", () => {
     });
     expect(done.job.artifactUri).toBe(`gateway://${jobId}`);
     expect((await trainingSummary(done.job.artifact!)).global_step).toBe(pod.checkpointStep);
+    // bootstrap.sh leaves a signalled pod alone, so it stays stopped, its volume billed. Its result is safe at
+    // the gateway and it asked to be terminated (onComplete TERMINATE): the supervisor's next sweep ends it.
+    expect(s.sim.pod(podId)!.desiredStatus).toBe("EXITED");
+    await supervisorOf(s, {}).tick();
+    expect(s.sim.pod(podId)!.desiredStatus).toBe("TERMINATED");
   }, 150_000);
+});
+
+describe("closing the gateway", () => {
+  it("kills a stopped pod's process group within its grace period, and its folder does not outlive the simulator", async () => {
+    const user = "real-close";
+    const { podId, jobId, apiKey } = await deploy(user, LONG_RUN);
+    await trainedPast(user, jobId, 10);
+    const pgid = s.sim.pod(podId)!.process!.pid!;
+    await podStop(apiKey, podId);
+    // SIGTERM reached bootstrap.sh: train.py is saving its checkpoint, the upload is still to come.
+    expect(processGroupAlive(pgid)).toBe(true);
+    const pods = path.join(s.t.gateway.config.dataDir, "local-pods", "pods");
+    expect(readdirSync(pods)).toContain(podId);
+    closed = true;
+    await s.close();
+    expect(processGroupAlive(pgid)).toBe(false);
+    expect(readdirSync(pods)).toEqual([]);
+  }, 120_000);
 });

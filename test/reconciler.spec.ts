@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
+import { Readable } from "node:stream";
 import path from "node:path";
 import { signDevToken } from "../src/auth/jwt";
+import { Deployment } from "../src/deployments/deployment.entity";
 import { JobStatus } from "../src/jobs/training-job.enums";
 import { createSupervisionModule } from "../src/supervision/supervision.module";
 import { CloudType, GpuType } from "../src/runpod/gpu-catalogue";
@@ -16,6 +18,7 @@ import {
 } from "./support/gateway";
 import { freePort, startSimulatedGateway, supervisorOf, type SimulatedSetup } from "./support/simulated";
 import { startRunpodSimulator, type RunpodSimulator } from "../src/runpod-sim/runpod-simulator";
+import { tarBuffer } from "../src/trainer/tar";
 
 const DEPLOY = `mutation($input: DeployTrainingInput!) { deployTraining(input: $input) { id podId status } }`;
 const STATUS = `query($id: ID!) { deployment(id: $id) { status stopReason errorMessage job { status } } }`;
@@ -211,6 +214,42 @@ describe("the pod supervisor: status sync and orphan reaper", () => {
     await later.tick();
     // Its disk holds the result (onComplete STOP): stopped, not destroyed.
     expect(s.sim.pod(lingering.podId)?.desiredStatus).toBe("EXITED");
+    expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
+  });
+
+  it("terminates a finished run's pod stopped from outside once its result is stored at the gateway, not before", async () => {
+    const deployments = s.t.gateway.services.deployments;
+    const rows = s.t.gateway.db.dataSource.getRepository(Deployment);
+    const tar = await tarBuffer([{ name: "adapter_config.json", content: Buffer.from('{"r":8}') }]);
+    const store = async (id: string) => {
+      const { jobId, userId } = await rows.findOneByOrFail({ id });
+      const sha256 = createHash("sha256").update(tar).digest("hex");
+      await s.t.gateway.services.artifacts.upload(
+        { jobId, userId },
+        { first: 0, last: tar.length - 1, total: tar.length, sha256 },
+        Readable.from([tar]),
+      );
+    };
+    // Stopped on RunPod itself (podStop: the console), the run reported stopped (onComplete TERMINATE, the default).
+    const d = await deployed("sync-podstop");
+    const kept = await deployed("sync-podstop-kept", { onComplete: "STOP" });
+    for (const one of [d, kept]) {
+      await s.t.gateway.runpod.stopPod(one.apiKey, one.podId);
+      await deployments.signal(one.id, { type: "JOB_REPORTED", status: "stopped" });
+    }
+    await supervisorOf(s, {}).tick();
+    // Its result is on its disk only: kept, though the volume bills.
+    expect(s.sim.pod(d.podId)?.desiredStatus).toBe("EXITED");
+
+    await store(d.id);
+    await store(kept.id);
+    // A fresh supervisor: its first pass sweeps the accounts with nothing active (SYNC_INTERVAL_MS after that).
+    await supervisorOf(s, {}).tick();
+    expect(s.sim.pod(d.podId)?.desiredStatus).toBe("TERMINATED");
+    const ended = await rows.findOneByOrFail({ id: d.id });
+    expect(ended.podTerminatedAt).not.toBeNull();
+    expect(await statusOf("sync-podstop", d.id)).toMatchObject({ status: "STOPPED" });
+    // A run that asked to keep its pod (onComplete STOP) keeps it, result stored or not.
     expect(s.sim.pod(kept.podId)?.desiredStatus).toBe("EXITED");
   });
 

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import type { DataSource } from "typeorm";
+import { In, type DataSource } from "typeorm";
 import { isUuid } from "../db/ids";
 import { jobRun, enqueueWebhookEvent } from "../webhooks/webhook-outbox";
 import { WebhookEvent } from "../webhooks/webhook.enums";
@@ -231,6 +231,16 @@ export class ArtifactService {
     const row = await this.row(jobId);
     if (!row?.complete || (userId !== undefined && row.userId !== userId)) return undefined;
     return row;
+  }
+
+  /** The jobs among `jobIds` whose result is stored here complete, its hash verified. */
+  async completeJobIds(jobIds: readonly string[]): Promise<Set<string>> {
+    const ids = jobIds.filter(isUuid).map((id) => id.toLowerCase());
+    if (ids.length === 0) return new Set();
+    const rows = await this.db
+      .getRepository(ArtifactRecord)
+      .find({ select: { jobId: true }, where: { jobId: In(ids), complete: true } });
+    return new Set(rows.map((row) => row.jobId));
   }
 
   /** Whether the signed link's query answers for `jobId`. */

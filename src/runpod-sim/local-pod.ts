@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import type { TrainerState } from "./simulated-trainer";
 
@@ -47,6 +55,9 @@ export interface LocalProcessState {
 /** Container paths the command and the env may name, and where they live for a local pod. */
 const CONTAINER_ROOTS = ["/workspace", "/opt/traingate"] as const;
 
+/** The file in a local pod's folder naming the process id of the simulator that made it. */
+const OWNER_FILE = ".simulator-pid";
+
 /** The folders of one local pod: its volume (kept across stop/resume), its container disk, its logs. */
 export function localPodPaths(
   root: string,
@@ -80,6 +91,9 @@ export class LocalPod {
   private exitCode: number | null = null;
   private exitSignal: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private resolveGone: () => void = () => undefined;
+  /** Resolves once the container's main process has exited (at once when none was started). */
+  readonly gone: Promise<void> = new Promise((resolve) => (this.resolveGone = resolve));
   readonly logFile: string;
   private readonly paths: ReturnType<typeof localPodPaths>;
 
@@ -99,10 +113,12 @@ export class LocalPod {
     for (const dir of [workspace, container, path.join(container, "tmp"), logs]) {
       mkdirSync(dir, { recursive: true });
     }
+    writeFileSync(path.join(this.paths.pod, OWNER_FILE), `${process.pid}\n`);
     const command = this.host.dockerArgs;
     if (command === null || command.trim() === "") {
       // An image's own start command is not modelled: the container idles, as a plain image would.
       this.host.log({ podId: this.host.podId }, "local pod: no container command; idling");
+      this.resolveGone();
       return;
     }
     const map = (text: string): string => mapContainerPaths(text, container, workspace);
@@ -139,6 +155,7 @@ export class LocalPod {
     child.stderr?.pipe(out, { end: false });
     child.on("error", (error) => {
       this.host.log({ podId: this.host.podId, err: error.message }, "local pod: could not start");
+      if (child.pid === undefined) this.resolveGone();
     });
     child.on("exit", (code, signal) => {
       this.exitCode = code;
@@ -153,8 +170,25 @@ export class LocalPod {
       } else if (ending === null) {
         this.host.containerExited(`exit ${code ?? signal ?? "?"}`);
       }
+      this.resolveGone();
     });
     this.host.log({ podId: this.host.podId, pid: child.pid, log: this.logFile }, "local pod: started");
+  }
+
+  /**
+   * The simulator is shutting down: the whole process group is killed at once, grace period or not, and this
+   * resolves once none of its processes is left (or after `timeoutMs`).
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.child === null) return;
+    this.kill("close");
+    const pgid = this.child.pid;
+    const deadline = Date.now() + timeoutMs;
+    await Promise.race([this.gone, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    while (pgid !== undefined && processGroupAlive(pgid) && Date.now() < deadline) {
+      this.killGroup("SIGKILL");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** Local processes move by themselves. */
@@ -215,6 +249,83 @@ export class LocalPod {
     } catch {
       // ESRCH: the group is already gone
     }
+  }
+}
+
+/**
+ * Whether a process of group `pgid` is still alive (a zombie waiting for its parent counts as gone): read from
+ * /proc where there is one, else from `kill(-pgid, 0)`.
+ */
+export function processGroupAlive(pgid: number): boolean {
+  const members = processGroupMembers(pgid);
+  if (members !== null) return members.length > 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The live (not zombie) processes of group `pgid`, from /proc; null where there is no /proc. */
+export function processGroupMembers(pgid: number): number[] | null {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return null;
+  }
+  const members: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after its last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") members.push(Number(entry));
+  }
+  return members;
+}
+
+/**
+ * Removes the pod folders under `root` that no running simulator owns: a simulator keeps its pods in memory
+ * only, so a folder whose simulator (named in the folder) is no longer running belongs to a pod nothing can
+ * stop, resume or terminate any more. Folders of this process's simulators are left to their `close`; folders
+ * of another live process's simulator (sharing the root) are left alone. Returns the pod ids removed.
+ */
+export function removeAbandonedPodFolders(root: string): string[] {
+  const pods = path.join(root, "pods");
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(pods);
+  } catch {
+    return removed; // no pods yet
+  }
+  for (const podId of entries) {
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(path.join(pods, podId, OWNER_FILE), "utf8").trim());
+    } catch {
+      // no owner recorded: nothing can claim it
+    }
+    if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || processAlive(owner))) continue;
+    rmSync(path.join(pods, podId), { recursive: true, force: true });
+    removed.push(podId);
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -432,7 +432,7 @@ class RunpodSimulatorServer implements RunpodSimulator {
     if (this.ticker !== null) clearInterval(this.ticker);
     for (const timer of this.delayTimers) clearTimeout(timer);
     this.delayTimers.clear();
-    this.world.close();
+    await this.world.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

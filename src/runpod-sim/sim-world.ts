@@ -12,7 +12,13 @@ import {
   onDemandPrice,
   spotPrice,
 } from "./sim-gpu-market";
-import { DEFAULT_KILL_GRACE_MS, LocalPod, type LocalPodOptions, localPodPaths } from "./local-pod";
+import {
+  DEFAULT_KILL_GRACE_MS,
+  LocalPod,
+  type LocalPodOptions,
+  localPodPaths,
+  removeAbandonedPodFolders,
+} from "./local-pod";
 import { SimulatedTrainer, type SimulatedTrainerOptions, type TrainerWorkspace } from "./simulated-trainer";
 
 /** Logging the simulator does; a pino logger fits. Defaults to silence. */
@@ -155,6 +161,8 @@ export class SimWorld {
   hubCache = "";
   /** The last local process of each pod run by `localPods`, kept after the pod ends. */
   readonly localProcesses = new Map<string, LocalPod>();
+  /** Every local process this world started whose main process has not exited yet (grace periods included). */
+  private readonly liveLocal = new Set<LocalPod>();
   private readonly accountsByKey = new Map<string, SimAccount>();
   private readonly podIdsByPodKey = new Map<string, string>();
   /**
@@ -168,6 +176,14 @@ export class SimWorld {
 
   constructor(readonly options: SimWorldOptions) {
     this.clock = new SimClock(options.speedFactor);
+    if (options.localPods !== null) {
+      // Pods live in this world's memory only: folders a simulator that never closed (killed, crashed) left
+      // behind belong to pods no simulator knows any more. `close` removes this world's own.
+      const removed = removeAbandonedPodFolders(options.localPods.root);
+      if (removed.length > 0) {
+        options.logger.debug({ pods: removed.length }, "runpod-sim: removed abandoned local pod folders");
+      }
+    }
   }
 
   /** Registers an account. Each account has its own pods and network volumes. */
@@ -487,9 +503,24 @@ export class SimWorld {
     }
   }
 
-  close(): void {
+  /**
+   * Ends every container at once: simulated trainers are killed, and every local process group this world
+   * started (one in its grace period after a stop or a terminate included) gets SIGKILL; resolves once none of
+   * their processes is left. The local pods' folders (volumes included) go too: the pods live in this world's
+   * memory only, so once it is closed nothing can resume, stop or terminate them, and a simulator started later
+   * would not know them.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const pod of this.pods.values()) this.killTrainer(pod, "close");
+    await Promise.all([...this.liveLocal].map((local) => local.close()));
+    const local = this.options.localPods;
+    if (local !== null) {
+      for (const pod of this.pods.values()) {
+        rmSync(localPodPaths(local.root, pod.id).pod, { recursive: true, force: true });
+      }
+    }
   }
 
   /** The trainer of a pod still in its grace period after SIGTERM, if any (for the control API). */
@@ -525,6 +556,8 @@ export class SimWorld {
       pod.containerRuns,
     );
     this.localProcesses.set(pod.id, local);
+    this.liveLocal.add(local);
+    void local.gone.then(() => this.liveLocal.delete(local));
     return local;
   }
 
@@ -573,8 +606,14 @@ export class SimWorld {
     } else if (trainer !== null) {
       trainer.kill(how === "exit" ? "stop" : how);
     } else if (how === "terminate" && this.options.localPods !== null) {
-      // A stopped local pod has no process left; its disk goes with it.
-      rmSync(localPodPaths(this.options.localPods.root, pod.id).pod, { recursive: true, force: true });
+      const last = this.localProcesses.get(pod.id);
+      if (last !== undefined && this.liveLocal.has(last)) {
+        // Stopped, its container still in the grace period: the disk goes once its processes are gone.
+        last.kill("terminate");
+      } else {
+        // A stopped local pod has no process left; its disk goes with it.
+        rmSync(localPodPaths(this.options.localPods.root, pod.id).pod, { recursive: true, force: true });
+      }
     }
     pod.trainer = null;
   }

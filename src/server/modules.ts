@@ -123,23 +123,6 @@ export async function createModules(
     streams,
     logger,
   });
-  const supervision = createSupervisionModule({
-    db,
-    runpod,
-    secrets: secrets.secrets,
-    deployments: deployments.deployments,
-    deploymentQueries: deployments.queries,
-    health: trainingAlerts.alerts,
-    bus,
-    streams,
-    logger,
-    options: {
-      intervalMs: config.watchdogIntervalMs,
-      sweepIntervalMs: config.syncIntervalMs,
-      podStartTimeoutMs: config.podStartTimeoutSeconds * 1000,
-      ...deps.supervisor,
-    },
-  });
   const jobs = createJobsModule({ db });
   const metrics = await createMetricsModule({
     db,
@@ -174,6 +157,24 @@ export async function createModules(
       publicUrl: config.publicUrl,
       signingSecret: config.encryptionKeys[0].key,
       retentionDays: config.artifactRetentionDays,
+    },
+  });
+  const supervision = createSupervisionModule({
+    db,
+    runpod,
+    secrets: secrets.secrets,
+    deployments: deployments.deployments,
+    deploymentQueries: deployments.queries,
+    health: trainingAlerts.alerts,
+    storedResults: (jobIds) => artifacts.artifacts.completeJobIds(jobIds),
+    bus,
+    streams,
+    logger,
+    options: {
+      intervalMs: config.watchdogIntervalMs,
+      sweepIntervalMs: config.syncIntervalMs,
+      podStartTimeoutMs: config.podStartTimeoutSeconds * 1000,
+      ...deps.supervisor,
     },
   });
   const webhooks = createWebhooksModule({

@@ -30,6 +30,11 @@ export interface SupervisorDeps {
   alerts: BudgetAlerts;
   /** The training-health judge: a running pod that stopped posting metrics is found in this pass. */
   health?: Pick<TrainingAlerts, "judgeStalls">;
+  /**
+   * The jobs among those given whose result the gateway stores, complete and verified (the artifacts). Without
+   * it no result counts as stored at the gateway, and a finished run's stopped pod is kept.
+   */
+  storedResults?: (jobIds: readonly string[]) => Promise<ReadonlySet<string>>;
   logger: Logger;
 }
 
@@ -104,8 +109,9 @@ const FINISHED_POD_GRACE_MS = 10 * 60_000;
  *    running one that stopped posting metrics is alerted, and stopped after its stall window (health actions);
  * 4. a deployment stuck in CREATING past the grace period lost its creator mid-create: its pod, found by name,
  *    is terminated (ORPHANED);
- * 5. every `traingate-*` pod that no deployment owns, or whose deployment is finished, is reaped, except the
- *    stopped pod a completed run keeps on purpose (onComplete STOP);
+ * 5. every `traingate-*` pod that no deployment owns, or whose deployment is finished, is reaped, except a
+ *    stopped pod whose disk may hold the only copy of the result (onComplete STOP, or a result not delivered to
+ *    the gateway, the Hub or a network volume);
  * 6. a QUEUED deployment (waitForCapacityMinutes) whose next try is due is launched again, or failed once its
  *    wait is over.
  *
@@ -528,9 +534,15 @@ export class PodSupervisor {
     const ids = candidates.map((c) => c.ownerId).filter(isUuid);
     const owners = ids.length ? await db.getRepository(Deployment).findBy({ id: In(ids) }) : [];
     const ownerById = new Map(owners.map((d) => [d.id, d]));
+    const safe = await this.resultsSafeElsewhere(
+      candidates.flatMap(({ pod, ownerId }) => {
+        const owner = ownerById.get(ownerId);
+        return owner && this.stoppedPodMayGo(owner, pod) ? [owner] : [];
+      }),
+    );
     for (const { pod, ownerId } of candidates) {
       const owner = ownerById.get(ownerId);
-      const action = owner ? this.orphanAction(owner, pod) : "terminate";
+      const action = owner ? this.orphanAction(owner, pod, safe.has(owner.id)) : "terminate";
       if (action === "keep") continue;
       logger.warn(
         { podId: pod.id, deploymentId: owner?.id ?? null, action },
@@ -565,22 +577,70 @@ export class PodSupervisor {
 
   /**
    * What to do with a pod named after `owner`. An active deployment keeps its own pod (and one still being
-   * recorded). A finished one keeps a stopped pod: its disk may hold the result (onComplete STOP, or a failed Hub
-   * upload), and only storage is billed; `stopDeployment` terminates it. A finished deployment's pod that still
-   * runs after the grace period (the bootstrap should have ended it) is stopped when its disk was meant to be
-   * kept, and terminated otherwise. Any other pod of that name is a duplicate and is terminated.
+   * recorded). A finished one keeps a stopped pod whose disk may hold the result (onComplete STOP, a failed
+   * upload, a run stopped from outside before it delivered), though its volume is still billed;
+   * `stopDeployment` terminates it. A stopped pod of a finished run that asked to be terminated (onComplete
+   * TERMINATE) and whose result is safe elsewhere (`resultSafe`) is terminated: a stop from outside (RunPod's
+   * podStop, the console) leaves it stopped, and the bootstrap leaves a pod alone after a signal. A finished
+   * deployment's pod that still runs after the grace period (the bootstrap should have ended it) is stopped when
+   * its disk was meant to be kept, and terminated otherwise. Any other pod of that name is a duplicate and is
+   * terminated.
    */
-  private orphanAction(owner: Deployment, pod: PodInfo): "keep" | "stop" | "terminate" {
+  private orphanAction(owner: Deployment, pod: PodInfo, resultSafe: boolean): "keep" | "stop" | "terminate" {
     if (isActive(owner.status)) {
       return owner.podId !== null && owner.podId !== pod.id ? "terminate" : "keep";
     }
     if (owner.podId !== pod.id) return "terminate";
-    if (pod.status === PodStatus.STOPPED) return "keep";
+    if (pod.status === PodStatus.STOPPED) {
+      return this.stoppedPodMayGo(owner, pod) && resultSafe ? "terminate" : "keep";
+    }
     const finishedAt = (owner.completedAt ?? owner.updatedAt).getTime();
     if (this.now().getTime() - finishedAt < FINISHED_POD_GRACE_MS) return "keep";
     return owner.status === DeploymentStatus.COMPLETED && owner.output?.onComplete === CompletionAction.STOP
       ? "stop"
       : "terminate";
+  }
+
+  /** A stopped pod of a finished deployment that asked for its pod to be terminated once the run was over. */
+  private stoppedPodMayGo(owner: Deployment, pod: PodInfo): boolean {
+    return (
+      !isActive(owner.status) &&
+      owner.podId === pod.id &&
+      pod.status === PodStatus.STOPPED &&
+      owner.output?.onComplete === CompletionAction.TERMINATE
+    );
+  }
+
+  /**
+   * Which of `owners` have their run's result somewhere other than their pod's disk: stored complete and verified
+   * at the gateway, or reported delivered (the job's artifactUri) to the Hub repo or onto the network volume the
+   * deployment names. A result only on the pod (`pod://…`), or none reported, is not safe.
+   */
+  private async resultsSafeElsewhere(owners: readonly Deployment[]): Promise<Set<string>> {
+    if (owners.length === 0) return new Set();
+    const jobIds = owners.map((d) => d.jobId);
+    const stored = (await this.deps.storedResults?.(jobIds)) ?? new Set<string>();
+    const uris = new Map(
+      (
+        await this.deps.db.query<{ id: string; artifact_uri: string | null }[]>(
+          `SELECT id, artifact_uri FROM training_jobs WHERE id = ANY($1::uuid[])`,
+          [jobIds],
+        )
+      ).map((row) => [row.id, row.artifact_uri]),
+    );
+    const safe = new Set<string>();
+    for (const owner of owners) {
+      const uri = uris.get(owner.jobId) ?? null;
+      const volume = owner.output?.networkVolumeId ?? null;
+      if (
+        stored.has(owner.jobId) ||
+        (uri !== null && owner.output?.hubRepoId && uri.startsWith("hf://")) ||
+        (uri !== null && volume !== null && uri.startsWith(`runpod-volume://${volume}/`))
+      ) {
+        safe.add(owner.id);
+      }
+    }
+    return safe;
   }
 }
 

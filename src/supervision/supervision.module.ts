@@ -24,6 +24,8 @@ export interface SupervisionDeps {
   deploymentQueries: DeploymentQueryService;
   /** The training-health judge, handed the stall check of each pass. */
   health?: TrainingAlerts;
+  /** The jobs among those given whose result the gateway stores, complete and verified. */
+  storedResults?: (jobIds: readonly string[]) => Promise<ReadonlySet<string>>;
   bus: EventBus;
   streams: LiveStreams;
   logger: Logger;
@@ -55,6 +57,7 @@ export function createSupervisionModule(deps: SupervisionDeps): SupervisionModul
       deployments: deps.deployments,
       alerts,
       health: deps.health,
+      storedResults: deps.storedResults,
       logger: deps.logger.child({ component: "supervisor" }),
     },
     deps.options,

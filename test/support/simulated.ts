@@ -109,7 +109,7 @@ export async function startSimulatedGateway(
 }
 
 /** A supervisor of the same gateway with its own options (another clock, say: the gateway's own runs on the real one). */
-export function supervisorOf(s: SimulatedSetup, options: SupervisorOptions): PodSupervisor {
+export function supervisorOf(s: Pick<SimulatedSetup, "t">, options: SupervisorOptions): PodSupervisor {
   const { db, runpod, bus, logger, services } = s.t.gateway;
   return new PodSupervisor(
     {
@@ -118,6 +118,7 @@ export function supervisorOf(s: SimulatedSetup, options: SupervisorOptions): Pod
       secrets: services.secrets,
       deployments: services.deployments,
       alerts: new BudgetAlerts(db.dataSource, services.deployments, bus, logger),
+      storedResults: (jobIds) => services.artifacts.completeJobIds(jobIds),
       logger,
     },
     options,
